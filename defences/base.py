@@ -1,0 +1,158 @@
+"""The defence protocol and a base class that makes the common cases short.
+
+A defence can be a *detector* (``score`` returns higher values for adversarial inputs; a threshold is
+set on clean validation data at a false-positive rate), a *purifier* (``purify`` maps an input to a
+cleaned one), or both. ``predict`` gives the defended label:
+
+- detector and purifier: C(P(x)) where S(x) > t, else C(x)  (001 §3.2)
+- purifier only: C(P(x))
+- detector only: C(x)  (flagged inputs count as defended through ``defended_rate``)
+
+White-box (adaptive) attacks differentiate through :meth:`BaseDefence.attack_model`, which is C∘P by
+default.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import torch
+from torch import Tensor, nn
+
+from robustcheck.data import Split
+from robustcheck.errors import ModelContractError
+from robustcheck.metrics import threshold_at_fpr
+
+
+@dataclass
+class FitContext:
+    """Everything a defence may use to train: the frozen classifier and the clean splits."""
+
+    classifier: nn.Module
+    train: Split
+    val: Split
+    num_classes: int
+    epochs: int
+    seed: int
+    device: torch.device
+    batch_size: int = 128
+
+
+@runtime_checkable
+class DefenceProtocol(Protocol):
+    """What the engine needs from a defence."""
+
+    name: str
+
+    def fit(self, ctx: FitContext) -> None: ...
+
+    def predict(self, x: Tensor) -> Tensor: ...
+
+    def attack_model(self) -> nn.Module: ...
+
+
+@runtime_checkable
+class Detector(Protocol):
+    threshold: float | None
+
+    def score(self, x: Tensor) -> Tensor: ...
+
+
+@runtime_checkable
+class Purifier(Protocol):
+    def purify(self, x: Tensor) -> Tensor: ...
+
+
+class _Pipeline(nn.Module):
+    """C∘P as one differentiable module (the white-box attack target)."""
+
+    def __init__(self, defence: BaseDefence) -> None:
+        super().__init__()
+        self.defence = defence
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.defence.classifier(self.defence.purify(x))
+
+
+class BaseDefence(nn.Module):
+    """Base of the built-in defences.
+
+    Subclasses set ``is_detector`` / ``is_purifier`` and implement ``fit`` plus ``score`` and/or
+    ``purify``. Trainable state lives in submodules/buffers so ``state_dict`` round-trips it; the
+    classifier is bound by :meth:`bind` and never saved with the defence.
+    """
+
+    name: ClassVar[str] = "defence"
+    is_detector: ClassVar[bool] = False
+    is_purifier: ClassVar[bool] = False
+    trainable: ClassVar[bool] = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("_threshold", torch.tensor(float("nan")))
+        self._classifier: list[nn.Module] = []  # a list keeps it out of state_dict and .parameters()
+
+    # --- wiring -----------------------------------------------------------------------------
+    def bind(self, classifier: nn.Module) -> BaseDefence:
+        self._classifier = [classifier]
+        return self
+
+    @property
+    def classifier(self) -> nn.Module:
+        if not self._classifier:
+            raise ModelContractError(f"defence {self.name!r} is not bound to a classifier; call bind()")
+        return self._classifier[0]
+
+    def config(self) -> dict[str, Any]:
+        """Hyper-parameters that identify a trained instance (part of its cache key)."""
+        return {}
+
+    # --- training and calibration -------------------------------------------------------------
+    def fit(self, ctx: FitContext) -> None:
+        """Train the defence (no-op for parameter-free defences)."""
+
+    @property
+    def threshold(self) -> float | None:
+        t = float(self._threshold)
+        return None if t != t else t
+
+    @torch.no_grad()
+    def calibrate(self, x_val: Tensor, fpr: float, batch_size: int = 500) -> float | None:
+        """Set the detection threshold on clean validation inputs at the given false-positive rate."""
+        if not self.is_detector:
+            return None
+        t = threshold_at_fpr(self.batched(self.score, x_val, batch_size), fpr)
+        self._threshold.fill_(t)
+        return t
+
+    # --- inference ----------------------------------------------------------------------------
+    def score(self, x: Tensor) -> Tensor:
+        raise NotImplementedError(f"defence {self.name!r} is not a detector")
+
+    def purify(self, x: Tensor) -> Tensor:
+        return x
+
+    def flagged(self, x: Tensor) -> Tensor:
+        t = self.threshold
+        if not self.is_detector or t is None:
+            return torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
+        return self.score(x) > t
+
+    def predict(self, x: Tensor) -> Tensor:
+        base = self.classifier(x).argmax(1)
+        if not self.is_purifier:
+            return base
+        purified = self.classifier(self.purify(x)).argmax(1)
+        if not self.is_detector:
+            return purified
+        return torch.where(self.flagged(x), purified, base)
+
+    def attack_model(self) -> nn.Module:
+        """The differentiable pipeline a white-box attacker targets: C∘P, or C itself without a purifier."""
+        return _Pipeline(self) if self.is_purifier else self.classifier
+
+    @staticmethod
+    @torch.no_grad()
+    def batched(fn: Any, x: Tensor, batch_size: int = 500) -> Tensor:
+        return torch.cat([fn(x[i : i + batch_size]) for i in range(0, x.shape[0], batch_size)])

@@ -1,0 +1,184 @@
+"""The attack base class: the loop lives here, subclasses implement one ``run()``.
+
+``__call__`` validates inputs (in [0, 1], finite), handles ε lists (fixed-ε attacks run once per ε,
+minimisation attacks run once and are projected onto each ε-ball), batches, seeds, clips to [0, 1]
+and returns the adversarial points with their success masks. The engine independently re-checks
+every output against the budget, [0, 1] and NaN (``metrics.budget_violations``).
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, final
+
+import torch
+from torch import Tensor, nn
+
+from robustcheck.errors import ConfigError
+from robustcheck.suite import check_eps
+
+NORMS = ("linf", "l2", "l1", "l0")
+
+
+@dataclass
+class AttackResult:
+    eps: float
+    x_adv: Tensor
+    success: Tensor  # bool per example: misclassified (untargeted) or reached the target (targeted)
+    unbounded_success: Tensor | None = None  # minimisation attacks: success before projection
+
+
+def project(delta: Tensor, eps: float, norm: str) -> Tensor:
+    """Project perturbations onto the ε-ball of ``norm`` (per example)."""
+    if norm == "linf":
+        return delta.clamp(-eps, eps)
+    flat = delta.flatten(1)
+    if norm == "l2":
+        n = flat.norm(p=2, dim=1, keepdim=True).clamp_min(1e-12)
+        return (flat * torch.clamp(eps / n, max=1.0)).view_as(delta)
+    if norm == "l1":
+        return project_l1(flat, eps).view_as(delta)
+    raise ConfigError(f"cannot project onto an {norm} ball; supported: linf, l2, l1")
+
+
+def project_l1(v: Tensor, eps: float) -> Tensor:
+    """Euclidean projection of each row of ``v`` onto the L1 ball of radius ``eps`` (Duchi et al. 2008)."""
+    abs_v = v.abs()
+    inside = abs_v.sum(1) <= eps
+    if bool(inside.all()):
+        return v
+    mu = torch.sort(abs_v, dim=1, descending=True).values
+    cums = mu.cumsum(1)
+    ks = torch.arange(1, v.shape[1] + 1, device=v.device, dtype=v.dtype)
+    cond = mu - (cums - eps) / ks > 0
+    rho = cond.to(torch.int64).cumsum(1).argmax(1, keepdim=True)  # last index where cond holds
+    theta = ((cums.gather(1, rho) - eps) / (rho + 1).to(v.dtype)).clamp_min(0)
+    out = v.sign() * (abs_v - theta).clamp_min(0)
+    return torch.where(inside.unsqueeze(1), v, out)
+
+
+class BaseAttack(ABC):
+    """Base of every attack.
+
+    Subclasses set ``norm`` and ``minimization`` and implement :meth:`run`. Keyword-only constructor
+    arguments are the attack's parameters (validated against the signature by the registry).
+    """
+
+    norm: ClassVar[str] = "linf"
+    minimization: ClassVar[bool] = False
+    name: ClassVar[str] = "attack"
+
+    def __init__(self, *, targeted: bool = False, seed: int = 0, batch_size: int = 250) -> None:
+        self.targeted = bool(targeted)
+        self.seed = int(seed)
+        self.batch_size = int(batch_size)
+        if self.batch_size <= 0:
+            raise ConfigError(f"attack {self.name!r}: batch_size must be positive, got {batch_size!r}")
+
+    @abstractmethod
+    def run(self, model: nn.Module, x: Tensor, y: Tensor, eps: float | None, target: Tensor | None) -> Tensor:
+        """Return adversarial points for one batch (``eps`` is None for minimisation attacks)."""
+
+    @final
+    def __call__(
+        self,
+        model: nn.Module,
+        x: Tensor,
+        y: Tensor,
+        eps: float | Sequence[float],
+        *,
+        target: Tensor | None = None,
+    ) -> list[AttackResult]:
+        eps_list = check_eps(eps, f"attack {self.name!r}")
+        self._check_inputs(x, y, target)
+        results: dict[float, list[Tensor]] = {e: [] for e in eps_list}
+        unbounded: list[Tensor] = []
+        with torch.random.fork_rng(devices=[x.device] if x.device.type == "cuda" else []):
+            torch.manual_seed(self.seed)
+            for start in range(0, x.shape[0], self.batch_size):
+                xb = x[start : start + self.batch_size]
+                yb = y[start : start + self.batch_size]
+                tb = None if target is None else target[start : start + self.batch_size]
+                if self.minimization:
+                    x_free = self.run(model, xb, yb, None, tb).detach().clamp(0, 1)
+                    unbounded.append(self._success(model, x_free, yb, tb))
+                    for e in eps_list:
+                        results[e].append((xb + project(x_free - xb, e, self.norm)).clamp(0, 1))
+                else:
+                    for e in eps_list:
+                        x_adv = self.run(model, xb, yb, e, tb).detach().clamp(0, 1)
+                        results[e].append(x_adv)
+        out = []
+        for e in eps_list:
+            x_adv = torch.cat(results[e]) if results[e] else x.clone()
+            out.append(
+                AttackResult(
+                    eps=e,
+                    x_adv=x_adv,
+                    success=self._success(model, x_adv, y, target),
+                    unbounded_success=torch.cat(unbounded) if unbounded else None,
+                )
+            )
+        return out
+
+    def _check_inputs(self, x: Tensor, y: Tensor, target: Tensor | None) -> None:
+        if not torch.is_floating_point(x):
+            raise ConfigError(f"attack {self.name!r}: inputs must be floating point in [0, 1], got {x.dtype}")
+        if not torch.isfinite(x).all():
+            raise ConfigError(f"attack {self.name!r}: inputs contain NaN or inf")
+        if x.numel() and (x.min() < 0 or x.max() > 1):
+            raise ConfigError(
+                f"attack {self.name!r}: inputs must lie in [0, 1] (got min {x.min().item():.3g}, "
+                f"max {x.max().item():.3g}); put normalisation inside the model"
+            )
+        if y.shape[0] != x.shape[0]:
+            raise ConfigError(f"attack {self.name!r}: {x.shape[0]} inputs but {y.shape[0]} labels")
+        if self.targeted and target is None:
+            raise ConfigError(f"attack {self.name!r} is targeted: pass target labels")
+
+    @torch.no_grad()
+    def _success(self, model: nn.Module, x_adv: Tensor, y: Tensor, target: Tensor | None) -> Tensor:
+        pred = batched_predict(model, x_adv, self.batch_size)
+        return pred == target if self.targeted and target is not None else pred != y
+
+    def loss_sign(self) -> float:
+        """+1 to ascend the loss of the true class (untargeted), -1 to descend towards the target."""
+        return -1.0 if self.targeted else 1.0
+
+
+@torch.no_grad()
+def batched_predict(model: nn.Module, x: Tensor, batch_size: int = 500) -> Tensor:
+    outs = [model(x[i : i + batch_size]).argmax(1) for i in range(0, x.shape[0], batch_size)]
+    return torch.cat(outs) if outs else torch.empty(0, dtype=torch.long, device=x.device)
+
+
+def margin(logits: Tensor, y: Tensor) -> Tensor:
+    """max_{j≠y} z_j − z_y: positive exactly when the example is misclassified."""
+    true = logits.gather(1, y.view(-1, 1)).squeeze(1)
+    other = logits.clone()
+    other.scatter_(1, y.view(-1, 1), -math.inf)
+    return other.amax(1) - true
+
+
+def accepted_params(cls: type) -> dict[str, inspect.Parameter]:
+    """Keyword parameters accepted by an attack class (its own and the base's)."""
+    params: dict[str, inspect.Parameter] = {}
+    for klass in reversed(cls.__mro__):
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        for p in inspect.signature(init).parameters.values():
+            if p.kind is inspect.Parameter.KEYWORD_ONLY:
+                params[p.name] = p
+    return params
+
+
+def eps_to_float(eps: Any) -> float:
+    e = float(eps)
+    if math.isnan(e) or e < 0:
+        raise ConfigError(f"eps must be a non-negative number, got {eps!r}")
+    return e

@@ -1,0 +1,37 @@
+"""FGSM — Fast Gradient Sign Method (Goodfellow et al. 2015), L∞.
+
+x' = clip(x + ε · sign(∇ₓ L(C(x), y)), 0, 1); targeted: x' = clip(x − ε · sign(∇ₓ L(C(x), t)), 0, 1)
+(002 eq 2, with target labels so no label leaking).
+
+Threat model: whatever model it is given (classifier for grey-box, C∘defence for white-box).
+
+Example:
+    >>> attack = FGSM()
+    >>> [res] = attack(model, x, y, eps=[0.1])   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from robustcheck.attacks.base import BaseAttack
+from robustcheck.attacks.registry import ATTACKS
+
+
+@ATTACKS.register("fgsm")
+class FGSM(BaseAttack):
+    norm = "linf"
+    name = "fgsm"
+
+    def __init__(self, *, targeted: bool = False, seed: int = 0, batch_size: int = 250) -> None:
+        super().__init__(targeted=targeted, seed=seed, batch_size=batch_size)
+
+    def run(self, model: nn.Module, x: Tensor, y: Tensor, eps: float | None, target: Tensor | None) -> Tensor:
+        assert eps is not None
+        x_req = x.clone().requires_grad_(True)
+        labels = target if self.targeted and target is not None else y
+        loss = F.cross_entropy(model(x_req), labels, reduction="sum")
+        (grad,) = torch.autograd.grad(loss, x_req)
+        return (x + self.loss_sign() * eps * grad.sign()).clamp(0, 1)

@@ -1,0 +1,280 @@
+"""Evaluates a :class:`~robustcheck.suite.Case`: trains or loads models, gets the adversarial set
+(shared across defences for grey-box), computes the metrics and checks the bars.
+
+Expensive artefacts are cached in memory for the run and on disk across runs (content-hashed keys).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from defences import DEFENCES, BaseDefence, FitContext
+from robustcheck import metrics as M
+from robustcheck.attacks import ATTACKS, accepted_params_of, build_attack
+from robustcheck.cache import DiskCache, content_key
+from robustcheck.data import DatasetSplits, Split, load_dataset
+from robustcheck.errors import ConfigError, ModelContractError
+from robustcheck.models import CLASSIFIERS, check_classifier, frozen_eval, train_classifier
+from robustcheck.suite import Bar, Case, Scale, Suite
+
+log = logging.getLogger("robustcheck")
+
+
+@dataclass
+class CaseResult:
+    case_id: str
+    suite: str
+    metrics: dict[str, float | None]
+    bars: dict[str, Bar]
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--robustcheck-device=cuda but CUDA is not available; use auto or cpu")
+    if name not in ("cpu", "cuda") and not name.startswith("cuda:"):
+        raise ConfigError(f"device {name!r} unknown; use auto, cpu or cuda")
+    return torch.device(name)
+
+
+@dataclass
+class _Model:
+    module: nn.Module
+    key: str
+
+
+class Engine:
+    """Owns the caches of one run. Not thread-safe; one per pytest process (xdist worker)."""
+
+    def __init__(
+        self,
+        *,
+        device: str = "auto",
+        scale: str = "default",
+        cache_dir: str | None = None,
+        data_root: str | None = None,
+        seed: int | None = None,
+    ) -> None:
+        self.device = resolve_device(device)
+        self.scale_name = scale
+        self.cache = DiskCache(cache_dir)
+        self.data_root = data_root
+        self.seed_override = seed
+        self._data: dict[Any, DatasetSplits] = {}
+        self._classifiers: dict[Any, _Model] = {}
+        self._defences: dict[Any, tuple[BaseDefence, str]] = {}
+        self._adv: dict[str, Tensor] = {}
+
+    # ------------------------------------------------------------------ building blocks
+    def seed(self, suite: Suite) -> int:
+        return suite.seed if self.seed_override is None else self.seed_override
+
+    def scale(self, suite: Suite) -> Scale:
+        return suite.scale(self.scale_name)
+
+    def data(self, suite: Suite) -> DatasetSplits:
+        root = suite.data_root if suite.data_root is not None else self.data_root
+        key = (suite.dataset, self.seed(suite), str(root))
+        if key not in self._data:
+            self._data[key] = load_dataset(suite.dataset, seed=self.seed(suite), root=root)
+        return self._data[key]
+
+    def train_split(self, suite: Suite) -> Split:
+        return self.data(suite).train.subset(self.scale(suite).train_limit)
+
+    def classifier(self, suite: Suite) -> _Model:
+        data = self.data(suite)
+        scale = self.scale(suite)
+        seed = self.seed(suite)
+        spec = suite.classifier
+        mem_key = (id(spec) if callable(spec) else spec, data.content_hash, scale, seed)
+        if mem_key in self._classifiers:
+            return self._classifiers[mem_key]
+        if isinstance(spec, str):
+            info = CLASSIFIERS.get(spec)()
+            epochs = min(scale.classifier_epochs, info.train.get("epochs", scale.classifier_epochs))
+            hp = {**info.train, "epochs": epochs}
+            train = self.train_split(suite)
+            arch = repr(info.factory())
+            key = content_key("classifier", spec, arch, data.content_hash, hp, len(train), seed)
+
+            def compute() -> dict[str, Any]:
+                torch.manual_seed(seed)
+                model = info.factory()
+                train_classifier(model, train, epochs=epochs, batch_size=hp.get("batch_size", 128),
+                                 lr=hp.get("lr", 1e-3), seed=seed, device=self.device, desc=spec)
+                return {k: v.detach().cpu() for k, v in model.state_dict().items()}
+
+            state = self.cache.get_or_compute("classifiers", key, compute)
+            module = info.factory()
+            module.load_state_dict(state)
+            module.eval()
+        else:
+            module = spec()
+            if not isinstance(module, nn.Module):
+                raise ConfigError(f"suite {suite.name!r}: classifier factory returned {type(module).__name__}, "
+                                  f"not a torch.nn.Module")
+            key = content_key("user-classifier", getattr(spec, "__qualname__", repr(spec)),
+                              [(k, float(v.float().sum())) for k, v in module.state_dict().items()])
+        module = frozen_eval(module.to(self.device), name=f"classifier of suite {suite.name!r}")
+        check_classifier(module, data.val.x[:32].to(self.device), data.num_classes,
+                         name=f"classifier of suite {suite.name!r}")
+        self._classifiers[mem_key] = _Model(module, key)
+        return self._classifiers[mem_key]
+
+    def defence(self, suite: Suite, case: Case) -> tuple[BaseDefence, str]:
+        spec = case.defence
+        clf = self.classifier(suite)
+        mem_key = (clf.key, spec.id, spec.name, repr(sorted(spec.params.items())), suite.fpr)
+        if mem_key in self._defences:
+            return self._defences[mem_key]
+        cls = spec.factory if spec.factory is not None else DEFENCES.get(spec.name)
+        try:
+            d = cls(**spec.params)
+        except TypeError as exc:
+            raise ConfigError(f"defence {spec.name!r}: bad parameters {dict(spec.params)}: {exc}") from None
+        d.bind(clf.module)
+        scale, seed, data = self.scale(suite), self.seed(suite), self.data(suite)
+        key = content_key("defence", spec.name, d.config(), repr(d), clf.key, data.content_hash,
+                          scale.defence_epochs, scale.train_limit, seed)
+        if getattr(d, "trainable", False):
+            train = self.train_split(suite)
+            ctx = FitContext(classifier=clf.module, train=train, val=data.val, num_classes=data.num_classes,
+                             epochs=scale.defence_epochs, seed=seed, device=self.device)
+
+            def compute() -> dict[str, Any]:
+                d.to(self.device)
+                d.fit(ctx)
+                return {k: v.detach().cpu() for k, v in d.state_dict().items()}
+
+            d.load_state_dict(self.cache.get_or_compute("defences", key, compute))
+        d.to(self.device).eval()
+        for p in d.parameters():
+            p.requires_grad_(False)
+        d.calibrate(data.val.x.to(self.device), suite.fpr)
+        self._defences[mem_key] = (d, key)
+        return d, key
+
+    def adversarial(self, case: Case, model: nn.Module, model_key: str, x: Tensor, y: Tensor,
+                    target: Tensor | None) -> Tensor:
+        suite, spec = case.suite, case.attack
+        params = self.attack_params(case)
+        key = content_key("adv", model_key, self.data(suite).content_hash, spec.name, params, case.eps,
+                          int(x.shape[0]), self.seed(suite))
+        if key not in self._adv:
+            attack = build_attack(spec.name, params, seed=self.seed(suite), batch_size=suite.batch_size)
+
+            def compute() -> dict[str, Any]:
+                [res] = attack(model, x, y, [case.eps], target=target)
+                return {"x_adv": res.x_adv.detach().cpu()}
+
+            self._adv[key] = self.cache.get_or_compute("adversarial", key, compute)["x_adv"].to(self.device)
+        return self._adv[key]
+
+    def attack_params(self, case: Case) -> dict[str, Any]:
+        params = dict(case.attack.params)
+        steps = self.scale(case.suite).attack_steps
+        if steps is not None and "steps" in accepted_params_of(case.attack.name):
+            params["steps"] = min(steps, int(params.get("steps", steps)))
+        return params
+
+    # ------------------------------------------------------------------ one case
+    def evaluate(self, case: Case) -> CaseResult:
+        suite = case.suite
+        data = self.data(suite)
+        clf = self.classifier(suite)
+        defence, defence_key = self.defence(suite, case)
+        n = suite.n_samples or self.scale(suite).n_samples
+        test = data.test.subset(n)
+        x, y = test.x.to(self.device), test.y.to(self.device)
+        attack_cls = ATTACKS.get(case.attack.name)
+        targeted = bool(case.attack.params.get("targeted", False))
+        target = self.targets(y, data.num_classes, self.seed(suite)) if targeted else None
+
+        if case.threat == "grey-box":
+            model, model_key = clf.module, clf.key
+        elif case.threat == "white-box":
+            model = defence.attack_model()
+            model_key = clf.key if model is clf.module else f"white:{defence_key}"
+        else:
+            raise ConfigError(f"threat model {case.threat!r} is not implemented yet; use grey-box or white-box")
+        x_adv = self.adversarial(case, model, model_key, x, y, target)
+        metrics = self.compute_metrics(clf.module, defence, x, y, x_adv, case.eps, attack_cls.norm)
+        bars = case.bars(self.scale_name)
+        return CaseResult(case.id, suite.name, metrics, bars, check_bars(metrics, bars))
+
+    @staticmethod
+    def targets(y: Tensor, num_classes: int, seed: int) -> Tensor:
+        g = torch.Generator().manual_seed(seed + 7919)
+        shift = torch.randint(1, num_classes, (y.shape[0],), generator=g).to(y.device)
+        return (y + shift) % num_classes
+
+    @torch.no_grad()
+    def compute_metrics(self, clf: nn.Module, defence: BaseDefence, x: Tensor, y: Tensor, x_adv: Tensor,
+                        eps: float, norm: str) -> dict[str, float | None]:
+        bs = 500
+        pred = BaseDefence.batched(lambda b: clf(b).argmax(1), x, bs)
+        pred_adv = BaseDefence.batched(lambda b: clf(b).argmax(1), x_adv, bs)
+        d_clean = BaseDefence.batched(defence.predict, x, bs)
+        d_adv = BaseDefence.batched(defence.predict, x_adv, bs)
+        if not (d_clean.shape == y.shape and d_adv.shape == y.shape):
+            raise ModelContractError(f"defence {defence.name!r}: predict returned shape {tuple(d_clean.shape)}, "
+                                     f"expected {tuple(y.shape)}")
+        out: dict[str, float | None] = {}
+        out["clean_accuracy"] = M.accuracy(pred, y)
+        out["defended_clean_accuracy"] = M.accuracy(d_clean, y)
+        out["clean_accuracy_drop"] = out["clean_accuracy"] - out["defended_clean_accuracy"]
+        out["adversarial_accuracy"] = M.accuracy(pred_adv, y)
+        out["corrected_accuracy"] = M.accuracy(d_adv, y)
+        out["attack_success_rate"] = M.attack_success_rate(pred, pred_adv, y)
+        succ = M.success_mask(pred, pred_adv, y)
+        out["n_successful"] = float(succ.sum())
+        t = defence.threshold if defence.is_detector else None
+        if defence.is_detector and t is not None:
+            s_clean = BaseDefence.batched(defence.score, x, bs)
+            s_adv = BaseDefence.batched(defence.score, x_adv, bs)
+            if not (torch.isfinite(s_clean).all() and torch.isfinite(s_adv).all()):
+                raise ModelContractError(f"defence {defence.name!r}: score returned NaN or inf")
+            out["detection_auc"] = M.roc_auc(s_clean, s_adv[succ])
+            out["detection_auc_all"] = M.roc_auc(s_clean, s_adv)
+            out["tpr_at_fpr"] = M.rate_above(s_adv[succ], t)
+            out["false_positive_rate"] = M.rate_above(s_clean, t)
+            out["threshold"] = t
+            out["defended_rate"] = M.defended_rate(s_adv, t, d_adv, y)
+        else:
+            for k in ("detection_auc", "detection_auc_all", "tpr_at_fpr", "false_positive_rate", "threshold"):
+                out[k] = None
+            out["defended_rate"] = M.defended_rate(None, None, d_adv, y)
+        out.update(M.perturbation_norms(x, x_adv))
+        out["budget_violations"] = float(M.budget_violations(x, x_adv, eps, norm))
+        return out
+
+
+def check_bars(metrics: dict[str, float | None], bars: dict[str, Bar]) -> list[str]:
+    """Failure lines for every bar missed. Metrics that do not apply (None) are not checked; a NaN
+    (e.g. an AUC with no successful adversarial example) cannot meet a bar and fails it."""
+    failures = []
+    violations = metrics.get("budget_violations") or 0.0
+    if violations > 0:
+        failures.append(f"budget_violations = {violations:g} (must be 0): the attack left the ε-ball, [0, 1] "
+                        f"or produced NaN — a bug, not a result")
+    for name, bar in bars.items():
+        value = metrics.get(name)
+        if value is None:
+            continue
+        if not bar.passed(value):
+            shown = "nan (not measurable)" if math.isnan(value) else f"{value:.4f}"
+            failures.append(f"{name} = {shown}, bar: {bar.describe()}")
+    return failures

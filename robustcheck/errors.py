@@ -1,0 +1,19 @@
+"""Exceptions raised by robustcheck. Every user-facing problem is one of these, with one clear message."""
+
+from __future__ import annotations
+
+
+class RobustcheckError(Exception):
+    """Base class of every error robustcheck raises on purpose."""
+
+
+class ConfigError(RobustcheckError, ValueError):
+    """A suite, attack, defence or option was configured wrongly; the message names the field."""
+
+
+class ModelContractError(RobustcheckError):
+    """A classifier or defence broke the contract (NaN output, wrong number of classes, wrong shape)."""
+
+
+class BudgetViolation(RobustcheckError):
+    """An attack returned a point outside its ε budget, outside [0, 1] or with NaN: a bug, not a result."""

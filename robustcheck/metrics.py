@@ -1,0 +1,172 @@
+"""Metrics as pure functions on tensors, exactly as defined in MISSION.md.
+
+Every metric robustcheck reports is declared in :data:`METRICS` with its direction
+(``higher_is_better``), so thresholds and regression checks never guess it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    name: str
+    higher_is_better: bool
+    description: str
+
+
+def _m(name: str, higher: bool, desc: str) -> tuple[str, MetricInfo]:
+    return name, MetricInfo(name, higher, desc)
+
+
+METRICS: dict[str, MetricInfo] = dict(
+    [
+        _m("clean_accuracy", True, "mean[C(x) = y]"),
+        _m("defended_clean_accuracy", True, "mean[pred_D(x) = y]"),
+        _m("clean_accuracy_drop", False, "clean_accuracy - defended_clean_accuracy"),
+        _m("adversarial_accuracy", True, "mean[C(x') = y], no defence"),
+        _m("corrected_accuracy", True, "mean[pred_D(x') = y]"),
+        _m("detection_auc", True, "ROC AUC of S: clean x (neg) vs successful x' (pos)"),
+        _m("detection_auc_all", True, "ROC AUC of S: clean x (neg) vs every x' (pos)"),
+        _m("n_successful", True, "number of successful x' (C(x)=y and C(x')!=y)"),
+        _m("tpr_at_fpr", True, "fraction of successful x' with S > t"),
+        _m("false_positive_rate", False, "fraction of clean test x with S > t"),
+        _m("defended_rate", True, "mean[S(x') > t or pred_D(x') = y]"),
+        _m("attack_success_rate", False, "successful x' / correctly classified x"),
+        _m("threshold", True, "score threshold t set on the clean validation split"),
+        _m("l0_mean", False, "mean L0 norm of x'-x"),
+        _m("l0_max", False, "max L0 norm of x'-x"),
+        _m("l1_mean", False, "mean L1 norm of x'-x"),
+        _m("l1_max", False, "max L1 norm of x'-x"),
+        _m("l2_mean", False, "mean L2 norm of x'-x"),
+        _m("l2_max", False, "max L2 norm of x'-x"),
+        _m("linf_mean", False, "mean L∞ norm of x'-x"),
+        _m("linf_max", False, "max L∞ norm of x'-x"),
+        _m("budget_violations", False, "x' outside the ε budget, [0,1] or non-finite (must be 0)"),
+    ]
+)
+
+
+def accuracy(pred: Tensor, y: Tensor) -> float:
+    """Fraction of ``pred == y``; NaN for empty input."""
+    if pred.numel() == 0:
+        return math.nan
+    return (pred.view(-1) == y.view(-1)).float().mean().item()
+
+
+def roc_auc(negatives: Tensor, positives: Tensor) -> float:
+    """ROC AUC of scores where higher means positive (Mann–Whitney U with mid-ranks for ties).
+
+    Returns NaN when either class is empty. Equal to ``sklearn.metrics.roc_auc_score``.
+    """
+    neg = negatives.detach().double().view(-1).cpu()
+    pos = positives.detach().double().view(-1).cpu()
+    n_neg, n_pos = neg.numel(), pos.numel()
+    if n_neg == 0 or n_pos == 0:
+        return math.nan
+    scores = torch.cat([neg, pos])
+    ranks = _midranks(scores)
+    rank_sum_pos = ranks[n_neg:].sum().item()
+    u = rank_sum_pos - n_pos * (n_pos + 1) / 2.0
+    return u / (n_neg * n_pos)
+
+
+def _midranks(values: Tensor) -> Tensor:
+    """1-based ranks with ties given their average rank."""
+    sorted_vals, order = torch.sort(values, stable=True)
+    n = values.numel()
+    ranks_sorted = torch.arange(1, n + 1, dtype=torch.float64)
+    # group equal values and assign the mean rank of the group
+    _, inverse, counts = torch.unique_consecutive(sorted_vals, return_inverse=True, return_counts=True)
+    group_end = torch.cumsum(counts, 0).double()
+    group_mean = group_end - (counts.double() - 1) / 2.0
+    ranks_sorted = group_mean[inverse]
+    ranks = torch.empty(n, dtype=torch.float64)
+    ranks[order] = ranks_sorted
+    return ranks
+
+
+def threshold_at_fpr(clean_scores: Tensor, fpr: float) -> float:
+    """Smallest threshold t such that at most ``fpr`` of ``clean_scores`` satisfy S > t."""
+    if not 0.0 <= fpr < 1.0:
+        raise ValueError(f"fpr must be in [0, 1), got {fpr}")
+    s = torch.sort(clean_scores.detach().double().view(-1).cpu()).values
+    n = s.numel()
+    if n == 0:
+        raise ValueError("cannot set a threshold on an empty set of clean scores")
+    allowed = math.floor(fpr * n + 1e-9)  # number of clean points allowed above t
+    return s[n - 1 - allowed].item()
+
+
+def rate_above(scores: Tensor, threshold: float) -> float:
+    """Fraction of ``scores`` strictly above ``threshold`` (NaN when empty)."""
+    if scores.numel() == 0:
+        return math.nan
+    return (scores.view(-1) > threshold).float().mean().item()
+
+
+def success_mask(clean_pred: Tensor, adv_pred: Tensor, y: Tensor) -> Tensor:
+    """Successful adversarial examples: C(x) = y and C(x') != y."""
+    return (clean_pred == y) & (adv_pred != y)
+
+
+def attack_success_rate(clean_pred: Tensor, adv_pred: Tensor, y: Tensor) -> float:
+    correct = clean_pred == y
+    if int(correct.sum()) == 0:
+        return math.nan
+    return (success_mask(clean_pred, adv_pred, y).sum() / correct.sum()).item()
+
+
+def defended_rate(adv_scores: Tensor | None, threshold: float | None, defended_pred: Tensor, y: Tensor) -> float:
+    """MagNet convention: x' is defended when flagged (S > t) or classified correctly."""
+    ok = defended_pred == y
+    if adv_scores is not None and threshold is not None:
+        ok = ok | (adv_scores.view(-1) > threshold)
+    return ok.float().mean().item()
+
+
+def perturbation_norms(x: Tensor, x_adv: Tensor) -> dict[str, float]:
+    """Mean and max of the L0, L1, L2 and L∞ norms of ``x_adv - x`` per example."""
+    d = (x_adv - x).detach().flatten(1).double()
+    norms = {
+        "l0": (d.abs() > 1e-8).sum(1).double(),
+        "l1": d.abs().sum(1),
+        "l2": d.norm(p=2, dim=1),
+        "linf": d.abs().amax(1) if d.shape[1] else torch.zeros(d.shape[0], dtype=torch.float64),
+    }
+    out: dict[str, float] = {}
+    for k, v in norms.items():
+        out[f"{k}_mean"] = v.mean().item() if v.numel() else math.nan
+        out[f"{k}_max"] = v.max().item() if v.numel() else math.nan
+    return out
+
+
+def norm_of(delta: Tensor, norm: str) -> Tensor:
+    """Per-example norm of ``delta`` for ``norm`` in {'linf', 'l2', 'l1', 'l0'}."""
+    d = delta.flatten(1)
+    if norm == "linf":
+        return d.abs().amax(1)
+    if norm == "l2":
+        return d.norm(p=2, dim=1)
+    if norm == "l1":
+        return d.abs().sum(1)
+    if norm == "l0":
+        return (d.abs() > 1e-8).sum(1).to(d.dtype)
+    raise ValueError(f"unknown norm {norm!r}; known: l0, l1, l2, linf")
+
+
+def budget_violations(x: Tensor, x_adv: Tensor, eps: float | None, norm: str, tol: float = 1e-5) -> int:
+    """Number of x' outside the ε-ball (relative tolerance for L1/L2), outside [0, 1] or non-finite."""
+    finite = torch.isfinite(x_adv).flatten(1).all(1)
+    in_box = ((x_adv >= -tol) & (x_adv <= 1 + tol)).flatten(1).all(1)
+    ok = finite & in_box
+    if eps is not None:
+        n = norm_of(torch.nan_to_num(x_adv - x), norm)
+        slack = tol if norm == "linf" else tol * max(1.0, eps)
+        ok = ok & (n <= eps + slack)
+    return int((~ok).sum())

@@ -1,0 +1,379 @@
+"""Suite / Case / Thresholds: a declarative grid of evaluations, validated on construction.
+
+Example:
+    >>> from robustcheck import Suite, Attack, Defence, Thresholds
+    >>> SUITE = Suite(
+    ...     name="mnist-default",
+    ...     dataset="mnist-embedded",
+    ...     classifier="mnist-cnn",
+    ...     defences=["none", "ae-kl"],
+    ...     attacks=[Attack("fgsm", eps=[0.1, 0.3])],
+    ...     threat_models=["grey-box"],
+    ...     thresholds=[Thresholds(corrected_accuracy=0.1),
+    ...                 Thresholds(defence="ae-kl", detection_auc=0.8)],
+    ... )
+    >>> [c.id for c in SUITE.cases()][:1]
+    ['none|fgsm|eps=0.1|grey-box']
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from robustcheck.errors import ConfigError
+from robustcheck.metrics import METRICS
+
+THREAT_MODELS = ("black-box", "grey-box", "white-box")
+SCALE_NAMES = ("smoke", "default", "paper")
+_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+
+
+def _check_id(value: str, what: str) -> str:
+    if not isinstance(value, str) or not _ID_RE.match(value):
+        raise ConfigError(
+            f"{what} {value!r} is not a valid id: use letters, digits and '_.+-' (it keys the history)"
+        )
+    return value
+
+
+def check_eps(eps: Any, where: str) -> tuple[float, ...]:
+    """Validate an ε or list of ε; returns a tuple of finite non-negative floats."""
+    values = list(eps) if isinstance(eps, (list, tuple)) else [eps]
+    if not values:
+        raise ConfigError(f"{where}: eps list is empty")
+    out = []
+    for e in values:
+        if isinstance(e, bool) or not isinstance(e, numbers.Real):
+            raise ConfigError(f"{where}: eps must be a number, got {e!r} ({type(e).__name__})")
+        f = float(e)
+        if math.isnan(f) or math.isinf(f):
+            raise ConfigError(f"{where}: eps must be finite, got {e!r}")
+        if f < 0:
+            raise ConfigError(f"{where}: eps must be >= 0, got {e!r}")
+        out.append(f)
+    if len(set(out)) != len(out):
+        raise ConfigError(f"{where}: eps list has duplicates: {out}")
+    return tuple(out)
+
+
+def format_eps(eps: float) -> str:
+    return f"{eps:g}"
+
+
+@dataclass(frozen=True)
+class Scale:
+    """How big a run is. Suites read it to size samples, training and attack iterations.
+
+    Args:
+        n_samples: test examples attacked per case (None = the whole test split).
+        train_limit: at most this many training examples (None = all).
+        classifier_epochs: epochs to train the reference classifier.
+        defence_epochs: epochs to train each defence.
+        attack_steps: overrides ``steps`` of iterative attacks (None = the attack's own setting).
+    """
+
+    n_samples: int | None
+    train_limit: int | None
+    classifier_epochs: int
+    defence_epochs: int
+    attack_steps: int | None = None
+
+    def __post_init__(self) -> None:
+        for f in ("n_samples", "train_limit", "attack_steps"):
+            v = getattr(self, f)
+            if v is not None and (not isinstance(v, int) or v <= 0):
+                raise ConfigError(f"Scale.{f} must be a positive int or None, got {v!r}")
+        for f in ("classifier_epochs", "defence_epochs"):
+            v = getattr(self, f)
+            if not isinstance(v, int) or v <= 0:
+                raise ConfigError(f"Scale.{f} must be a positive int, got {v!r}")
+
+
+DEFAULT_SCALES: dict[str, Scale] = {
+    "smoke": Scale(n_samples=64, train_limit=1200, classifier_epochs=3, defence_epochs=4, attack_steps=10),
+    "default": Scale(n_samples=500, train_limit=None, classifier_epochs=20, defence_epochs=30),
+    "paper": Scale(n_samples=None, train_limit=None, classifier_epochs=20, defence_epochs=50),
+}
+
+
+@dataclass(frozen=True)
+class Attack:
+    """An attack of a suite: registry name, ε list and parameters.
+
+    Args:
+        name: attack registry name, e.g. ``"pgd-linf"``.
+        eps: one ε or a list of them (in the attack's norm).
+        id: label used in case ids (defaults to ``name``).
+        **params: keyword arguments of the attack's constructor.
+    """
+
+    name: str
+    eps: tuple[float, ...]
+    id: str
+    params: Mapping[str, Any]
+
+    def __init__(self, name: str, eps: float | Sequence[float], *, id: str | None = None, **params: Any):
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"Attack name must be a non-empty string, got {name!r}")
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "eps", check_eps(eps, f"attack {name!r}"))
+        object.__setattr__(self, "id", _check_id(id or name, "attack id"))
+        object.__setattr__(self, "params", dict(params))
+
+
+@dataclass(frozen=True)
+class Defence:
+    """A defence of a suite: registry name (or a factory) and parameters."""
+
+    name: str
+    id: str
+    params: Mapping[str, Any]
+    factory: Callable[..., Any] | None = None
+
+    def __init__(self, name: str | Callable[..., Any], *, id: str | None = None, **params: Any):
+        factory = None
+        if callable(name) and not isinstance(name, str):
+            factory = name
+            name = getattr(name, "name", None) or getattr(name, "__name__", "custom")
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"Defence name must be a non-empty string or a factory, got {name!r}")
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "id", _check_id(id or name, "defence id"))
+        object.__setattr__(self, "params", dict(params))
+        object.__setattr__(self, "factory", factory)
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Bars for metrics, scoped by optional selectors. The most specific matching bar wins.
+
+    Selectors: ``defence`` / ``attack`` (ids), ``eps``, ``threat``, ``scale``. Bars: any metric of
+    :data:`robustcheck.metrics.METRICS`; metrics where higher is better get a minimum, the others a
+    maximum (e.g. ``corrected_accuracy=0.8`` means ≥ 0.8, ``clean_accuracy_drop=0.02`` means ≤ 0.02).
+    """
+
+    bars: Mapping[str, float]
+    defence: str | None = None
+    attack: str | None = None
+    eps: float | None = None
+    threat: str | None = None
+    scale: str | None = None
+
+    def __init__(
+        self,
+        *,
+        defence: str | None = None,
+        attack: str | None = None,
+        eps: float | None = None,
+        threat: str | None = None,
+        scale: str | None = None,
+        **bars: float,
+    ) -> None:
+        if not bars:
+            raise ConfigError("Thresholds needs at least one metric bar, e.g. corrected_accuracy=0.8")
+        for metric, bar in bars.items():
+            if metric not in METRICS:
+                raise ConfigError(
+                    f"threshold for unknown metric {metric!r}; known: {', '.join(sorted(METRICS))}"
+                )
+            if isinstance(bar, bool) or not isinstance(bar, numbers.Real) or not math.isfinite(bar):
+                raise ConfigError(f"threshold {metric}={bar!r} must be a finite number")
+        if threat is not None and threat not in THREAT_MODELS:
+            raise ConfigError(f"Thresholds.threat {threat!r} unknown; known: {', '.join(THREAT_MODELS)}")
+        if scale is not None and scale not in SCALE_NAMES:
+            raise ConfigError(f"Thresholds.scale {scale!r} unknown; known: {', '.join(SCALE_NAMES)}")
+        if eps is not None:
+            eps = check_eps(eps, "Thresholds")[0]
+        object.__setattr__(self, "bars", {k: float(v) for k, v in bars.items()})
+        object.__setattr__(self, "defence", defence)
+        object.__setattr__(self, "attack", attack)
+        object.__setattr__(self, "eps", eps)
+        object.__setattr__(self, "threat", threat)
+        object.__setattr__(self, "scale", scale)
+
+    @property
+    def specificity(self) -> int:
+        return sum(v is not None for v in (self.defence, self.attack, self.eps, self.threat))
+
+    def matches(self, case: Case, scale: str) -> bool:
+        return (
+            (self.defence is None or self.defence == case.defence.id)
+            and (self.attack is None or self.attack == case.attack.id)
+            and (self.eps is None or math.isclose(self.eps, case.eps, rel_tol=1e-9, abs_tol=1e-12))
+            and (self.threat is None or self.threat == case.threat)
+            and (self.scale is None or self.scale == scale)
+        )
+
+
+@dataclass(frozen=True)
+class Bar:
+    metric: str
+    value: float
+    higher_is_better: bool
+
+    def passed(self, measured: float) -> bool:
+        if measured is None or math.isnan(measured):
+            return False
+        return measured >= self.value if self.higher_is_better else measured <= self.value
+
+    def describe(self) -> str:
+        return f"{self.metric} {'>=' if self.higher_is_better else '<='} {self.value:g}"
+
+
+@dataclass(frozen=True)
+class Case:
+    """One (defence × attack × ε × threat model) evaluation of a suite."""
+
+    suite: Suite
+    defence: Defence
+    attack: Attack
+    eps: float
+    threat: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.defence.id}|{self.attack.id}|eps={format_eps(self.eps)}|{self.threat}"
+
+    @property
+    def nodeid_name(self) -> str:
+        return f"{self.suite.name}[{self.id}]"
+
+    def bars(self, scale: str) -> dict[str, Bar]:
+        """Resolve the thresholds for this case: per metric, the most specific matching bar wins."""
+        chosen: dict[str, tuple[int, int, float]] = {}
+        for order, th in enumerate(self.suite.thresholds):
+            if not th.matches(self, scale):
+                continue
+            rank = th.specificity * 2 + (1 if th.scale is not None else 0)
+            for metric, value in th.bars.items():
+                prev = chosen.get(metric)
+                if prev is None or (rank, order) >= (prev[0], prev[1]):
+                    chosen[metric] = (rank, order, value)
+        return {m: Bar(m, v, METRICS[m].higher_is_better) for m, (_, _, v) in chosen.items()}
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A declarative grid of cases; validated when built.
+
+    Args:
+        name: suite id (first part of every item id).
+        dataset: ``"mnist-embedded"`` or a torchvision name (``"mnist"``, ``"fashion-mnist"``, ``"cifar10"``).
+        classifier: a registered classifier name, or a factory returning a trained ``nn.Module``.
+        defences: names or :class:`Defence` specs.
+        attacks: :class:`Attack` specs.
+        threat_models: any of ``black-box``, ``grey-box``, ``white-box``.
+        thresholds: :class:`Thresholds`, most specific wins.
+        seed: seeds data split, training and attacks.
+        fpr: false-positive rate at which detector thresholds are set on clean validation data.
+        data_root: root of torchvision datasets (not needed for ``mnist-embedded``).
+        scales: per-scale overrides of :data:`DEFAULT_SCALES`.
+        n_samples: fixes the number of attacked test examples, whatever the scale.
+    """
+
+    name: str
+    attacks: Sequence[Attack]
+    defences: Sequence[Defence | str] = ("none",)
+    dataset: str = "mnist-embedded"
+    classifier: str | Callable[[], Any] = "mnist-cnn"
+    threat_models: Sequence[str] = ("grey-box",)
+    thresholds: Sequence[Thresholds] = ()
+    seed: int = 0
+    fpr: float = 0.05
+    data_root: str | os.PathLike[str] | None = None
+    scales: Mapping[str, Scale] = field(default_factory=dict)
+    n_samples: int | None = None
+    batch_size: int = 250
+
+    def __post_init__(self) -> None:
+        _check_id(self.name, "suite name")
+        defs = tuple(d if isinstance(d, Defence) else Defence(d) for d in _as_seq(self.defences, "defences"))
+        object.__setattr__(self, "defences", defs)
+        atts = _as_seq(self.attacks, "attacks")
+        for a in atts:
+            if not isinstance(a, Attack):
+                raise ConfigError(f"suite {self.name!r}: attacks must be robustcheck.Attack(...), got {a!r}")
+        object.__setattr__(self, "attacks", tuple(atts))
+        threats = tuple(_as_seq(self.threat_models, "threat_models"))
+        for t in threats:
+            if t not in THREAT_MODELS:
+                raise ConfigError(
+                    f"suite {self.name!r}: threat model {t!r} unknown; known: {', '.join(THREAT_MODELS)}"
+                )
+        object.__setattr__(self, "threat_models", threats)
+        ths = tuple(_as_seq(self.thresholds, "thresholds"))
+        for th in ths:
+            if not isinstance(th, Thresholds):
+                raise ConfigError(f"suite {self.name!r}: thresholds must be Thresholds(...), got {th!r}")
+        object.__setattr__(self, "thresholds", ths)
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
+            raise ConfigError(f"suite {self.name!r}: seed must be an int, got {self.seed!r}")
+        if not (isinstance(self.fpr, numbers.Real) and 0 <= self.fpr < 1):
+            raise ConfigError(f"suite {self.name!r}: fpr must be in [0, 1), got {self.fpr!r}")
+        if self.n_samples is not None and (not isinstance(self.n_samples, int) or self.n_samples <= 0):
+            raise ConfigError(f"suite {self.name!r}: n_samples must be a positive int, got {self.n_samples!r}")
+        for k, v in self.scales.items():
+            if k not in SCALE_NAMES or not isinstance(v, Scale):
+                raise ConfigError(f"suite {self.name!r}: scales must map one of {SCALE_NAMES} to Scale(...)")
+        self._check_names()
+        ids = [c.id for c in self.cases()]
+        dup = sorted({i for i in ids if ids.count(i) > 1})
+        if dup:
+            raise ConfigError(f"suite {self.name!r}: duplicate case ids {dup}; give attacks/defences distinct id=")
+        defence_ids = {d.id for d in defs}
+        attack_ids = {a.id for a in atts}
+        for th in ths:
+            if th.defence is not None and th.defence not in defence_ids:
+                raise ConfigError(f"suite {self.name!r}: Thresholds(defence={th.defence!r}) matches no defence; "
+                                  f"known: {', '.join(sorted(defence_ids))}")
+            if th.attack is not None and th.attack not in attack_ids:
+                raise ConfigError(f"suite {self.name!r}: Thresholds(attack={th.attack!r}) matches no attack; "
+                                  f"known: {', '.join(sorted(attack_ids))}")
+
+    def _check_names(self) -> None:
+        # Imported here: the registries live in higher layers that import this module.
+        from robustcheck.attacks import ATTACKS, validate_params
+        from robustcheck.data import DATASETS
+        from robustcheck.models import CLASSIFIERS
+
+        from defences import DEFENCES
+
+        if self.dataset not in DATASETS:
+            raise ConfigError(f"suite {self.name!r}: unknown dataset {self.dataset!r}; known: {', '.join(DATASETS)}")
+        if isinstance(self.classifier, str):
+            CLASSIFIERS.get(self.classifier)
+        elif not callable(self.classifier):
+            raise ConfigError(f"suite {self.name!r}: classifier must be a registered name or a factory")
+        for d in self.defences:
+            if d.factory is None:
+                DEFENCES.get(d.name)
+        for a in self.attacks:
+            validate_params(a.name, a.params)
+
+    def scale(self, name: str) -> Scale:
+        if name not in SCALE_NAMES:
+            raise ConfigError(f"unknown scale {name!r}; known: {', '.join(SCALE_NAMES)}")
+        return self.scales.get(name, DEFAULT_SCALES[name])
+
+    def cases(self) -> list[Case]:
+        return [
+            Case(self, d, a, e, t)
+            for d in self.defences
+            for a in self.attacks
+            for e in a.eps
+            for t in self.threat_models
+        ]
+
+
+def _as_seq(value: Any, what: str) -> Sequence[Any]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        if what == "defences" and isinstance(value, str):
+            return [value]
+        raise ConfigError(f"{what} must be a list, got {value!r}")
+    return list(value)
