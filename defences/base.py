@@ -49,6 +49,12 @@ class DefenceProtocol(Protocol):
 
     def predict(self, x: Tensor) -> Tensor: ...
 
+    def predict_and_score(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
+        """Defended labels and detector scores (None for non-detectors) in one pass.
+
+        Override to share forward passes between ``predict`` and ``score`` (the engine calls this)."""
+        return self.predict(x), (self.score(x) if self.is_detector else None)
+
     def attack_model(self) -> nn.Module: ...
 
 
@@ -147,6 +153,12 @@ class BaseDefence(nn.Module):
         if not self.is_detector:
             return purified
         return torch.where(self.flagged(x), purified, base)
+
+    def predict_and_score(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
+        """Defended labels and detector scores (None for non-detectors) in one pass.
+
+        Override to share forward passes between ``predict`` and ``score`` (the engine calls this)."""
+        return self.predict(x), (self.score(x) if self.is_detector else None)
 
     def attack_model(self) -> nn.Module:
         """The differentiable pipeline a white-box attacker targets: C∘P, or C itself without a purifier."""

@@ -10,8 +10,10 @@ AE^MSE baseline.
 
 Architecture (appendix A.1, MNIST): encoder conv 64/128/512 filters 4×4 stride 2 + ReLU, flatten,
 linear → 10-d latent; decoder linear → 1568 + ReLU, reshape 32×7×7, transposed conv 64 and 32
-(3×3, stride 2, ReLU) and 1 (3×3, stride 1). A sigmoid keeps outputs in [0, 1] (the paper does not
-name the output activation). Trained with Adam, lr 1e-3, batch 128 (50 epochs in the paper; the
+(3×3, stride 2, ReLU) and 1 (3×3, stride 1) with a linear output. The paper names no output
+activation; a sigmoid output collapsed to an all-black reconstruction under MSE training within one
+epoch here (measured: val MSE stuck at 0.113, outputs < 1e-22), so the output is linear and the
+reconstruction may leave [0, 1] — the classifier is simply applied to it. Trained with Adam, lr 1e-3, batch 128 (50 epochs in the paper; the
 suite's scale sets the epochs).
 
 Threat models: grey-box (x′ crafted on C), white-box (x′ crafted on C∘AE).
@@ -56,7 +58,6 @@ def mnist_autoencoder(latent_dim: int = 10) -> nn.Module:
         nn.ConvTranspose2d(64, 32, 3, stride=2, padding=1, output_padding=1),  # 28
         nn.ReLU(),
         nn.ConvTranspose2d(32, 1, 3, stride=1, padding=1),
-        nn.Sigmoid(),
     )
 
 
@@ -116,6 +117,17 @@ class _AutoencoderDefence(BaseDefence):
     def score(self, x: Tensor) -> Tensor:
         """Eq 6: S(x) = KL(M(x) ‖ M(AE(x)))."""
         return kl_divergence(self.classifier(x), self.classifier(self.ae(x)))
+
+    def predict_and_score(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """One AE pass and two classifier passes give both the score and the defended label."""
+        logits, logits_rec = self.classifier(x), self.classifier(self.ae(x))
+        score = kl_divergence(logits, logits_rec)
+        t = self.threshold
+        flagged = score > t if t is not None else torch.zeros_like(score, dtype=torch.bool)
+        return torch.where(flagged, logits_rec.argmax(1), logits.argmax(1)), score
+
+    def predict(self, x: Tensor) -> Tensor:
+        return self.predict_and_score(x)[0]
 
 
 @DEFENCES.register("ae-kl")

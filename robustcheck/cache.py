@@ -34,6 +34,9 @@ def atomic_write_bytes(path: Path, write: Callable[[Any], None]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the entry ordinary permissions
         with os.fdopen(fd, "wb") as fh:
             write(fh)
             fh.flush()

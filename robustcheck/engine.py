@@ -76,6 +76,7 @@ class Engine:
         self._classifiers: dict[Any, _Model] = {}
         self._defences: dict[Any, tuple[BaseDefence, str]] = {}
         self._adv: dict[str, Tensor] = {}
+        self._clean: dict[Any, tuple[Tensor, Tensor, Tensor | None]] = {}
 
     # ------------------------------------------------------------------ building blocks
     def seed(self, suite: Suite) -> int:
@@ -211,7 +212,8 @@ class Engine:
         else:
             raise ConfigError(f"threat model {case.threat!r} is not implemented yet; use grey-box or white-box")
         x_adv = self.adversarial(case, model, model_key, x, y, target)
-        metrics = self.compute_metrics(clf.module, defence, x, y, x_adv, case.eps, attack_cls.norm)
+        metrics = self.compute_metrics(clf.module, defence, x, y, x_adv, case.eps, attack_cls.norm,
+                                       clean_key=(defence_key, int(x.shape[0])))
         bars = case.bars(self.scale_name)
         return CaseResult(case.id, suite.name, metrics, bars, check_bars(metrics, bars))
 
@@ -221,17 +223,39 @@ class Engine:
         shift = torch.randint(1, num_classes, (y.shape[0],), generator=g).to(y.device)
         return (y + shift) % num_classes
 
-    @torch.no_grad()
+    @torch.inference_mode()
+    def _outputs(self, clf: nn.Module, defence: BaseDefence, x: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
+        """(C(x), pred_D(x), S(x) or None), batched."""
+        preds, dpreds, scores = [], [], []
+        for i in range(0, x.shape[0], 500):
+            xb = x[i : i + 500]
+            preds.append(clf(xb).argmax(1))
+            dp, sc = defence.predict_and_score(xb)
+            dpreds.append(dp)
+            if sc is not None:
+                scores.append(sc)
+        pred, dpred = torch.cat(preds), torch.cat(dpreds)
+        if dpred.shape != pred.shape:
+            raise ModelContractError(f"defence {defence.name!r}: predict returned shape {tuple(dpred.shape)}, "
+                                     f"expected {tuple(pred.shape)}")
+        score = torch.cat(scores) if scores else None
+        if score is not None and (score.shape != pred.shape or not torch.isfinite(score).all()):
+            raise ModelContractError(f"defence {defence.name!r}: score must be finite with shape "
+                                     f"{tuple(pred.shape)}, got {tuple(score.shape)} (NaN or inf present: "
+                                     f"{not bool(torch.isfinite(score).all())})")
+        return pred, dpred, score
+
     def compute_metrics(self, clf: nn.Module, defence: BaseDefence, x: Tensor, y: Tensor, x_adv: Tensor,
-                        eps: float, norm: str) -> dict[str, float | None]:
-        bs = 500
-        pred = BaseDefence.batched(lambda b: clf(b).argmax(1), x, bs)
-        pred_adv = BaseDefence.batched(lambda b: clf(b).argmax(1), x_adv, bs)
-        d_clean = BaseDefence.batched(defence.predict, x, bs)
-        d_adv = BaseDefence.batched(defence.predict, x_adv, bs)
-        if not (d_clean.shape == y.shape and d_adv.shape == y.shape):
-            raise ModelContractError(f"defence {defence.name!r}: predict returned shape {tuple(d_clean.shape)}, "
-                                     f"expected {tuple(y.shape)}")
+                        eps: float, norm: str, clean_key: Any = None) -> dict[str, float | None]:
+        """All metrics of MISSION.md for one case. ``clean_key`` caches the clean-side outputs, which are
+        the same for every case of one defence."""
+        if clean_key is not None and clean_key in self._clean:
+            pred, d_clean, s_clean = self._clean[clean_key]
+        else:
+            pred, d_clean, s_clean = self._outputs(clf, defence, x)
+            if clean_key is not None:
+                self._clean[clean_key] = (pred, d_clean, s_clean)
+        pred_adv, d_adv, s_adv = self._outputs(clf, defence, x_adv)
         out: dict[str, float | None] = {}
         out["clean_accuracy"] = M.accuracy(pred, y)
         out["defended_clean_accuracy"] = M.accuracy(d_clean, y)
@@ -242,11 +266,7 @@ class Engine:
         succ = M.success_mask(pred, pred_adv, y)
         out["n_successful"] = float(succ.sum())
         t = defence.threshold if defence.is_detector else None
-        if defence.is_detector and t is not None:
-            s_clean = BaseDefence.batched(defence.score, x, bs)
-            s_adv = BaseDefence.batched(defence.score, x_adv, bs)
-            if not (torch.isfinite(s_clean).all() and torch.isfinite(s_adv).all()):
-                raise ModelContractError(f"defence {defence.name!r}: score returned NaN or inf")
+        if t is not None and s_clean is not None and s_adv is not None:
             out["detection_auc"] = M.roc_auc(s_clean, s_adv[succ])
             out["detection_auc_all"] = M.roc_auc(s_clean, s_adv)
             out["tpr_at_fpr"] = M.rate_above(s_adv[succ], t)

@@ -56,7 +56,7 @@ def accuracy(pred: Tensor, y: Tensor) -> float:
     """Fraction of ``pred == y``; NaN for empty input."""
     if pred.numel() == 0:
         return math.nan
-    return (pred.view(-1) == y.view(-1)).float().mean().item()
+    return (pred.view(-1) == y.view(-1)).double().mean().item()
 
 
 def roc_auc(negatives: Tensor, positives: Tensor) -> float:
@@ -107,7 +107,7 @@ def rate_above(scores: Tensor, threshold: float) -> float:
     """Fraction of ``scores`` strictly above ``threshold`` (NaN when empty)."""
     if scores.numel() == 0:
         return math.nan
-    return (scores.view(-1) > threshold).float().mean().item()
+    return (scores.view(-1) > threshold).double().mean().item()
 
 
 def success_mask(clean_pred: Tensor, adv_pred: Tensor, y: Tensor) -> Tensor:
@@ -127,7 +127,7 @@ def defended_rate(adv_scores: Tensor | None, threshold: float | None, defended_p
     ok = defended_pred == y
     if adv_scores is not None and threshold is not None:
         ok = ok | (adv_scores.view(-1) > threshold)
-    return ok.float().mean().item()
+    return ok.double().mean().item()
 
 
 def perturbation_norms(x: Tensor, x_adv: Tensor) -> dict[str, float]:

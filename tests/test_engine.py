@@ -1,0 +1,122 @@
+"""End to end on a small MNIST subset with a tiny training budget; metrics recomputed independently."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from sklearn.metrics import roc_auc_score
+from torch import nn
+
+from robustcheck import Attack, Scale, Suite, Thresholds
+from robustcheck.engine import Engine
+from robustcheck.errors import ConfigError, ModelContractError
+
+TINY = {s: Scale(n_samples=48, train_limit=400, classifier_epochs=2, defence_epochs=1, attack_steps=5)
+        for s in ("smoke", "default", "paper")}
+
+
+def tiny_suite(**kw):
+    base = dict(name="tiny", defences=["none", "ae-kl"], attacks=[Attack("fgsm", eps=[0.1, 0.3]),
+                Attack("pgd-linf", eps=0.2, steps=40)], threat_models=["grey-box", "white-box"], scales=TINY)
+    base.update(kw)
+    return Suite(**base)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    cache = tmp_path_factory.mktemp("cache")
+    engine = Engine(device="cpu", scale="smoke", cache_dir=str(cache))
+    suite = tiny_suite()
+    return engine, suite, {c.id: (c, engine.evaluate(c)) for c in suite.cases()}, cache
+
+
+def test_metrics_recomputed_independently(run):
+    engine, suite, results, _ = run
+    case, res = results["ae-kl|fgsm|eps=0.3|grey-box"]
+    data = engine.data(suite)
+    clf = engine.classifier(suite).module
+    defence, _ = engine.defence(suite, case)
+    x, y = data.test.x[:48], data.test.y[:48]
+    # recompute FGSM independently
+    xr = x.clone().requires_grad_(True)
+    (g,) = torch.autograd.grad(nn.functional.cross_entropy(clf(xr), y, reduction="sum"), xr)
+    x_adv = (x + 0.3 * g.sign()).clamp(0, 1)
+    with torch.no_grad():
+        p, pa = clf(x).argmax(1), clf(x_adv).argmax(1)
+        s_clean, s_adv = defence.score(x), defence.score(x_adv)
+        recon_pred = clf(defence.purify(x_adv)).argmax(1)
+    m = res.metrics
+    assert m["clean_accuracy"] == pytest.approx((p == y).float().mean().item())
+    assert m["adversarial_accuracy"] == pytest.approx((pa == y).float().mean().item())
+    succ = (p == y) & (pa != y)
+    assert m["n_successful"] == succ.sum().item()
+    labels = [0] * 48 + [1] * int(succ.sum())
+    assert m["detection_auc"] == pytest.approx(roc_auc_score(labels, torch.cat([s_clean, s_adv[succ]]).numpy()))
+    t = defence.threshold
+    corrected = torch.where(s_adv > t, recon_pred, pa)
+    assert m["corrected_accuracy"] == pytest.approx((corrected == y).float().mean().item())
+    assert m["budget_violations"] == 0 and m["linf_max"] <= 0.3 + 1e-6
+
+
+def test_grey_box_set_shared_and_white_box_differs(run):
+    engine, suite, results, _ = run
+    none_g = results["none|fgsm|eps=0.3|grey-box"][1].metrics
+    kl_g = results["ae-kl|fgsm|eps=0.3|grey-box"][1].metrics
+    assert none_g["adversarial_accuracy"] == kl_g["adversarial_accuracy"]
+    assert none_g["l2_mean"] == kl_g["l2_mean"]
+    kl_w = results["ae-kl|fgsm|eps=0.3|white-box"][1].metrics
+    assert kl_w["l2_mean"] != kl_g["l2_mean"]  # crafted on C∘AE, not on C
+    # the undefended model is identical under both threat models
+    assert results["none|fgsm|eps=0.3|white-box"][1].metrics == none_g
+
+
+def test_scale_caps_attack_steps(run):
+    engine, suite, results, _ = run
+    case = results["none|pgd-linf|eps=0.2|grey-box"][0]
+    assert engine.attack_params(case)["steps"] == 5
+
+
+def test_warm_run_reuses_disk_cache_and_gives_same_metrics(run):
+    engine, suite, results, cache = run
+    assert list((cache / "classifiers").glob("*.pt")) and list((cache / "defences").glob("*.pt"))
+    fresh = Engine(device="cpu", scale="smoke", cache_dir=str(cache))
+    case, res = results["ae-kl|pgd-linf|eps=0.2|white-box"]
+    assert fresh.evaluate(case).metrics == res.metrics
+
+
+def test_threshold_miss_reported(run):
+    engine, _, _, _ = run
+    suite = tiny_suite(thresholds=[Thresholds(corrected_accuracy=1.01), Thresholds(defence="ae-kl", detection_auc=0.0)])
+    res = engine.evaluate(suite.cases()[0])
+    assert res.failures and "corrected_accuracy" in res.failures[0] and "bar: corrected_accuracy >= 1.01" in res.failures[0]
+
+
+def test_classifier_with_nan_output_rejected(tmp_path):
+    class NaNNet(nn.Module):
+        def forward(self, x):
+            return torch.full((x.shape[0], 10), float("nan"))
+
+    engine = Engine(device="cpu", scale="smoke", cache_dir=str(tmp_path))
+    suite = tiny_suite(classifier=NaNNet, defences=["none"])
+    with pytest.raises(ModelContractError, match="NaN"):
+        engine.evaluate(suite.cases()[0])
+
+
+def test_classifier_with_wrong_class_count_rejected(tmp_path):
+    engine = Engine(device="cpu", scale="smoke", cache_dir=str(tmp_path))
+    suite = tiny_suite(classifier=lambda: nn.Sequential(nn.Flatten(), nn.Linear(784, 7)), defences=["none"])
+    with pytest.raises(ModelContractError, match="7 classes but the dataset has 10"):
+        engine.evaluate(suite.cases()[0])
+
+
+def test_classifier_returning_probabilities_warns(tmp_path):
+    engine = Engine(device="cpu", scale="smoke", cache_dir=str(tmp_path))
+    suite = tiny_suite(classifier=lambda: nn.Sequential(nn.Flatten(), nn.Linear(784, 10), nn.Softmax(1)),
+                       defences=["none"], attacks=[Attack("fgsm", eps=0.1)])
+    with pytest.warns(UserWarning, match="probabilities"):
+        engine.evaluate(suite.cases()[0])
+
+
+def test_bad_device():
+    with pytest.raises(ConfigError, match="device 'tpu' unknown"):
+        Engine(device="tpu")

@@ -1,0 +1,140 @@
+"""The plugin black-box, through pytester runs on a tiny synthetic suite."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+
+SUITE = '''
+from robustcheck import Attack, Scale, Suite, Thresholds
+
+TINY = {{s: Scale(n_samples=32, train_limit=300, classifier_epochs=1, defence_epochs=1, attack_steps=3)
+        for s in ("smoke", "default", "paper")}}
+
+SUITE = Suite(
+    name="tiny",
+    defences=["none", "ae-kl"],
+    attacks=[Attack("fgsm", eps=[0.1, 0.3])],
+    threat_models=["grey-box"],
+    scales=TINY,
+    thresholds=[{thresholds}],
+)
+'''
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _preimport_optimizer_modules():
+    """The first Adam step imports torch's compiler stack (triton). Doing it here, outside pytester's
+    sys.modules snapshot, keeps inline runs from unloading it (nanobind then reports leaks at exit)."""
+    import torch
+
+    m = torch.nn.Linear(2, 2)
+    opt = torch.optim.Adam(m.parameters())
+    m(torch.ones(1, 2)).sum().backward()
+    opt.step()
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("rc-cache")
+
+
+@pytest.fixture
+def make_suite(pytester, cache_dir):
+    def make(thresholds: str = "", ini: str = "") -> list[str]:
+        # not "suites/": the project's own suites package is already imported in this process
+        pytester.mkdir("mysuites")
+        pytester.path.joinpath("mysuites", "tiny.py").write_text(SUITE.format(thresholds=thresholds))
+        pytester.makeini(f"[pytest]\nrobustcheck_suite_files = mysuites/*.py\n{ini}")
+        return [f"--robustcheck-cache-dir={cache_dir}", "-p", "no:cacheprovider"]
+
+    return make
+
+
+def test_skipped_without_flag(pytester, make_suite):
+    args = make_suite()
+    result = pytester.runpytest("-rs", *args)
+    result.assert_outcomes(skipped=4)
+    result.stdout.fnmatch_lines(["*run with --robustcheck*"])
+
+
+def test_passes_prints_table_and_writes_record(pytester, make_suite):
+    args = make_suite("Thresholds(corrected_accuracy=0.0)")
+    result = pytester.runpytest("--robustcheck", "-v", *args)
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines([
+        "*mysuites/tiny.py::tiny?none|fgsm|eps=0.1|grey-box? PASSED*",
+        "*robustcheck: tiny (scale=default)*",
+        "*ae-kl|fgsm|eps=0.3|grey-box*passed*",
+        "*robustcheck run record:*",
+    ])
+    records = list((pytester.path / ".robustcheck" / "results").glob("*.json"))
+    assert len(records) == 1
+    rec = json.loads(records[0].read_text())
+    assert rec["scale"] == "default" and "torch" in rec["machine"] and "commit" in rec["git"]
+    cases = rec["suites"]["tiny"]
+    assert set(cases) == {"none|fgsm|eps=0.1|grey-box", "none|fgsm|eps=0.3|grey-box",
+                          "ae-kl|fgsm|eps=0.1|grey-box", "ae-kl|fgsm|eps=0.3|grey-box"}
+    m = cases["ae-kl|fgsm|eps=0.3|grey-box"]["metrics"]
+    assert 0.0 <= m["corrected_accuracy"] <= 1.0 and m["budget_violations"] == 0
+    assert cases["none|fgsm|eps=0.3|grey-box"]["metrics"]["detection_auc"] is None
+
+
+def test_threshold_miss_fails_that_item_with_message(pytester, make_suite):
+    args = make_suite('Thresholds(defence="ae-kl", eps=0.3, corrected_accuracy=1.01)')
+    result = pytester.runpytest("--robustcheck", *args)
+    result.assert_outcomes(passed=3, failed=1)
+    result.stdout.fnmatch_lines([
+        "*robustcheck case tiny[[]ae-kl|fgsm|eps=0.3|grey-box[]] missed its bars:*",
+        "*corrected_accuracy = 0.*, bar: corrected_accuracy >= 1.01*",
+        "*reproduce: pytest --robustcheck --robustcheck-scale=default 'mysuites/tiny.py::tiny[[]ae-kl|fgsm|eps=0.3|grey-box[]]'*",
+    ])
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_ids_stable_and_k_selects(pytester, make_suite):
+    args = make_suite()
+    first = pytester.runpytest("--collect-only", "-q", *args).stdout.lines
+    second = pytester.runpytest("--collect-only", "-q", *args).stdout.lines
+    ids = [line for line in first if "::" in line]
+    assert ids == [line for line in second if "::" in line] and len(ids) == 4
+    result = pytester.runpytest("--robustcheck", "-k", "ae-kl and fgsm", *args)
+    result.assert_outcomes(passed=2, deselected=2)
+
+
+def test_junit_has_metrics(pytester, make_suite):
+    args = make_suite()
+    pytester.runpytest("--robustcheck", "--junitxml=out.xml", "-k", "none", *args)
+    root = ET.parse(pytester.path / "out.xml").getroot()
+    props = {p.get("name"): p.get("value") for p in root.iter("property")}
+    assert "corrected_accuracy" in props and "robustcheck" in props
+    assert 0.0 <= float(props["clean_accuracy"]) <= 1.0
+
+
+def test_bad_suite_is_one_line_collection_error(pytester, make_suite):
+    args = make_suite()
+    pytester.path.joinpath("mysuites", "tiny.py").write_text(
+        "from robustcheck import Attack, Suite\nSUITE = Suite(name='bad', attacks=[Attack('pgd-l3', eps=0.1)])\n"
+    )
+    result = pytester.runpytest("--robustcheck", *args)
+    result.stdout.fnmatch_lines(["*robustcheck: unknown attack 'pgd-l3'; known: *fgsm*"])
+    assert "Traceback" not in result.stdout.str()
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+
+
+def test_bad_option_value(pytester, make_suite):
+    args = make_suite()
+    result = pytester.runpytest("--robustcheck", "--robustcheck-scale=huge", *args)
+    result.stderr.fnmatch_lines(["*--robustcheck-scale 'huge' unknown; known: smoke, default, paper*"])
+
+
+def test_ini_twin(pytester, make_suite):
+    args = make_suite(ini="robustcheck_scale = smoke\nrobustcheck_results_dir = out\n")
+    result = pytester.runpytest("--robustcheck", "-k", "none and 0.1", *args)
+    result.stdout.fnmatch_lines(["*robustcheck: tiny (scale=smoke)*"])
+    assert list((pytester.path / "out").glob("*.json"))
+    # command line beats ini
+    result = pytester.runpytest("--robustcheck", "--robustcheck-scale=paper", "-k", "none and 0.1", *args)
+    result.stdout.fnmatch_lines(["*robustcheck: tiny (scale=paper)*"])
