@@ -71,14 +71,27 @@ class Purifier(Protocol):
 
 
 class _Pipeline(nn.Module):
-    """C∘P as one differentiable module (the white-box attack target)."""
+    """C∘P as one module (the white-box attack target).
+
+    If the defence declares ``differentiable = False``, the gradient is taken by BPDA (Athalye et al.
+    2018): the forward pass returns C(P(x)) exactly, the backward pass differentiates
+    C(surrogate(x)) instead, with ``bpda_surrogate`` the identity unless the defence overrides it.
+    """
 
     def __init__(self, defence: BaseDefence) -> None:
         super().__init__()
         self.defence = defence
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.defence.classifier(self.defence.purify(x))
+        d = self.defence
+        if d.differentiable:
+            return d.classifier(d.purify(x))
+        return d.classifier(straight_through(d.purify(x).detach(), d.bpda_surrogate(x)))
+
+
+def straight_through(forward_value: Tensor, surrogate: Tensor) -> Tensor:
+    """A tensor equal to ``forward_value`` whose gradient is that of ``surrogate`` (BPDA)."""
+    return surrogate + (forward_value - surrogate).detach()
 
 
 class BaseDefence(nn.Module):
@@ -90,9 +103,19 @@ class BaseDefence(nn.Module):
     """
 
     name: ClassVar[str] = "defence"
+    #: ``score(x)`` is implemented; higher means more adversarial; a threshold is set at the suite's FPR.
     is_detector: ClassVar[bool] = False
+    #: ``purify(x)`` is implemented; the defended prediction uses C(P(x)).
     is_purifier: ClassVar[bool] = False
+    #: ``fit(ctx)`` trains state that the engine caches through ``state_dict``.
     trainable: ClassVar[bool] = False
+    #: ``purify`` can be differentiated end to end; if False, white-box attacks use BPDA through
+    #: :meth:`bpda_surrogate`.
+    differentiable: ClassVar[bool] = True
+    #: ``score`` can be differentiated (detector-aware adaptive attacks use it).
+    differentiable_score: ClassVar[bool] = True
+    #: ``purify``/``score`` are random; white-box attacks should average gradients over samples (EOT).
+    stochastic: ClassVar[bool] = False
 
     def __init__(self) -> None:
         super().__init__()
@@ -137,6 +160,11 @@ class BaseDefence(nn.Module):
         raise NotImplementedError(f"defence {self.name!r} is not a detector")
 
     def purify(self, x: Tensor) -> Tensor:
+        return x
+
+    def bpda_surrogate(self, x: Tensor) -> Tensor:
+        """Differentiable stand-in for ``purify`` used in the backward pass when ``differentiable`` is
+        False. Identity by default (BPDA-identity); override with a smooth approximation if you have one."""
         return x
 
     def flagged(self, x: Tensor) -> Tensor:

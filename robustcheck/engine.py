@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -138,17 +139,25 @@ class Engine:
     def defence(self, suite: Suite, case: Case) -> tuple[BaseDefence, str]:
         spec = case.defence
         clf = self.classifier(suite)
-        mem_key = (clf.key, spec.id, spec.name, repr(sorted(spec.params.items())), suite.fpr)
+        source = spec.instance if spec.instance is not None else spec.factory
+        mem_key = (clf.key, spec.id, spec.name, repr(sorted(spec.params.items())), suite.fpr, id(source))
         if mem_key in self._defences:
             return self._defences[mem_key]
-        cls = spec.factory if spec.factory is not None else DEFENCES.get(spec.name)
-        try:
-            d = cls(**spec.params)
-        except TypeError as exc:
-            raise ConfigError(f"defence {spec.name!r}: bad parameters {dict(spec.params)}: {exc}") from None
+        if spec.instance is not None:
+            d = spec.instance
+        else:
+            cls = spec.factory if spec.factory is not None else DEFENCES.get(spec.name)
+            try:
+                d = cls(**spec.params)
+            except TypeError as exc:
+                raise ConfigError(f"defence {spec.name!r}: bad parameters {dict(spec.params)}: {exc}") from None
+        if not isinstance(d, BaseDefence):
+            raise ConfigError(f"defence {spec.name!r}: the factory returned {type(d).__name__}, not a "
+                              f"defences.BaseDefence")
         d.bind(clf.module)
         scale, seed, data = self.scale(suite), self.seed(suite), self.data(suite)
-        key = content_key("defence", spec.name, d.config(), repr(d), clf.key, data.content_hash,
+        key = content_key("defence", spec.name, f"{type(d).__module__}.{type(d).__qualname__}", d.config(),
+                          repr(d), clf.key, data.content_hash,
                           scale.defence_epochs, scale.train_limit, seed)
         if getattr(d, "trainable", False):
             train = self.train_split(suite)
@@ -192,7 +201,8 @@ class Engine:
         return params
 
     # ------------------------------------------------------------------ one case
-    def evaluate(self, case: Case) -> CaseResult:
+    def evaluate(self, case: Case, postprocess: Callable[[dict[str, Any]], None] | None = None) -> CaseResult:
+        """Evaluate one case; ``postprocess(metrics)`` may edit the metrics before the bars are checked."""
         suite = case.suite
         data = self.data(suite)
         clf = self.classifier(suite)
@@ -214,6 +224,8 @@ class Engine:
         x_adv = self.adversarial(case, model, model_key, x, y, target)
         metrics = self.compute_metrics(clf.module, defence, x, y, x_adv, case.eps, attack_cls.norm,
                                        clean_key=(defence_key, int(x.shape[0])))
+        if postprocess is not None:
+            postprocess(metrics)
         bars = case.bars(self.scale_name)
         return CaseResult(case.id, suite.name, metrics, bars, check_bars(metrics, bars))
 
@@ -235,6 +247,9 @@ class Engine:
             if sc is not None:
                 scores.append(sc)
         pred, dpred = torch.cat(preds), torch.cat(dpreds)
+        if dpred.dtype.is_floating_point or dpred.dtype == torch.bool:
+            raise ModelContractError(f"defence {defence.name!r}: predict must return integer class labels, "
+                                     f"got dtype {dpred.dtype}")
         if dpred.shape != pred.shape:
             raise ModelContractError(f"defence {defence.name!r}: predict returned shape {tuple(dpred.shape)}, "
                                      f"expected {tuple(pred.shape)}")

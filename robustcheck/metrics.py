@@ -52,6 +52,19 @@ METRICS: dict[str, MetricInfo] = dict(
 )
 
 
+def register_metric(name: str, *, higher_is_better: bool, description: str = "") -> MetricInfo:
+    """Declare a new metric (e.g. one added by the ``pytest_robustcheck_metrics`` hook) with its direction."""
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"metric name must be an identifier, got {name!r}")
+    if not isinstance(higher_is_better, bool):
+        raise ValueError(f"metric {name!r}: higher_is_better must be True or False")
+    existing = METRICS.get(name)
+    if existing is not None and existing.higher_is_better != higher_is_better:
+        raise ValueError(f"metric {name!r} is already declared with higher_is_better={existing.higher_is_better}")
+    METRICS[name] = MetricInfo(name, higher_is_better, description)
+    return METRICS[name]
+
+
 def accuracy(pred: Tensor, y: Tensor) -> float:
     """Fraction of ``pred == y``; NaN for empty input."""
     if pred.numel() == 0:

@@ -29,6 +29,12 @@ _OPTIONS = [
 ]
 
 
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from robustcheck import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("robustcheck", "adversarial-defence evaluation")
     group.addoption("--robustcheck", action="store_true", default=False,
@@ -53,6 +59,11 @@ def _option(config: pytest.Config, name: str) -> Any:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "robustcheck: an adversarial-robustness case evaluated by robustcheck")
+    config.addinivalue_line(
+        "markers",
+        "robustcheck_thresholds(**bars): bars checked on every robustcheck_evaluate() call of the test, "
+        "e.g. robustcheck_thresholds(corrected_accuracy=0.8)",
+    )
     rootdir = Path(config.rootpath)
     seed = _option(config, "seed")
     try:
@@ -114,9 +125,12 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: object) -> Any:
     if not isinstance(obj, Suite):
         return None
-    enabled = collector.config.stash[session_key].options.enabled
+    config = collector.config
+    enabled = config.stash[session_key].options.enabled
+    cases = obj.cases()
+    config.hook.pytest_robustcheck_modify_cases(config=config, suite=obj, cases=cases)
     items = []
-    for case in obj.cases():
+    for case in cases:
         item = RobustcheckItem.from_parent(collector, name=case.nodeid_name, case=case)
         item.add_marker(pytest.mark.robustcheck)
         clf = obj.classifier if isinstance(obj.classifier, str) else getattr(obj.classifier, "__name__", "custom")
@@ -139,7 +153,12 @@ class RobustcheckItem(pytest.Item):
 
     def runtest(self) -> None:
         rc = self.config.stash[session_key]
-        result = rc.evaluate(self.case)
+        hook = self.config.hook
+
+        def postprocess(metrics: dict[str, Any]) -> None:
+            hook.pytest_robustcheck_metrics(config=self.config, case=self.case, metrics=metrics)
+
+        result = rc.engine.evaluate(self.case, postprocess=postprocess)
         outcome = "passed" if result.passed else "FAILED"
         record = {
             "suite": result.suite,
@@ -208,13 +227,15 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     import torch
 
     o = rc.options
+    info = machine_info()
+    config.hook.pytest_robustcheck_machine_info(config=config, machine_info=info)
     record = {
         "schema": 1,
         "started": rc.started,
         "scale": o.scale,
         "seed_override": o.seed,
         "device": o.device if o.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"),
-        "machine": machine_info(),
+        "machine": info,
         "git": git_info(config.rootpath),
         "suites": {name: {r["case"]: r for r in recs} for name, recs in rc.by_suite().items()},
     }
@@ -238,3 +259,38 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     err = getattr(rc, "last_record_error", None)
     if err is not None:
         tr.write_line(f"robustcheck: could not write the run record: {err}")
+
+
+# ---------------------------------------------------------------------------- fixtures
+@pytest.fixture
+def robustcheck_evaluate(request: pytest.FixtureRequest) -> Any:
+    """Evaluate one case from an ordinary test; returns :class:`robustcheck.api.Metrics`.
+
+    ``robustcheck_evaluate(defence, attack, eps=..., threat="grey-box", **case_kwargs)`` with the same
+    keyword arguments as :func:`robustcheck.api.build_case`. It uses the run's engine (scale, device,
+    cache and seed options) and checks the bars of the test's ``robustcheck_thresholds`` marker. Like
+    suite items, such tests are skipped unless ``--robustcheck`` is given.
+    """
+    from robustcheck.api import Metrics, build_case
+
+    rc = request.config.stash[session_key]
+    if not rc.options.enabled:
+        pytest.skip("run with --robustcheck")
+    bars: dict[str, float] = {}
+    for mark in reversed(list(request.node.iter_markers("robustcheck_thresholds"))):
+        bars.update(mark.kwargs)  # the closest marker wins
+
+    def evaluate(defence: Any, attack: str, *, eps: float, **case_kwargs: Any) -> Metrics:
+        thresholds = {**bars, **case_kwargs.pop("thresholds", {})}
+        try:
+            case = build_case(defence, attack, eps=eps, thresholds=thresholds or None, **case_kwargs)
+            result = Metrics(rc.engine.evaluate(case))
+        except RobustcheckError as exc:
+            pytest.fail(f"robustcheck: {exc}", pytrace=False)
+        request.node.user_properties.append((RECORD_PROPERTY + ":" + result.case_id, json.dumps(dict(result))))
+        if result.failures:
+            lines = [f"robustcheck case {result.case_id} missed its bars:"] + [f"  - {f}" for f in result.failures]
+            pytest.fail("\n".join(lines), pytrace=False)
+        return result
+
+    return evaluate

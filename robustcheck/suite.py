@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 import os
@@ -129,24 +130,44 @@ class Attack:
 
 @dataclass(frozen=True)
 class Defence:
-    """A defence of a suite: registry name (or a factory) and parameters."""
+    """A defence of a suite: a registry name, a class or factory, or a ready instance, plus parameters.
+
+    Examples:
+        ``Defence("ae-kl", temperature=2.0)``, ``Defence(MyDefence, id="mine", strength=3)``,
+        ``Defence(my_trained_defence)``. Plain names, classes and instances are also accepted directly
+        in ``Suite(defences=[...])``.
+    """
 
     name: str
     id: str
     params: Mapping[str, Any]
     factory: Callable[..., Any] | None = None
+    instance: Any = None
 
-    def __init__(self, name: str | Callable[..., Any], *, id: str | None = None, **params: Any):
-        factory = None
-        if callable(name) and not isinstance(name, str):
-            factory = name
-            name = getattr(name, "name", None) or getattr(name, "__name__", "custom")
+    def __init__(self, name: Any, *, id: str | None = None, **params: Any):
+        factory = instance = None
+        if not isinstance(name, str):
+            if inspect.isclass(name) or inspect.isfunction(name) or inspect.ismethod(name):
+                factory = name
+            elif hasattr(name, "predict") and hasattr(name, "attack_model"):
+                instance = name
+                if params:
+                    raise ConfigError(f"Defence({type(name).__name__} instance): parameters {sorted(params)} "
+                                      f"cannot be applied to an instance; pass the class instead")
+            else:
+                raise ConfigError(f"Defence must be a registry name, a BaseDefence class or factory, or a defence "
+                                  f"instance; got {name!r}")
+            src = factory if factory is not None else type(instance)
+            name = getattr(instance, "name", None) or getattr(src, "name", None) or getattr(src, "__name__", "custom")
+            if not isinstance(name, str) or name in ("defence", ""):
+                name = getattr(src, "__name__", "custom")
         if not isinstance(name, str) or not name:
-            raise ConfigError(f"Defence name must be a non-empty string or a factory, got {name!r}")
+            raise ConfigError(f"Defence name must be a non-empty string, got {name!r}")
         object.__setattr__(self, "name", name)
         object.__setattr__(self, "id", _check_id(id or name, "defence id"))
         object.__setattr__(self, "params", dict(params))
         object.__setattr__(self, "factory", factory)
+        object.__setattr__(self, "instance", instance)
 
 
 @dataclass(frozen=True)
@@ -350,8 +371,14 @@ class Suite:
             CLASSIFIERS.get(self.classifier)
         elif not callable(self.classifier):
             raise ConfigError(f"suite {self.name!r}: classifier must be a registered name or a factory")
+        from defences.registry import check_defence_class
+
         for d in self.defences:
-            if d.factory is None:
+            if d.instance is not None:
+                check_defence_class(d.name, type(d.instance))
+            elif d.factory is not None:
+                check_defence_class(d.name, d.factory)
+            else:
                 DEFENCES.get(d.name)
         for a in self.attacks:
             validate_params(a.name, a.params)

@@ -4,4 +4,4 @@ from __future__ import annotations
 
 from robustcheck.registry import Registry
 
-ATTACKS: Registry = Registry("attack")
+ATTACKS: Registry = Registry("attack", entry_point_group="robustcheck.attacks")
