@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +114,10 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
         return None
     if not any(fnmatch.fnmatch(rel, pat) for pat in config.getini("robustcheck_suite_files")):
         return None
+    # as a rootdir conftest.py would: suites may import the project's own modules (from my_defence import ...)
+    root = str(config.rootpath)
+    if root not in sys.path:
+        sys.path.insert(0, root)
     # files pytest's python plugin collects anyway must not be collected twice
     if parent.session.isinitpath(file_path) or any(
         fnmatch.fnmatch(file_path.name, pat) for pat in config.getini("python_files")
