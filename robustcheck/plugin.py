@@ -19,6 +19,7 @@ from robustcheck.suite import Case, Suite
 
 session_key = pytest.StashKey[RobustcheckSession]()
 scores_key = pytest.StashKey[dict]()
+progress_key = pytest.StashKey["bool | None"]()
 RECORD_PROPERTY = "robustcheck"
 
 _OPTIONS = [
@@ -102,10 +103,16 @@ def pytest_configure(config: pytest.Config) -> None:
     except RobustcheckError as exc:
         raise pytest.UsageError(str(exc)) from None
     # progress bars: off under -q, on xdist workers and in CI; otherwise on an interactive terminal
+    config.stash[progress_key] = progress.get_forced()
     if config.getoption("verbose") < 0 or hasattr(config, "workerinput") or os.environ.get("CI"):
         progress.set_enabled(False)
     config.stash[session_key] = rc
     config.pluginmanager.register(_RecordCollector(rc), "robustcheck-records")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if progress_key in config.stash:
+        progress.set_enabled(config.stash[progress_key])
 
 
 # ---------------------------------------------------------------------------- collection

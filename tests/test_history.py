@@ -262,3 +262,19 @@ def test_bad_baseline_file(tmp_path):
     p.write_text("{not json")
     with pytest.raises(ConfigError, match="b.json is unreadable"):
         history.load_baseline(p)
+
+
+@pytest.mark.parametrize("flags, env, expected", [(["-q"], {}, False), ([], {"CI": "true"}, False)])
+def test_progress_bars_quiet_under_q_and_ci(pytester, args, monkeypatch, flags, env, expected):
+    from robustcheck import progress
+
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    pytester.makepyfile(test_progress=f"""
+        from robustcheck import progress
+        def test_it():
+            assert progress.enabled() is {expected}
+    """)
+    before = progress.get_forced()
+    pytester.runpytest(*flags, "-p", "no:cacheprovider", "test_progress.py").assert_outcomes(passed=1)
+    assert progress.get_forced() == before  # restored at unconfigure
