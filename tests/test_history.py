@@ -196,6 +196,9 @@ def test_xdist_equals_serial_with_junit(pytester, args, tmp_path, monkeypatch):
     par.assert_outcomes(passed=4)
     [s_rec] = _records(pytester.path / "serial")
     [p_rec] = _records(pytester.path / "par")  # exactly one record, written by the controller
+    [p_path] = history.list_runs(pytester.path / "par")
+    scores = history.load_scores(p_path)  # score arrays travelled from the workers with the reports
+    assert scores["tiny/weak|fgsm|eps=0.1|grey-box/clean"].shape == (64,)
     for case, entry in s_rec["suites"]["tiny"].items():
         assert p_rec["suites"]["tiny"][case]["metrics"] == pytest.approx(entry["metrics"], nan_ok=True), case
     assert len(list((tmp_path / "cache" / "classifiers").glob("*.pt"))) == 1
