@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from defences import kl_autoencoder as _kl_autoencoder  # noqa: F401
+from defences import none as _none  # noqa: F401
 from defences.base import BaseDefence, DefenceProtocol, Detector, FitContext, Purifier
 from defences.registry import DEFENCES
-
-from defences import kl_autoencoder as _kl_autoencoder  # noqa: F401,E402
-from defences import none as _none  # noqa: F401,E402
 
 __all__ = ["DEFENCES", "BaseDefence", "DefenceProtocol", "Detector", "FitContext", "Purifier"]

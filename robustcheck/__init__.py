@@ -25,5 +25,18 @@ def register_attack(name: str, *, replace: bool = False):  # type: ignore[no-unt
 
     return ATTACKS.register(name, replace=replace)
 
-__all__ = ["register_attack", "register_defence", "Attack", "BudgetViolation", "Case", "ConfigError", "Defence", "ModelContractError",
-           "RobustcheckError", "Scale", "Suite", "Thresholds", "__version__"]
+__all__ = [
+    "Attack",
+    "BudgetViolation",
+    "Case",
+    "ConfigError",
+    "Defence",
+    "ModelContractError",
+    "RobustcheckError",
+    "Scale",
+    "Suite",
+    "Thresholds",
+    "__version__",
+    "register_attack",
+    "register_defence",
+]

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -34,6 +34,7 @@ class CaseResult:
     metrics: dict[str, float | None]
     bars: dict[str, Bar]
     failures: list[str] = field(default_factory=list)
+    scores: dict[str, Tensor] = field(default_factory=dict)  # detector scores: clean, adv, successful
 
     @property
     def passed(self) -> bool:
@@ -222,12 +223,13 @@ class Engine:
         else:
             raise ConfigError(f"threat model {case.threat!r} is not implemented yet; use grey-box or white-box")
         x_adv = self.adversarial(case, model, model_key, x, y, target)
+        scores: dict[str, Tensor] = {}
         metrics = self.compute_metrics(clf.module, defence, x, y, x_adv, case.eps, attack_cls.norm,
-                                       clean_key=(defence_key, int(x.shape[0])))
+                                       clean_key=(defence_key, int(x.shape[0])), scores_out=scores)
         if postprocess is not None:
             postprocess(metrics)
         bars = case.bars(self.scale_name)
-        return CaseResult(case.id, suite.name, metrics, bars, check_bars(metrics, bars))
+        return CaseResult(case.id, suite.name, metrics, bars, check_bars(metrics, bars), scores)
 
     @staticmethod
     def targets(y: Tensor, num_classes: int, seed: int) -> Tensor:
@@ -261,9 +263,11 @@ class Engine:
         return pred, dpred, score
 
     def compute_metrics(self, clf: nn.Module, defence: BaseDefence, x: Tensor, y: Tensor, x_adv: Tensor,
-                        eps: float, norm: str, clean_key: Any = None) -> dict[str, float | None]:
+                        eps: float, norm: str, clean_key: Any = None,
+                        scores_out: dict[str, Tensor] | None = None) -> dict[str, float | None]:
         """All metrics of MISSION.md for one case. ``clean_key`` caches the clean-side outputs, which are
-        the same for every case of one defence."""
+        the same for every case of one defence. ``scores_out``, if given, receives the detector scores
+        (``clean``, ``adv``) and the ``successful`` mask, for ROC curves."""
         if clean_key is not None and clean_key in self._clean:
             pred, d_clean, s_clean = self._clean[clean_key]
         else:
@@ -288,6 +292,8 @@ class Engine:
             out["false_positive_rate"] = M.rate_above(s_clean, t)
             out["threshold"] = t
             out["defended_rate"] = M.defended_rate(s_adv, t, d_adv, y)
+            if scores_out is not None:
+                scores_out.update(clean=s_clean.detach().cpu(), adv=s_adv.detach().cpu(), successful=succ.cpu())
         else:
             for k in ("detection_auc", "detection_auc_all", "tpr_at_fpr", "false_positive_rate", "threshold"):
                 out[k] = None

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import fnmatch
 import json
-import math
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from robustcheck import progress
 from robustcheck.errors import RobustcheckError
-from robustcheck.report import format_table, git_info, machine_info, write_run_record
+from robustcheck.history import parse_tolerances
+from robustcheck.report import format_table
 from robustcheck.session import Options, RobustcheckSession
 from robustcheck.suite import Case, Suite
 
 session_key = pytest.StashKey[RobustcheckSession]()
+scores_key = pytest.StashKey[dict]()
+progress_key = pytest.StashKey["bool | None"]()
 RECORD_PROPERTY = "robustcheck"
 
 _OPTIONS = [
@@ -27,6 +31,11 @@ _OPTIONS = [
     ("cache-dir", "string", ".robustcheck/cache", "folder for trained models and adversarial sets"),
     ("results-dir", "string", ".robustcheck/results", "folder for JSON run records"),
     ("data-root", "string", None, "local root of torchvision datasets"),
+    ("compare-fail", "string", None, ("fail items whose metrics regress beyond these tolerances, e.g. "
+                                      "corrected_accuracy:0.02,detection_auc:0.01 (implies compare)")),
+    ("baseline", "string", "robustcheck-baseline.json", "baseline file (relative to rootdir)"),
+    ("markdown", "string", None, "write a Markdown summary here (e.g. $GITHUB_STEP_SUMMARY)"),
+    ("report-dir", "string", None, "write PNG plots here (needs the 'plots' extra: matplotlib)"),
 ]
 
 
@@ -45,6 +54,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         group.addoption(f"--robustcheck-{name}", dest=f"robustcheck_{name.replace('-', '_')}", default=None,
                         help=f"{help_} (ini: robustcheck_{name.replace('-', '_')}; default {default})")
         parser.addini(f"robustcheck_{name.replace('-', '_')}", help_, type=kind, default=default)
+    group.addoption("--robustcheck-compare", dest="robustcheck_compare", nargs="?", const="baseline",
+                    default=None, metavar="RUN",
+                    help="compare with the baseline, or with saved run RUN (number or record path); "
+                         "ini: robustcheck_compare")
+    parser.addini("robustcheck_compare", "compare with 'baseline' or a saved run", type="string", default="")
+    group.addoption("--robustcheck-update-baseline", dest="robustcheck_update_baseline", action="store_true",
+                    default=None, help="rewrite the baseline file from this run (ini: robustcheck_update_baseline)")
+    parser.addini("robustcheck_update_baseline", "rewrite the baseline from this run", type="bool",
+                  default=False)
     parser.addini("robustcheck_suite_files", "glob patterns (relative to rootdir) of files declaring suites",
                   type="linelist", default=["suites/*.py"])
 
@@ -85,12 +103,28 @@ def pytest_configure(config: pytest.Config) -> None:
             cache_dir=path("cache-dir"),
             results_dir=path("results-dir"),
             data_root=str(path("data-root")) if _option(config, "data-root") else None,
+            compare=_option(config, "compare"),
+            compare_fail=parse_tolerances(_option(config, "compare-fail")),
+            update_baseline=bool(_option(config, "update-baseline")),
+            baseline=path("baseline"),
+            markdown=path("markdown"),
+            report_dir=path("report-dir"),
         )
+        rc = RobustcheckSession(options)
+        rc.load_reference()
     except RobustcheckError as exc:
         raise pytest.UsageError(str(exc)) from None
-    rc = RobustcheckSession(options)
+    # progress bars: off under -q, on xdist workers and in CI; otherwise on an interactive terminal
+    config.stash[progress_key] = progress.get_forced()
+    if config.getoption("verbose") < 0 or hasattr(config, "workerinput") or os.environ.get("CI"):
+        progress.set_enabled(False)
     config.stash[session_key] = rc
     config.pluginmanager.register(_RecordCollector(rc), "robustcheck-records")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if progress_key in config.stash:
+        progress.set_enabled(config.stash[progress_key])
 
 
 # ---------------------------------------------------------------------------- collection
@@ -163,31 +197,32 @@ class RobustcheckItem(pytest.Item):
         def postprocess(metrics: dict[str, Any]) -> None:
             hook.pytest_robustcheck_metrics(config=self.config, case=self.case, metrics=metrics)
 
-        result = rc.engine.evaluate(self.case, postprocess=postprocess)
-        outcome = "passed" if result.passed else "FAILED"
-        record = {
-            "suite": result.suite,
-            "case": result.case_id,
-            "nodeid": self.nodeid,
-            "metrics": {k: (None if v is not None and math.isnan(v) else v) for k, v in result.metrics.items()},
-            "bars": {k: b.describe() for k, b in result.bars.items()},
-            "outcome": outcome,
-            "failures": result.failures,
-        }
+        result = rc.evaluate(self.case, postprocess=postprocess)
+        deltas = rc.compare(result)
+        record = rc.case_record(self.nodeid, self.case, result, deltas)
+        self.stash[scores_key] = rc.score_lists(result)
         self.user_properties.append((RECORD_PROPERTY, json.dumps(record)))
         for k, v in result.metrics.items():
             if v is not None:
                 self.user_properties.append((k, v))
-        if result.failures:
-            raise RobustcheckFailure(self._failure_message(result.failures))
+        if result.failures or record["regressions"]:
+            raise RobustcheckFailure(self._failure_message(result.failures, record["regressions"]))
 
-    def _failure_message(self, failures: list[str]) -> str:
-        o = self.config.stash[session_key].options
+    def _failure_message(self, failures: list[str], regressions: list[str]) -> str:
+        rc = self.config.stash[session_key]
+        o = rc.options
         extra = f" --robustcheck-scale={o.scale}"
         if o.seed is not None:
             extra += f" --robustcheck-seed={o.seed}"
-        lines = [f"robustcheck case {self.case.suite.name}[{self.case.id}] missed its bars:"]
-        lines += [f"  - {f}" for f in failures]
+        name = f"{self.case.suite.name}[{self.case.id}]"
+        lines = []
+        if failures:
+            lines.append(f"robustcheck case {name} missed its bars:")
+            lines += [f"  - {f}" for f in failures]
+        if regressions:
+            ref = rc.reference.label if rc.reference is not None else "the reference"
+            lines.append(f"robustcheck case {name} regressed against {ref}:")
+            lines += [f"  - {r}" for r in regressions]
         lines.append(f"reproduce: pytest --robustcheck{extra} '{self.nodeid}'")
         return "\n".join(lines)
 
@@ -215,7 +250,15 @@ class _RecordCollector:
             return
         for name, value in report.user_properties:
             if name == RECORD_PROPERTY:
-                self.rc.add_record(json.loads(value))
+                self.rc.add_record(json.loads(value), getattr(report, "robustcheck_scores", None))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Detector scores ride on the report (not in user_properties, so not in JUnit) to the controller."""
+    outcome = yield
+    if call.when == "call" and isinstance(item, RobustcheckItem) and item.stash.get(scores_key, None):
+        outcome.get_result().robustcheck_scores = item.stash[scores_key]
 
 
 def _is_controller(config: pytest.Config) -> bool:
@@ -225,45 +268,28 @@ def _is_controller(config: pytest.Config) -> bool:
 def pytest_sessionfinish(session: pytest.Session) -> None:
     config = session.config
     rc = config.stash.get(session_key, None)
-    if rc is None or not _is_controller(config) or not rc.options.enabled:
-        return
-    if not rc.records or rc.options.results_dir is None:
-        return
-    import torch
+    if rc is not None and _is_controller(config):
 
-    o = rc.options
-    info = machine_info()
-    config.hook.pytest_robustcheck_machine_info(config=config, machine_info=info)
-    record = {
-        "schema": 1,
-        "started": rc.started,
-        "scale": o.scale,
-        "seed_override": o.seed,
-        "device": o.device if o.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"),
-        "machine": info,
-        "git": git_info(config.rootpath),
-        "suites": {name: {r["case"]: r for r in recs} for name, recs in rc.by_suite().items()},
-    }
-    try:
-        rc.last_record_path = write_run_record(o.results_dir, record)  # type: ignore[attr-defined]
-    except OSError as exc:  # never raise from the end of the session
-        rc.last_record_error = str(exc)  # type: ignore[attr-defined]
+        def add_machine_info(info: dict[str, Any]) -> None:
+            config.hook.pytest_robustcheck_machine_info(config=config, machine_info=info)
+
+        rc.finish(Path(config.rootpath), add_machine_info)  # never raises: problems become summary lines
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     rc = config.stash.get(session_key, None)
-    if rc is None or not rc.options.enabled or not rc.records:
+    if rc is None or not rc.options.enabled:
         return
     tr = terminalreporter
+    delta_metrics = rc.delta_metrics() if rc.reference is not None else None
     for suite, recs in rc.by_suite().items():
-        tr.write_sep("=", f"robustcheck: {suite} (scale={rc.options.scale})")
-        tr.write_line(format_table(recs))
-    path = getattr(rc, "last_record_path", None)
-    if path is not None:
-        tr.write_line(f"robustcheck run record: {path}")
-    err = getattr(rc, "last_record_error", None)
-    if err is not None:
-        tr.write_line(f"robustcheck: could not write the run record: {err}")
+        ref = f", vs {rc.reference.label}" if rc.reference is not None else ""
+        tr.write_sep("=", f"robustcheck: {suite} (scale={rc.options.scale}{ref})")
+        tr.write_line(format_table(recs, delta_metrics))
+    if rc.last_record_path is not None:
+        tr.write_line(f"robustcheck run record: {rc.last_record_path}")
+    for line in dict.fromkeys(rc.messages):
+        tr.write_line(line)
 
 
 # ---------------------------------------------------------------------------- fixtures

@@ -17,6 +17,11 @@ def set_enabled(flag: bool | None) -> None:
     _ENABLED = flag
 
 
+def get_forced() -> bool | None:
+    """The value last given to :func:`set_enabled` (to restore it later)."""
+    return _ENABLED
+
+
 def enabled() -> bool:
     if _ENABLED is not None:
         return _ENABLED

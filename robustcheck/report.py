@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as _dt
-import json
+import math
 import os
 import platform
-import re
 import subprocess
 from pathlib import Path
 from typing import Any
 
 from tabulate import tabulate
-
-from robustcheck.cache import atomic_write_bytes
 
 TABLE_COLUMNS = [
     ("case", "case"),
@@ -37,14 +33,15 @@ def _fmt(value: Any) -> str:
     if value is None:
         return "n/a"
     if isinstance(value, float):
-        if value != value:
+        if math.isnan(value):
             return "nan"
         return f"{value:.3f}"
     return str(value)
 
 
-def format_table(records: list[dict[str, Any]]) -> str:
-    """One table of case records (``{"case", "metrics", "outcome"}``)."""
+def format_table(records: list[dict[str, Any]], delta_metrics: list[str] | None = None) -> str:
+    """One table of case records (``{"case", "metrics", "outcome"}``); with ``delta_metrics``, a
+    Δ-vs-baseline column of those metrics."""
     rows = []
     for r in records:
         m = r.get("metrics", {})
@@ -58,14 +55,19 @@ def format_table(records: list[dict[str, Any]]) -> str:
                 row.append(str(int(m[key])))
             else:
                 row.append(_fmt(m.get(key)))
+        if delta_metrics is not None:
+            row.insert(-1, format_deltas(r, delta_metrics))
         rows.append(row)
-    return tabulate(rows, headers=[h for _, h in TABLE_COLUMNS], tablefmt="simple", disable_numparse=True)
+    headers = [h for _, h in TABLE_COLUMNS]
+    if delta_metrics is not None:
+        headers.insert(-1, "Δ vs base")
+    return tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True)
 
 
 def git_info(cwd: str | os.PathLike[str]) -> dict[str, Any]:
     def run(*args: str) -> str | None:
         try:
-            out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10)
+            out = subprocess.run(["git", *args], check=False, cwd=cwd, capture_output=True, text=True, timeout=10)
         except (OSError, subprocess.TimeoutExpired):
             return None
         return out.stdout.strip() if out.returncode == 0 else None
@@ -97,31 +99,65 @@ def machine_info() -> dict[str, Any]:
         import torchattacks
 
         info["torchattacks"] = torchattacks.__version__
-    except Exception:  # torchattacks is optional at run time
+    except (ImportError, AttributeError):  # torchattacks is optional at run time
         info["torchattacks"] = None
     return info
 
 
-_RECORD_RE = re.compile(r"^(\d{4,})_.*\.json$")
-
-
-def next_record_path(results_dir: Path) -> Path:
-    results_dir.mkdir(parents=True, exist_ok=True)
-    numbers = [int(m.group(1)) for p in results_dir.iterdir() if (m := _RECORD_RE.match(p.name))]
-    n = max(numbers, default=0) + 1
-    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    return results_dir / f"{n:04d}_{stamp}.json"
-
-
 def write_run_record(results_dir: str | os.PathLike[str], record: dict[str, Any]) -> Path:
-    """Write ``record`` as the next numbered JSON file, atomically; returns its path."""
-    path = next_record_path(Path(results_dir))
-    blob = json.dumps(record, indent=2, sort_keys=True, default=_json_default).encode()
-    atomic_write_bytes(path, lambda fh: fh.write(blob))
-    return path
+    """Write ``record`` as the next numbered JSON file, atomically; returns its path
+    (see :func:`robustcheck.history.save_run`)."""
+    from robustcheck.history import save_run
+
+    return save_run(results_dir, record)
 
 
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, float) and obj != obj:
-        return None
-    return repr(obj)
+# ---------------------------------------------------------------------------- Δ vs baseline
+DEFAULT_DELTA_METRICS = ("corrected_accuracy", "detection_auc")  # shown when no tolerance is set
+_SHORT = dict(TABLE_COLUMNS)
+
+
+def format_deltas(record: dict[str, Any], metrics: list[str]) -> str:
+    """``corrected -0.012 AUC +0.003``; a ``!`` marks a regression; ``new`` a case not in the reference."""
+    deltas = record.get("deltas") or {}
+    if not deltas:
+        return "new" if record.get("compared_with") else ""
+    parts = []
+    for m in metrics:
+        d = deltas.get(m)
+        if d is None or d.get("delta") is None:
+            continue
+        parts.append(f"{_SHORT.get(m, m)} {d['delta']:+.3f}{'!' if d.get('regressed') else ''}")
+    return " ".join(parts)
+
+
+def format_markdown(run: dict[str, Any], delta_metrics: list[str]) -> str:
+    """A Markdown summary of a run record, for ``$GITHUB_STEP_SUMMARY`` or a PR comment."""
+    cases = [r for suite in run.get("suites", {}).values() for r in suite.values()]
+    failed = [r for r in cases if r.get("outcome") != "passed"]
+    ref = run.get("compared_with")
+    lines = [f"## robustcheck: {len(cases) - len(failed)} passed, {len(failed)} failed",
+             "",
+             f"scale `{run.get('scale')}`, device `{run.get('device')}`, commit "
+             f"`{(run.get('git') or {}).get('commit') or 'n/a'}`"
+             + (f", compared with {ref}" if ref else ", no baseline comparison"),
+             ""]
+    cols = [("clean_accuracy", "clean"), ("corrected_accuracy", "corrected"), ("detection_auc", "AUC"),
+            ("defended_rate", "defended"), ("attack_success_rate", "ASR")]
+    for suite, recs in run.get("suites", {}).items():
+        lines += [f"### {suite}", "",
+                  "| case | " + " | ".join(h for _, h in cols) + " | Δ vs baseline | result |",
+                  "|---|" + "---:|" * len(cols) + "---|---|"]
+        for r in recs.values():
+            m = r.get("metrics", {})
+            result = "✅ passed" if r.get("outcome") == "passed" else "❌ failed"
+            lines.append(f"| `{r['case']}` | " + " | ".join(_fmt(m.get(k)) for k, _ in cols)
+                         + f" | {format_deltas(r, delta_metrics)} | {result} |")
+        lines.append("")
+    if failed:
+        lines += ["### Failures", ""]
+        for r in failed:
+            for msg in list(r.get("failures") or []) + [f"regression: {x}" for x in r.get("regressions") or []]:
+                lines.append(f"- `{r['suite']}[{r['case']}]`: {msg}")
+        lines.append("")
+    return "\n".join(lines)

@@ -1,20 +1,25 @@
-"""The robustcheck run: options, the evaluation engine, and the results gathered from reports.
+"""The robustcheck run: options, the evaluation engine, the reference to compare with, and the results
+gathered from reports.
 
 One :class:`RobustcheckSession` lives in ``config.stash`` per pytest process. Evaluation happens
-where the item runs (a worker under xdist); results reach the controller through the reports'
-``user_properties`` and are aggregated and written there alone.
+where the item runs (a worker under xdist), and so does the regression check against the reference;
+results reach the controller through the reports (``user_properties`` for metrics, a report attribute
+for score arrays) and are aggregated and written there alone (:meth:`RobustcheckSession.finish`).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from robustcheck import history
 from robustcheck.engine import CaseResult, Engine
+from robustcheck.errors import ConfigError, RobustcheckError
 from robustcheck.suite import SCALE_NAMES, Case
-from robustcheck.errors import ConfigError
 
 
 @dataclass
@@ -26,12 +31,20 @@ class Options:
     cache_dir: Path | None = None
     results_dir: Path | None = None
     data_root: str | None = None
+    compare: str | None = None  # "baseline", a run number or a record path
+    compare_fail: dict[str, history.Tolerance] = field(default_factory=dict)
+    update_baseline: bool = False
+    baseline: Path | None = None
+    markdown: Path | None = None
+    report_dir: Path | None = None
 
     def __post_init__(self) -> None:
         if self.scale not in SCALE_NAMES:
             raise ConfigError(f"--robustcheck-scale {self.scale!r} unknown; known: {', '.join(SCALE_NAMES)}")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
             raise ConfigError(f"--robustcheck-device {self.device!r} unknown; use auto, cpu or cuda")
+        if self.compare_fail and self.compare is None:
+            self.compare = "baseline"  # --robustcheck-compare-fail alone compares with the baseline
 
 
 @dataclass
@@ -39,7 +52,38 @@ class RobustcheckSession:
     options: Options
     records: list[dict[str, Any]] = field(default_factory=list)
     started: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat())
+    reference: history.Reference | None = None
+    messages: list[str] = field(default_factory=list)  # shown in the terminal summary
+    scores: dict[str, Any] = field(default_factory=dict)  # "<suite>/<case>/<kind>" -> list of floats
+    last_record_path: Path | None = None
     _engine: Engine | None = None
+
+    # ------------------------------------------------------------------ setup
+    def load_reference(self) -> None:
+        """Load what this run is compared with; a missing baseline is a hint, a bad one an error."""
+        o = self.options
+        if not o.enabled or o.compare is None:
+            return
+        if o.compare == "baseline":
+            if o.baseline is None or not o.baseline.exists():
+                self.messages.append(self.missing_baseline_hint())
+                return
+            self.reference = history.load_baseline(o.baseline)
+        else:
+            if o.results_dir is None:
+                raise ConfigError("--robustcheck-compare=RUN needs a results directory")
+            self.reference = history.reference_from_run(history.resolve_run(o.compare, o.results_dir))
+
+    def missing_baseline_hint(self) -> str:
+        return (f"robustcheck: no baseline at {self.options.baseline}; create it from a run with "
+                f"`pytest --robustcheck --robustcheck-update-baseline` and commit the file")
+
+    @property
+    def tolerances(self) -> dict[str, history.Tolerance]:
+        """Command line (--robustcheck-compare-fail) beats the baseline file's tolerances."""
+        if self.options.compare_fail:
+            return self.options.compare_fail
+        return self.reference.tolerances if self.reference is not None else {}
 
     @property
     def engine(self) -> Engine:
@@ -51,14 +95,127 @@ class RobustcheckSession:
             )
         return self._engine
 
-    def evaluate(self, case: Case) -> CaseResult:
-        return self.engine.evaluate(case)
+    # ------------------------------------------------------------------ per item (any process)
+    def evaluate(self, case: Case, postprocess: Any = None) -> CaseResult:
+        return self.engine.evaluate(case, postprocess=postprocess)
 
-    def add_record(self, record: dict[str, Any]) -> None:
+    def compare(self, result: CaseResult) -> list[history.Delta]:
+        ref = self.reference.case(result.suite, result.case_id) if self.reference is not None else None
+        if ref is None:
+            return []
+        directions = self.reference.directions if self.reference is not None else {}
+        return history.compare_metrics(ref, result.metrics, self.tolerances, directions)
+
+    def case_record(self, nodeid: str, case: Case, result: CaseResult,
+                    deltas: list[history.Delta]) -> dict[str, Any]:
+        regressions = [d.describe() for d in deltas if d.regressed]
+        ok = not result.failures and not regressions
+        return {
+            "suite": result.suite,
+            "case": result.case_id,
+            "nodeid": nodeid,
+            "seed": self.engine.seed(case.suite),
+            "metrics": {k: (None if v is not None and math.isnan(v) else v) for k, v in result.metrics.items()},
+            "bars": {k: b.describe() for k, b in result.bars.items()},
+            "outcome": "passed" if ok else "FAILED",
+            "failures": result.failures,
+            "compared_with": self.reference.label if self.reference is not None else None,
+            "deltas": {d.metric: d.to_json() for d in deltas if d.after is not None},
+            "regressions": regressions,
+            "indicators": {},  # evaluation-integrity indicators (EVALUATION.md) fill this
+        }
+
+    @staticmethod
+    def score_lists(result: CaseResult) -> dict[str, list[float]]:
+        """Detector scores as plain lists, small enough to travel in a report to the xdist controller."""
+        return {k: [round(float(v), 6) for v in t.view(-1).tolist()] for k, t in result.scores.items()}
+
+    # ------------------------------------------------------------------ controller
+    def add_record(self, record: dict[str, Any], scores: dict[str, list[float]] | None = None) -> None:
         self.records.append(record)
+        for kind, values in (scores or {}).items():
+            self.scores[f"{record['suite']}/{record['case']}/{kind}"] = values
 
     def by_suite(self) -> dict[str, list[dict[str, Any]]]:
         out: dict[str, list[dict[str, Any]]] = {}
         for r in self.records:
             out.setdefault(r["suite"], []).append(r)
         return out
+
+    def run_record(self, rootpath: Path, add_machine_info: Callable[[dict[str, Any]], None] | None = None
+                   ) -> dict[str, Any]:
+        import torch
+
+        from robustcheck.report import git_info, machine_info
+
+        o = self.options
+        info = machine_info()
+        if add_machine_info is not None:
+            add_machine_info(info)
+        return {
+            "schema": history.SCHEMA,
+            "started": self.started,
+            "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(),
+            "scale": o.scale,
+            "seed_override": o.seed,
+            "seeds": {r["suite"]: r.get("seed") for r in self.records},
+            "device": o.device if o.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"),
+            "machine": info,
+            "packages": history.package_versions(),
+            "git": git_info(rootpath),
+            "compared_with": self.reference.label if self.reference is not None else None,
+            "tolerances": {m: t.describe() for m, t in self.tolerances.items()},
+            "suites": {name: {r["case"]: r for r in recs} for name, recs in self.by_suite().items()},
+        }
+
+    def finish(self, rootpath: Path, add_machine_info: Callable[[dict[str, Any]], None] | None = None) -> None:
+        """Write the run record, the baseline, the Markdown summary and the plots. Never raises: every
+        problem becomes a line of the terminal summary."""
+        o = self.options
+        if not o.enabled or not self.records:
+            return
+        record = self.run_record(rootpath, add_machine_info)
+        if o.results_dir is not None:
+            try:
+                arrays = {k: _as_array(k, v) for k, v in self.scores.items()}
+                self.last_record_path = history.save_run(o.results_dir, record, arrays)
+            except (OSError, ValueError) as exc:
+                self.messages.append(f"robustcheck: could not write the run record: {exc}")
+        if o.update_baseline and o.baseline is not None:
+            try:
+                history.write_baseline(o.baseline, record, tolerances=o.compare_fail or None,
+                                       source=self.last_record_path.name if self.last_record_path else None)
+                self.messages.append(f"robustcheck: baseline written to {o.baseline} (commit it)")
+            except (OSError, RobustcheckError) as exc:
+                self.messages.append(f"robustcheck: could not write the baseline: {exc}")
+        elif o.baseline is not None and not o.baseline.exists() and o.compare is None:
+            self.messages.append(self.missing_baseline_hint())
+        if o.markdown is not None:
+            from robustcheck.report import format_markdown
+
+            try:
+                history.atomic_write(o.markdown, format_markdown(record, self.delta_metrics()).encode())
+                self.messages.append(f"robustcheck: Markdown summary: {o.markdown}")
+            except OSError as exc:
+                self.messages.append(f"robustcheck: could not write the Markdown summary: {exc}")
+        if o.report_dir is not None:
+            from robustcheck.plots import write_plots
+
+            try:
+                scores = {k: _as_array(k, v) for k, v in self.scores.items()}
+                paths = write_plots(record, scores, o.report_dir)
+                self.messages.append(f"robustcheck: {len(paths)} plot(s) in {o.report_dir}")
+            except (OSError, RobustcheckError) as exc:
+                self.messages.append(f"robustcheck: no plots: {exc}")
+
+    def delta_metrics(self) -> list[str]:
+        """Metrics shown in the Δ-vs-baseline column: the gated ones."""
+        from robustcheck.report import DEFAULT_DELTA_METRICS
+
+        return sorted(self.tolerances) or list(DEFAULT_DELTA_METRICS)
+
+
+def _as_array(key: str, values: list[float]) -> Any:
+    import numpy as np
+
+    return np.asarray(values, dtype=bool if key.endswith("/successful") else np.float32)

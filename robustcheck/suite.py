@@ -359,11 +359,10 @@ class Suite:
 
     def _check_names(self) -> None:
         # Imported here: the registries live in higher layers that import this module.
-        from robustcheck.attacks import ATTACKS, validate_params
+        from defences import DEFENCES
+        from robustcheck.attacks import validate_params
         from robustcheck.data import DATASETS
         from robustcheck.models import CLASSIFIERS
-
-        from defences import DEFENCES
 
         if self.dataset not in DATASETS:
             raise ConfigError(f"suite {self.name!r}: unknown dataset {self.dataset!r}; known: {', '.join(DATASETS)}")

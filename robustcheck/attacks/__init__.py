@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from robustcheck.attacks.base import AttackResult, BaseAttack, accepted_params, batched_predict, margin, project
+from robustcheck.attacks import fgsm as _fgsm  # noqa: F401
+from robustcheck.attacks import pgd as _pgd  # noqa: F401
+from robustcheck.attacks.base import (
+    AttackResult,
+    BaseAttack,
+    accepted_params,
+    batched_predict,
+    margin,
+    project,
+)
 from robustcheck.attacks.registry import ATTACKS
 from robustcheck.errors import ConfigError
-
-from robustcheck.attacks import fgsm as _fgsm  # noqa: F401,E402
-from robustcheck.attacks import pgd as _pgd  # noqa: F401,E402
 
 
 def validate_params(name: str, params: dict[str, Any]) -> None:
@@ -35,8 +41,17 @@ def build_attack(name: str, params: dict[str, Any], *, seed: int, batch_size: in
         raise ConfigError(f"attack {name!r}: {exc}") from None
 
 
-__all__ = ["ATTACKS", "accepted_params_of", "AttackResult", "BaseAttack", "batched_predict", "build_attack", "margin", "project",
-           "validate_params"]
+__all__ = [
+    "ATTACKS",
+    "AttackResult",
+    "BaseAttack",
+    "accepted_params_of",
+    "batched_predict",
+    "build_attack",
+    "margin",
+    "project",
+    "validate_params",
+]
 
 
 def accepted_params_of(name: str) -> set[str]:

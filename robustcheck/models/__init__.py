@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from robustcheck.models import mnist as _mnist  # noqa: F401  (registers the reference models)
 from robustcheck.models.contract import check_classifier, frozen_eval
 from robustcheck.models.registry import CLASSIFIERS, ClassifierInfo, register_classifier
 from robustcheck.models.training import train_classifier
 
-from robustcheck.models import mnist as _mnist  # noqa: F401  (registers the reference models)
-
-__all__ = ["CLASSIFIERS", "ClassifierInfo", "register_classifier", "train_classifier", "check_classifier",
-           "frozen_eval"]
+__all__ = [
+           "CLASSIFIERS",
+           "ClassifierInfo",
+           "check_classifier",
+           "frozen_eval",
+           "register_classifier",
+           "train_classifier",
+]

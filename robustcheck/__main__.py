@@ -1,0 +1,7 @@
+"""``python -m robustcheck``: see :mod:`robustcheck.cli`."""
+
+import sys
+
+from robustcheck.cli import main
+
+sys.exit(main())

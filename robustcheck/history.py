@@ -1,0 +1,415 @@
+"""Run history, the committed baseline file and regression checks with a per-metric direction.
+
+Run records are numbered JSON files (``0001_20250101T120000Z.json``) under the results directory,
+written atomically by the process that aggregates results (the xdist controller, or the only
+process). Per-case detector scores, needed to draw ROC curves, go to a sidecar ``.npz`` with the
+same stem. A leftover temp file from a killed writer starts with a dot and is never read as a run.
+
+The baseline (``robustcheck-baseline.json`` in the rootdir by default) holds, per suite and case, the
+value of each metric, and per metric the direction (from :data:`robustcheck.metrics.METRICS`, never
+"bigger is worse") and the tolerance a regression must exceed to fail the item.
+
+Example:
+    >>> tol = parse_tolerances("corrected_accuracy:0.02,detection_auc:1%")
+    >>> [d.describe() for d in compare_metrics({"corrected_accuracy": 0.90}, {"corrected_accuracy": 0.85}, tol)]
+    ['corrected_accuracy: before 0.9000, after 0.8500 (Δ -0.0500), tolerance 0.02 (higher is better)']
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import os
+import re
+import tempfile
+import zipfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from robustcheck.errors import ConfigError
+from robustcheck.metrics import METRICS
+
+SCHEMA = 2
+BASELINE_SCHEMA = 1
+RECORD_RE = re.compile(r"^(\d{4,})_[^.]*\.json$")
+# Tolerances written into a new baseline when none are given: the metrics a defence is gated on.
+DEFAULT_TOLERANCES = "corrected_accuracy:0.02,detection_auc:0.02,defended_rate:0.02,defended_clean_accuracy:0.01"
+PACKAGES = ("pytest-robustcheck", "torch", "torchvision", "numpy", "scipy", "torchattacks", "foolbox",
+            "pytest", "pytest-xdist", "scikit-learn", "matplotlib")
+
+
+def package_versions(names: Iterable[str] = PACKAGES) -> dict[str, str | None]:
+    """Installed versions of the packages a result depends on (None where not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out: dict[str, str | None] = {}
+    for n in names:
+        try:
+            out[n] = version(n)
+        except PackageNotFoundError:
+            out[n] = None
+    return out
+
+
+# ---------------------------------------------------------------------------- atomic files
+def _atomic_temp(folder: Path, blob: bytes) -> str:
+    """Write ``blob`` to a fsynced hidden temp file in ``folder`` with ordinary permissions."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".rc-", suffix=".tmp", dir=folder)
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(blob)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def atomic_write(path: Path, blob: bytes) -> None:
+    """Replace ``path`` with ``blob`` atomically (temp file + rename)."""
+    tmp = _atomic_temp(path.parent, blob)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _dumps(obj: Any) -> bytes:
+    return json.dumps(obj, indent=2, sort_keys=True, default=_json_default, allow_nan=False).encode()
+
+
+def _json_default(obj: Any) -> Any:
+    if hasattr(obj, "tolist"):  # numpy / torch scalars and arrays
+        return obj.tolist()
+    return repr(obj)
+
+
+def _clean_nan(obj: Any) -> Any:
+    """NaN / inf become None so every record is strict JSON."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _clean_nan(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean_nan(v) for v in obj]
+    return obj
+
+
+# ---------------------------------------------------------------------------- run records
+def run_number(path: Path) -> int | None:
+    m = RECORD_RE.match(path.name)
+    return int(m.group(1)) if m else None
+
+
+def list_runs(results_dir: str | os.PathLike[str]) -> list[Path]:
+    """Saved run records, oldest first (by number). Temp files and other files are ignored."""
+    folder = Path(results_dir)
+    if not folder.is_dir():
+        return []
+    runs = [p for p in folder.iterdir() if p.is_file() and run_number(p) is not None]
+    return sorted(runs, key=lambda p: (run_number(p), p.name))
+
+
+def save_run(results_dir: str | os.PathLike[str], record: Mapping[str, Any],
+             arrays: Mapping[str, Any] | None = None) -> Path:
+    """Write ``record`` as the next numbered run, atomically, and ``arrays`` to a sidecar ``.npz``.
+
+    The record is written to a temp file, then hard-linked to the next free number (a link never
+    overwrites, so two concurrent writers get distinct numbers); a reader sees a complete record or none.
+    """
+    folder = Path(results_dir)
+    tmp = _atomic_temp(folder, _dumps(_clean_nan(dict(record))))
+    try:
+        for _ in range(1000):
+            numbers = [run_number(p) or 0 for p in list_runs(folder)]
+            stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+            path = folder / f"{max(numbers, default=0) + 1:04d}_{stamp}.json"
+            try:
+                os.link(tmp, path)
+                break
+            except FileExistsError:
+                continue
+            except OSError:  # no hard links on this file system: rename instead
+                os.replace(tmp, path)
+                break
+        else:  # pragma: no cover - a thousand concurrent writers
+            raise OSError(f"could not find a free run number in {folder}")
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    if arrays:
+        import io
+
+        import numpy as np
+
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **{k: np.asarray(v) for k, v in arrays.items()})
+        atomic_write(path.with_suffix(".npz"), buf.getvalue())
+    return path
+
+
+def load_run(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read one run record; a truncated or foreign file gives a ConfigError naming it."""
+    p = Path(path)
+    try:
+        rec = json.loads(p.read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"run record {p} is unreadable: {exc}") from None
+    if not isinstance(rec, dict) or not isinstance(rec.get("suites"), dict):
+        raise ConfigError(f"run record {p} is not a robustcheck run record (no 'suites')")
+    return rec
+
+
+def load_scores(record_path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The sidecar arrays of a run (``{"<suite>/<case>/<clean|adv|successful>": ndarray}``), or {}."""
+    side = Path(record_path).with_suffix(".npz")
+    if not side.exists():
+        return {}
+    import numpy as np
+
+    try:
+        with np.load(side) as z:
+            return {k: z[k] for k in z.files}
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:  # a corrupt sidecar only loses ROC plots
+        raise ConfigError(f"score file {side} is unreadable: {exc}") from None
+
+
+def resolve_run(spec: str | os.PathLike[str], results_dir: str | os.PathLike[str]) -> Path:
+    """A run given as a number (``3``, ``0003``), ``latest``, or a path to a record."""
+    s = str(spec)
+    runs = list_runs(results_dir)
+    if s == "latest":
+        if not runs:
+            raise ConfigError(f"no saved runs in {results_dir}")
+        return runs[-1]
+    if s.isdigit():
+        hits = [p for p in runs if run_number(p) == int(s)]
+        if not hits:
+            known = ", ".join(str(run_number(p)) for p in runs) or "none"
+            raise ConfigError(f"no saved run number {s} in {results_dir}; saved: {known}")
+        return hits[-1]
+    p = Path(s)
+    if not p.is_file():
+        raise ConfigError(f"run {s!r} is neither a run number nor an existing record file")
+    return p
+
+
+def case_metrics(record: Mapping[str, Any]) -> dict[str, dict[str, dict[str, float | None]]]:
+    """``{suite: {case: {metric: value}}}`` of a run record or a baseline."""
+    out: dict[str, dict[str, dict[str, float | None]]] = {}
+    for suite, cases in record.get("suites", {}).items():
+        for case, entry in cases.items():
+            m = entry.get("metrics", entry) if isinstance(entry, dict) else {}
+            out.setdefault(suite, {})[case] = {k: v for k, v in m.items() if k in METRICS}
+    return out
+
+
+# ---------------------------------------------------------------------------- tolerances
+@dataclass(frozen=True)
+class Tolerance:
+    """How far a metric may move in its bad direction before it is a regression.
+
+    Args:
+        metric: a metric of :data:`robustcheck.metrics.METRICS`.
+        value: absolute amount, or percent of the reference value when ``relative``.
+        relative: ``True`` for the ``1%`` form.
+    """
+
+    metric: str
+    value: float
+    relative: bool = False
+
+    def allowed(self, before: float) -> float:
+        return abs(before) * self.value / 100.0 if self.relative else self.value
+
+    def describe(self) -> str:
+        return f"{self.value:g}%" if self.relative else f"{self.value:g}"
+
+
+def parse_tolerances(text: str | Mapping[str, Any] | None) -> dict[str, Tolerance]:
+    """Parse ``"corrected_accuracy:0.02,detection_auc:1%"`` (or a ``{metric: "0.02"}`` mapping)."""
+    if text is None:
+        return {}
+    items = list(text.items()) if isinstance(text, Mapping) else [
+        tuple(part.split(":", 1)) if ":" in part else (part, None)
+        for part in (p.strip() for p in text.replace("\n", ",").split(",")) if part
+    ]
+    out: dict[str, Tolerance] = {}
+    for metric, raw in items:
+        metric = str(metric).strip()
+        if metric not in METRICS:
+            raise ConfigError(f"compare-fail: unknown metric {metric!r}; known: {', '.join(sorted(METRICS))}")
+        if raw is None or str(raw).strip() == "":
+            raise ConfigError(f"compare-fail: {metric!r} needs a tolerance, e.g. {metric}:0.02 or {metric}:1%")
+        s = str(raw).strip()
+        relative = s.endswith("%")
+        try:
+            value = float(s[:-1] if relative else s)
+        except ValueError:
+            raise ConfigError(f"compare-fail: tolerance {s!r} of {metric!r} is not a number "
+                              f"(use {metric}:0.02 or {metric}:1%)") from None
+        if not math.isfinite(value) or value < 0:
+            raise ConfigError(f"compare-fail: tolerance of {metric!r} must be a finite number >= 0, got {s!r}")
+        out[metric] = Tolerance(metric, value, relative)
+    return out
+
+
+# ---------------------------------------------------------------------------- comparison
+@dataclass(frozen=True)
+class Delta:
+    """One metric of one case against its reference value."""
+
+    metric: str
+    before: float | None
+    after: float | None
+    higher_is_better: bool
+    tolerance: Tolerance | None = None
+
+    @property
+    def delta(self) -> float | None:
+        if self.before is None or self.after is None:
+            return None
+        return self.after - self.before
+
+    @property
+    def regressed(self) -> bool:
+        """Worse than ``before`` by more than the tolerance; a NaN where a number was is a regression."""
+        if self.tolerance is None or self.before is None or math.isnan(self.before):
+            return False
+        if self.after is None or math.isnan(self.after):
+            return True
+        worse = (self.before - self.after) if self.higher_is_better else (self.after - self.before)
+        return worse > self.tolerance.allowed(self.before) + 1e-12
+
+    def describe(self) -> str:
+        def f(v: float | None) -> str:
+            return "n/a" if v is None else ("nan" if math.isnan(v) else f"{v:.4f}")
+
+        d = self.delta
+        tol = self.tolerance.describe() if self.tolerance else "none"
+        direction = "higher is better" if self.higher_is_better else "lower is better"
+        dtext = f" (Δ {d:+.4f})" if d is not None and not math.isnan(d) else ""
+        return f"{self.metric}: before {f(self.before)}, after {f(self.after)}{dtext}, tolerance {tol} ({direction})"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"before": self.before, "after": self.after, "delta": self.delta,
+                "tolerance": self.tolerance.describe() if self.tolerance else None,
+                "higher_is_better": self.higher_is_better, "regressed": self.regressed}
+
+
+def compare_metrics(before: Mapping[str, float | None], after: Mapping[str, float | None],
+                    tolerances: Mapping[str, Tolerance],
+                    directions: Mapping[str, bool] | None = None) -> list[Delta]:
+    """Deltas for every metric present (as a number) in ``before``; direction from METRICS unless given."""
+    out = []
+    for metric, b in before.items():
+        if metric not in METRICS or b is None:
+            continue
+        hib = (directions or {}).get(metric, METRICS[metric].higher_is_better)
+        a = after.get(metric)
+        out.append(Delta(metric, float(b), None if a is None else float(a), hib, tolerances.get(metric)))
+    return out
+
+
+# ---------------------------------------------------------------------------- baseline
+@dataclass
+class Reference:
+    """What a run is compared with: the baseline file or a saved run."""
+
+    label: str
+    suites: dict[str, dict[str, dict[str, float | None]]]
+    tolerances: dict[str, Tolerance] = field(default_factory=dict)
+    directions: dict[str, bool] = field(default_factory=dict)
+
+    def case(self, suite: str, case: str) -> dict[str, float | None] | None:
+        return self.suites.get(suite, {}).get(case)
+
+
+def load_baseline(path: str | os.PathLike[str]) -> Reference:
+    """Read and validate a baseline file (a clear ConfigError for every bad field)."""
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"baseline {p} is unreadable: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("suites"), dict):
+        raise ConfigError(f"baseline {p}: expected an object with 'suites' and 'metrics'")
+    tolerances: dict[str, Tolerance] = {}
+    directions: dict[str, bool] = {}
+    for metric, spec in (data.get("metrics") or {}).items():
+        if metric not in METRICS:
+            raise ConfigError(f"baseline {p}: unknown metric {metric!r}; known: {', '.join(sorted(METRICS))}")
+        if not isinstance(spec, dict):
+            raise ConfigError(f"baseline {p}: metrics.{metric} must be {{'direction': ..., 'tolerance': ...}}")
+        direction = spec.get("direction", "higher" if METRICS[metric].higher_is_better else "lower")
+        if direction not in ("higher", "lower"):
+            raise ConfigError(f"baseline {p}: metrics.{metric}.direction must be 'higher' or 'lower', "
+                              f"got {direction!r}")
+        directions[metric] = direction == "higher"
+        if spec.get("tolerance") is not None:
+            try:
+                tolerances.update(parse_tolerances({metric: spec["tolerance"]}))
+            except ConfigError as exc:
+                raise ConfigError(f"baseline {p}: {exc}") from None
+    return Reference(f"baseline {p.name}", case_metrics(data), tolerances, directions)
+
+
+def reference_from_run(path: str | os.PathLike[str]) -> Reference:
+    return Reference(f"run {Path(path).name}", case_metrics(load_run(path)))
+
+
+def write_baseline(path: str | os.PathLike[str], run: Mapping[str, Any], *, source: str | None,
+                   tolerances: Mapping[str, Tolerance] | None = None) -> dict[str, Any]:
+    """Merge the cases of ``run`` into the baseline at ``path`` (cases not in this run are kept) and
+    rewrite it atomically. Tolerances: the file's own, else ``tolerances``, else :data:`DEFAULT_TOLERANCES`."""
+    p = Path(path)
+    old: dict[str, Any] = {}
+    if p.exists():
+        try:
+            old = json.loads(p.read_text())
+        except ValueError:
+            old = {}  # a broken baseline is replaced, not merged
+    metrics_spec = dict(old.get("metrics") or {})
+    if not metrics_spec:
+        tol = dict(tolerances) if tolerances else parse_tolerances(DEFAULT_TOLERANCES)
+        metrics_spec = {m: {"direction": "higher" if METRICS[m].higher_is_better else "lower",
+                            "tolerance": t.describe()} for m, t in sorted(tol.items())}
+    suites: dict[str, Any] = {s: dict(c) for s, c in (old.get("suites") or {}).items()}
+    for suite, cases in case_metrics(run).items():
+        for case, m in cases.items():
+            if any(v is not None for v in m.values()):
+                suites.setdefault(suite, {})[case] = {k: m[k] for k in sorted(m)}
+    data = {
+        "schema": BASELINE_SCHEMA,
+        "updated": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "source_run": source,
+        "scale": run.get("scale"),
+        "metrics": metrics_spec,
+        "suites": suites,
+    }
+    atomic_write(p, _dumps(_clean_nan(data)))
+    return data
+
+
+def compare_runs(a: Mapping[str, Any], b: Mapping[str, Any],
+                 tolerances: Mapping[str, Tolerance] | None = None) -> list[tuple[str, str, Delta]]:
+    """(suite, case, delta) for every metric measured in both runs (``a`` is the reference)."""
+    ma, mb = case_metrics(a), case_metrics(b)
+    out = []
+    for suite, cases in mb.items():
+        for case, after in cases.items():
+            before = ma.get(suite, {}).get(case)
+            if before is None:
+                continue
+            for d in compare_metrics(before, after, tolerances or {}):
+                if d.after is not None:
+                    out.append((suite, case, d))
+    return out

@@ -1,0 +1,142 @@
+"""The command-line tool: list, history, compare and plot, in process (main(argv)) and via python -m."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from robustcheck import history
+from robustcheck.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+SUITE = '''
+from robustcheck import Attack, Suite
+
+SUITE = Suite(name="cli-tiny", defences=["none", "ae-kl"], attacks=[Attack("fgsm", eps=[0.1, 0.3])])
+'''
+
+
+def _record(corrected: float, asr: float, auc: float | None, outcome: str = "passed") -> dict:
+    """A run record as the plugin writes it (two cases of one suite)."""
+    def case(name: str, d_auc: float | None) -> dict:
+        return {"suite": "s", "case": name, "outcome": outcome, "failures": [],
+                "metrics": {"corrected_accuracy": corrected, "attack_success_rate": asr, "detection_auc": d_auc}}
+
+    cases = {"ae-kl|fgsm|eps=0.1|grey-box": case("ae-kl|fgsm|eps=0.1|grey-box", auc),
+             "ae-kl|fgsm|eps=0.3|grey-box": case("ae-kl|fgsm|eps=0.3|grey-box", auc)}
+    cases["ae-kl|fgsm|eps=0.3|grey-box"]["metrics"]["corrected_accuracy"] = corrected / 2
+    return {"schema": 2, "started": "2025-01-01T00:00:00", "scale": "smoke", "device": "cpu",
+            "git": {"commit": "abcdef1234567", "dirty": True}, "suites": {"s": cases}}
+
+
+def test_list_attacks_and_defences(capsys):
+    assert main(["list", "attacks"]) == 0
+    out = capsys.readouterr().out
+    assert "fgsm" in out and "pgd-linf" in out and "linf" in out
+    assert main(["list", "defences"]) == 0
+    out = capsys.readouterr().out
+    assert "ae-kl" in out and "detector+purifier" in out
+
+
+def test_list_suites_and_cases(tmp_path, capsys):
+    (tmp_path / "mysuites").mkdir()
+    (tmp_path / "mysuites" / "one.py").write_text(SUITE)
+    assert main(["list", "suites", "--rootdir", str(tmp_path), "--suite-files", "mysuites/*.py"]) == 0
+    out = capsys.readouterr().out
+    assert "cli-tiny" in out and "mysuites/one.py" in out and " 4" in out
+    assert main(["list", "cases", "--rootdir", str(tmp_path), "--suite-files", "mysuites/*.py"]) == 0
+    lines = capsys.readouterr().out.split()
+    assert lines[0] == "mysuites/one.py::cli-tiny[none|fgsm|eps=0.1|grey-box]" and len(lines) == 4
+
+
+def test_list_bad_suite_is_one_error(tmp_path, capsys):
+    (tmp_path / "suites").mkdir()
+    (tmp_path / "suites" / "bad.py").write_text(
+        "from robustcheck import Attack, Suite\nS = Suite(name='b', attacks=[Attack('nope', eps=0.1)])\n")
+    assert main(["list", "cases", "--rootdir", str(tmp_path)]) == 2
+    assert "robustcheck: error: suites/bad.py: unknown attack 'nope'" in capsys.readouterr().err
+
+
+def test_history_table_in_order(tmp_path, capsys):
+    for c in (0.9, 0.8):
+        history.save_run(tmp_path, _record(c, 0.2, 0.95))
+    history.save_run(tmp_path, _record(0.7, 0.2, 0.95, outcome="FAILED"))
+    (tmp_path / ".rc-x.tmp").write_text("{")
+    (tmp_path / "0004_broken.json").write_text("{")
+    assert main(["history", "--results-dir", str(tmp_path)]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()[2:]]
+    assert [r[0] for r in rows] == ["1", "2", "3", "4"]
+    assert rows[0][2] == "abcdef1234+dirty" and rows[0][5:7] == ["2", "0"] and rows[2][5:7] == ["0", "2"]
+    assert "unreadable" in rows[3]
+
+
+def test_compare_directions_and_exit_code(tmp_path, capsys):
+    history.save_run(tmp_path, _record(0.80, 0.20, 0.95))
+    history.save_run(tmp_path, _record(0.79, 0.30, 0.95))  # corrected -0.01 (within 0.02), ASR +0.10
+    assert main(["compare", "1", "2", "--results-dir", str(tmp_path), "--all"]) == 0
+    out = capsys.readouterr().out
+    assert "-0.0100" in out and "+0.1000" in out and "lower" in out and "higher" in out
+    code = main(["compare", "1", "latest", "--results-dir", str(tmp_path),
+                 "--fail", "corrected_accuracy:0.02,attack_success_rate:0.05"])
+    out = capsys.readouterr().out
+    assert code == 1 and "2 regression(s) beyond tolerance" in out
+    asr_rows = [line for line in out.splitlines() if "attack_success_rate" in line]
+    assert len(asr_rows) == 2 and all("REGRESSED" in r for r in asr_rows)
+    assert not any("REGRESSED" in line for line in out.splitlines() if "corrected_accuracy" in line)
+    # improving on a lower-is-better metric is not a regression
+    assert main(["compare", "2", "1", "--results-dir", str(tmp_path), "--fail", "attack_success_rate:0.05"]) == 0
+
+
+def test_compare_against_baseline(tmp_path, capsys):
+    run = history.save_run(tmp_path, _record(0.80, 0.20, 0.95))
+    base = tmp_path / "base.json"
+    history.write_baseline(base, history.load_run(run), source=run.name)
+    history.save_run(tmp_path, _record(0.70, 0.20, 0.95))
+    code = main(["compare", "baseline", "latest", "--results-dir", str(tmp_path), "--baseline", str(base)])
+    out = capsys.readouterr().out
+    assert code == 0 and "A = baseline base.json" in out and out.count("REGRESSED") == 2  # default tolerances
+
+
+def test_compare_unknown_run(tmp_path, capsys):
+    assert main(["compare", "1", "2", "--results-dir", str(tmp_path)]) == 2
+    assert "no saved run number 1" in capsys.readouterr().err
+
+
+def test_plot_writes_png(tmp_path, capsys):
+    mpimg = pytest.importorskip("matplotlib.image")
+    rng = np.random.default_rng(0)
+    arrays = {}
+    for case in ("ae-kl|fgsm|eps=0.1|grey-box", "ae-kl|fgsm|eps=0.3|grey-box"):
+        arrays[f"s/{case}/clean"] = rng.normal(0, 1, 50).astype(np.float32)
+        arrays[f"s/{case}/adv"] = rng.normal(2, 1, 50).astype(np.float32)
+        arrays[f"s/{case}/successful"] = rng.random(50) < 0.5
+    history.save_run(tmp_path, _record(0.8, 0.2, 0.9), arrays)
+    assert main(["plot", "1", "--results-dir", str(tmp_path), "--out", str(tmp_path / "png")]) == 0
+    files = sorted((tmp_path / "png").iterdir())
+    assert [f.name for f in files] == ["accuracy_s_fgsm.png", "roc_s_ae-kl.png"]
+    for f in files:
+        assert f.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and mpimg.imread(f).shape[2] in (3, 4)
+
+
+def test_roc_curve_matches_auc():
+    import torch
+
+    from robustcheck.metrics import roc_auc
+    from robustcheck.plots import roc_curve
+
+    rng = np.random.default_rng(1)
+    neg, pos = rng.normal(0, 1, 200), rng.normal(1, 1, 150)
+    fpr, tpr = roc_curve(neg, pos)
+    assert np.all(np.diff(fpr) >= 0) and np.all(np.diff(tpr) >= 0)
+    area = float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2))
+    assert area == pytest.approx(roc_auc(torch.tensor(neg), torch.tensor(pos)), abs=1e-9)
+
+
+def test_python_dash_m(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "robustcheck", "history", "--results-dir", str(tmp_path)],
+                         cwd=ROOT, capture_output=True, text=True, check=False)
+    assert out.returncode == 0 and "no saved runs" in out.stdout
