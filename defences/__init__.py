@@ -7,5 +7,7 @@ from defences.registry import DEFENCES
 
 from defences import kl_autoencoder as _kl_autoencoder  # noqa: F401,E402
 from defences import none as _none  # noqa: F401,E402
+from defences import ae_purifiers as _ae_purifiers  # noqa: F401,E402
+from defences import vae_purifiers as _vae_purifiers  # noqa: F401,E402
 
 __all__ = ["DEFENCES", "BaseDefence", "DefenceProtocol", "Detector", "FitContext", "Purifier"]
