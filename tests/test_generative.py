@@ -12,7 +12,6 @@ from defences import DEFENCES
 from defences.ae_purifiers import bce_per_example, contractive_penalty
 from defences.vae_purifiers import elbo_terms, gaussian_kl
 from robustcheck.errors import ConfigError
-
 from tests.helpers import tiny_cnn
 
 FAMILY = ["ae", "dae", "cae", "vae", "dvae", "cvae-contractive"]
