@@ -10,6 +10,7 @@ from robustcheck.errors import ConfigError
 
 from robustcheck.attacks import fgsm as _fgsm  # noqa: F401,E402
 from robustcheck.attacks import pgd as _pgd  # noqa: F401,E402
+from robustcheck.attacks import random_noise as _random_noise  # noqa: F401,E402
 
 
 def validate_params(name: str, params: dict[str, Any]) -> None:
