@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-from defences import kl_autoencoder as _kl_autoencoder  # noqa: F401
-from defences import none as _none  # noqa: F401
 from defences.base import BaseDefence, DefenceProtocol, Detector, FitContext, Purifier
 from defences.registry import DEFENCES
+
+# One module per defence family; importing a module registers its defences.
+from defences import (  # noqa: E402,F401  # isort: skip
+    ae_purifiers,
+    cvae_detector,
+    feature_squeezing,
+    kl_autoencoder,
+    none,
+    vae_purification,
+    vae_purifiers,
+)
 
 __all__ = ["DEFENCES", "BaseDefence", "DefenceProtocol", "Detector", "FitContext", "Purifier"]

@@ -288,6 +288,7 @@ class Engine:
         if t is not None and s_clean is not None and s_adv is not None:
             out["detection_auc"] = M.roc_auc(s_clean, s_adv[succ])
             out["detection_auc_all"] = M.roc_auc(s_clean, s_adv)
+            out["auc_all_from_chance"] = abs(out["detection_auc_all"] - 0.5)
             out["tpr_at_fpr"] = M.rate_above(s_adv[succ], t)
             out["false_positive_rate"] = M.rate_above(s_clean, t)
             out["threshold"] = t
@@ -295,7 +296,7 @@ class Engine:
             if scores_out is not None:
                 scores_out.update(clean=s_clean.detach().cpu(), adv=s_adv.detach().cpu(), successful=succ.cpu())
         else:
-            for k in ("detection_auc", "detection_auc_all", "tpr_at_fpr", "false_positive_rate", "threshold"):
+            for k in ("detection_auc", "detection_auc_all", "auc_all_from_chance", "tpr_at_fpr", "false_positive_rate", "threshold"):
                 out[k] = None
             out["defended_rate"] = M.defended_rate(None, None, d_adv, y)
         out.update(M.perturbation_norms(x, x_adv))

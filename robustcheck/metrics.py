@@ -33,6 +33,7 @@ METRICS: dict[str, MetricInfo] = dict(
         _m("corrected_accuracy", True, "mean[pred_D(x') = y]"),
         _m("detection_auc", True, "ROC AUC of S: clean x (neg) vs successful x' (pos)"),
         _m("detection_auc_all", True, "ROC AUC of S: clean x (neg) vs every x' (pos)"),
+        _m("auc_all_from_chance", False, "|detection_auc_all - 0.5|: gates 'random noise is not adversarial'"),
         _m("n_successful", True, "number of successful x' (C(x)=y and C(x')!=y)"),
         _m("tpr_at_fpr", True, "fraction of successful x' with S > t"),
         _m("false_positive_rate", False, "fraction of clean test x with S > t"),

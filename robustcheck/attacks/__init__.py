@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from robustcheck.attacks import fgsm as _fgsm  # noqa: F401
-from robustcheck.attacks import pgd as _pgd  # noqa: F401
 from robustcheck.attacks.base import (
     AttackResult,
     BaseAttack,
@@ -16,6 +14,13 @@ from robustcheck.attacks.base import (
 )
 from robustcheck.attacks.registry import ATTACKS
 from robustcheck.errors import ConfigError
+
+# One module per attack; importing a module registers it.
+from robustcheck.attacks import (  # noqa: E402,F401  # isort: skip
+    fgsm,
+    pgd,
+    random_noise,
+)
 
 
 def validate_params(name: str, params: dict[str, Any]) -> None:

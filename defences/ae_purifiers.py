@@ -1,0 +1,221 @@
+"""Autoencoder input purifiers of seed 003 (plain, denoising, contractive): ``ae``, ``dae``, ``cae``.
+
+The defended prediction is C(P(x)) with P the autoencoder (003 §4); the defences are purifiers only
+(no detection). The VAE members of the family live in :mod:`defences.vae_purifiers` and share the
+architecture, the noise injection and the training loop defined here.
+
+Architecture (003 §5): encoder and decoder with two convolutional layers of 32 channels, 3×3
+filters, ReLU, latent size 128. Here: encoder conv 1→32 and 32→32 (3×3, stride 2) + ReLU, flatten,
+linear → 128; decoder linear 128 → 32·7·7 + ReLU, transposed conv 32→32 and 32→1 (3×3, stride 2) with
+a sigmoid output (the paper names no output activation; a sigmoid keeps P(x) in [0, 1] and makes the
+binary cross-entropy reconstruction loss of the VAE ELBO well defined, so all members use it).
+
+Training noise (003 §4.1, §5): each training input is corrupted as x̃ = clip(x + stp·n, 0, 1),
+n ~ N(0, I), with the stochastic parameter ``stp`` (the paper's range is 0.1–0.4). A *denoising*
+model reconstructs the clean x from x̃; a plain model reconstructs x̃ itself (noise as data
+augmentation), which is how the paper can vary stp for the non-denoising AE/VAE (Figs 1–2).
+
+Contractive penalty (003 §2, Rifai et al.): λ·‖∂h/∂x‖²_F, the squared Frobenius norm of the encoder
+Jacobian, averaged over the batch. :func:`contractive_penalty` computes it exactly with one batched
+vector–Jacobian product over the identity basis of the latent space (``is_grads_batched``: 128
+backward passes per example, measured ~30 s per batch of 128 on one CPU core with the double backward
+of training), or unbiasedly with k random Gaussian projections (Hutchinson: E‖Jᵀv‖² = ‖J‖²_F for
+v ~ N(0, I); k backward passes). Training uses the estimate with ``projections=4`` by default (the
+gradient of an unbiased estimate is an unbiased estimate of the gradient); ``projections=None``
+trains on the exact value.
+
+Threat models: grey-box (x′ crafted on C) and white-box (x′ crafted on C∘P, the default
+``attack_model``).
+
+Example:
+    >>> d = DEFENCES.get("dae")(stp=0.3).bind(classifier)   # doctest: +SKIP
+    >>> d.fit(ctx); d.predict(x_adv)                        # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from defences.base import BaseDefence, FitContext
+from defences.registry import DEFENCES
+from robustcheck.errors import ConfigError
+from robustcheck.models.training import seeded_batches
+from robustcheck.progress import progress
+
+LATENT = 128
+
+
+def conv_encoder(out_features: int = LATENT) -> nn.Sequential:
+    """003 §5 encoder: two 3×3 conv layers of 32 channels + ReLU, then a linear map to the latent."""
+    return nn.Sequential(
+        nn.Conv2d(1, 32, 3, stride=2, padding=1),  # 14×14
+        nn.ReLU(),
+        nn.Conv2d(32, 32, 3, stride=2, padding=1),  # 7×7
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(32 * 7 * 7, out_features),
+    )
+
+
+def conv_decoder(latent: int = LATENT) -> nn.Sequential:
+    """003 §5 decoder: linear to 32×7×7, two 3×3 transposed conv layers (32 channels, then 1), sigmoid."""
+    return nn.Sequential(
+        nn.Linear(latent, 32 * 7 * 7),
+        nn.ReLU(),
+        nn.Unflatten(1, (32, 7, 7)),
+        nn.ConvTranspose2d(32, 32, 3, stride=2, padding=1, output_padding=1),  # 14×14
+        nn.ReLU(),
+        nn.ConvTranspose2d(32, 1, 3, stride=2, padding=1, output_padding=1),  # 28×28
+        nn.Sigmoid(),
+    )
+
+
+def contractive_penalty(fn: Callable[[Tensor], Tensor], x: Tensor, projections: int | None = None,
+                        generator: torch.Generator | None = None) -> Tensor:
+    """Mean over the batch of ‖∂fn(x)/∂x‖²_F (per example Jacobian of the latent w.r.t. the input).
+
+    Args:
+        fn: maps a batch (B, ...) to latents (B, k); must act on examples independently.
+        x: the batch.
+        projections: None for the exact value (one batched VJP per latent unit, vectorised), or the
+            number k of Gaussian projections of the unbiased Hutchinson estimate.
+        generator: random source of the projections.
+
+    Returns:
+        A scalar with a graph (differentiable w.r.t. the parameters of ``fn``, for training).
+    """
+    x = x if x.requires_grad else x.detach().requires_grad_(True)
+    h = fn(x)
+    b, k = h.shape
+    if projections is None:
+        basis = torch.eye(k, device=h.device, dtype=h.dtype).unsqueeze(1).expand(k, b, k)
+        scale = 1.0
+    else:
+        basis = torch.randn(projections, b, k, generator=generator, dtype=h.dtype).to(h.device)
+        scale = 1.0 / projections
+    (jt,) = torch.autograd.grad(h, x, grad_outputs=basis, is_grads_batched=True, create_graph=True)
+    return jt.pow(2).sum() * scale / b
+
+
+def bce_per_example(recon: Tensor, target: Tensor) -> Tensor:
+    """Binary cross-entropy summed over pixels, per example (the ELBO reconstruction term, 004 eq 7.1)."""
+    return F.binary_cross_entropy(recon, target, reduction="none").flatten(1).sum(1)
+
+
+class GenerativePurifier(BaseDefence):
+    """Base of the 003 family: noise injection, optional contractive penalty, seeded training loop."""
+
+    is_detector = False
+    is_purifier = True
+    trainable = True
+    denoising: ClassVar[bool] = False
+    default_stp: ClassVar[float] = 0.3
+    default_contractive: ClassVar[float] = 0.0
+
+    def __init__(self, *, stp: float | None = None, contractive: float | None = None,
+                 projections: int | None = 4, lr: float = 1e-3) -> None:
+        super().__init__()
+        stp = self.default_stp if stp is None else stp
+        contractive = self.default_contractive if contractive is None else contractive
+        if isinstance(stp, bool) or not isinstance(stp, (int, float)) or not 0.0 <= stp <= 1.0:
+            raise ConfigError(f"defence {self.name!r}: stp (training noise std) must be in [0, 1] "
+                              f"(003 uses 0.1–0.4), got {stp!r}")
+        if isinstance(contractive, bool) or not isinstance(contractive, (int, float)) or contractive < 0:
+            raise ConfigError(f"defence {self.name!r}: contractive (penalty weight) must be >= 0, got {contractive!r}")
+        if projections is not None and (not isinstance(projections, int) or projections <= 0):
+            raise ConfigError(f"defence {self.name!r}: projections must be a positive int or None (exact), "
+                              f"got {projections!r}")
+        if not (isinstance(lr, (int, float)) and lr > 0):
+            raise ConfigError(f"defence {self.name!r}: lr must be > 0, got {lr!r}")
+        self.stp, self.contractive, self.projections, self.lr = float(stp), float(contractive), projections, float(lr)
+
+    def config(self) -> dict[str, Any]:
+        return {"stp": self.stp, "contractive": self.contractive, "projections": self.projections,
+                "lr": self.lr, "denoising": self.denoising}
+
+    # --- to implement -------------------------------------------------------------------------
+    def code(self, x: Tensor) -> Tensor:
+        """The deterministic latent h(x) the contractive penalty acts on (the mean for a VAE)."""
+        raise NotImplementedError
+
+    def reconstruction_loss(self, x_in: Tensor, target: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """Per-batch mean of the model's loss on input ``x_in`` reconstructing ``target``."""
+        raise NotImplementedError
+
+    # --- training ----------------------------------------------------------------------------
+    def corrupt(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """x̃ = clip(x + stp·n, 0, 1), n ~ N(0, I) (003 §4.1)."""
+        if self.stp == 0:
+            return x
+        noise = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
+        return (x + self.stp * noise).clamp(0, 1)
+
+    def training_loss(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        x_in = self.corrupt(x, generator)
+        target = x if self.denoising else x_in
+        loss = self.reconstruction_loss(x_in, target, generator)
+        if self.contractive > 0:
+            loss = loss + self.contractive * contractive_penalty(self.code, x_in, self.projections, generator)
+        return loss
+
+    def fit(self, ctx: FitContext) -> None:
+        if tuple(ctx.train.x.shape[1:]) != (1, 28, 28):
+            raise ConfigError(f"defence {self.name!r}: the 003 §5 autoencoder takes 1×28×28 inputs, "
+                              f"got {tuple(ctx.train.x.shape[1:])}")
+        torch.manual_seed(ctx.seed)
+        g = torch.Generator().manual_seed(ctx.seed)
+        self.to(ctx.device).train()
+        opt = torch.optim.Adam([p for p in self.parameters() if p.requires_grad], lr=self.lr)
+        for _ in progress(range(ctx.epochs), desc=f"train {self.name}", unit="epoch"):
+            for idx in seeded_batches(len(ctx.train), ctx.batch_size, g):
+                opt.zero_grad(set_to_none=True)
+                self.training_loss(ctx.train.x[idx].to(ctx.device), g).backward()
+                opt.step()
+        self.eval()
+
+
+class _AE(GenerativePurifier):
+    """Deterministic autoencoder P(x) = dec(enc(x)), trained with per-pixel BCE summed per image."""
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.encoder = conv_encoder(LATENT)
+        self.decoder = conv_decoder(LATENT)
+
+    def code(self, x: Tensor) -> Tensor:
+        return self.encoder(x)
+
+    def reconstruction_loss(self, x_in: Tensor, target: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        return bce_per_example(self.decoder(self.encoder(x_in)), target).mean()
+
+    def purify(self, x: Tensor) -> Tensor:
+        return self.decoder(self.encoder(x))
+
+
+@DEFENCES.register("ae")
+class AE(_AE):
+    """``ae``: plain autoencoder purifier (003), reconstructing its noisy training input."""
+
+    name = "ae"
+
+
+@DEFENCES.register("dae")
+class DAE(_AE):
+    """``dae``: denoising autoencoder purifier (003 §2): reconstructs the clean x from x̃."""
+
+    name = "dae"
+    denoising = True
+
+
+@DEFENCES.register("cae")
+class CAE(_AE):
+    """``cae``: contractive autoencoder purifier (003 §2): + λ‖∂h/∂x‖²_F; stp 0.1 as in 003 Fig 4."""
+
+    name = "cae"
+    default_stp = 0.1
+    default_contractive = 0.01

@@ -1,0 +1,117 @@
+"""Variational autoencoder input purifiers of seed 003: ``vae``, ``dvae``, ``cvae-contractive``.
+
+Same architecture, noise injection and training loop as :mod:`defences.ae_purifiers` (003 §5), with
+a Gaussian encoder q(z|x) = N(μ(x), diag σ²(x)) (two linear heads of size 128 on the conv features)
+and the ELBO loss: BCE(x_target, dec(z)) + KL(q(z|x) ‖ N(0, I)), z = μ + σ·n (reparameterisation).
+
+- ``vae``: reconstructs its noisy training input x̃ = clip(x + stp·n, 0, 1).
+- ``dvae``: denoising, reconstructs the clean x from x̃.
+- ``cvae-contractive``: 003 §2's contractive VAE, + α‖∂μ/∂x‖²_F (β = 0: the penalty is on the mean
+  only, as in the paper); stp 0.1 as in 003 Fig 4.
+
+Inference (003 §4.2): P(x) = dec(μ + s·σ·n) with the *scale factor* ``scale`` s on the posterior std
+(s = 0: the mean, deterministic; s = 1: the trained posterior). ``predict`` samples n from a generator
+seeded by ``sample_seed`` at each call, so the defended labels are reproducible.
+
+White-box (003 §3): :meth:`attack_model` is C∘dec∘μ — sampling disabled, the paper's worst case
+(sampling would give the attacker noisy gradients and a weaker attack).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from defences.ae_purifiers import LATENT, GenerativePurifier, bce_per_example, conv_decoder, conv_encoder
+from defences.registry import DEFENCES
+from robustcheck.errors import ConfigError
+
+
+def gaussian_kl(mu: Tensor, logvar: Tensor) -> Tensor:
+    """KL(N(μ, diag e^logvar) ‖ N(0, I)) per example: ½ Σ (σ² + μ² − 1 − log σ²) (004 eq 7.1)."""
+    return 0.5 * (logvar.exp() + mu.pow(2) - 1.0 - logvar).flatten(1).sum(1)
+
+
+def elbo_terms(x_target: Tensor, recon: Tensor, mu: Tensor, logvar: Tensor) -> tuple[Tensor, Tensor]:
+    """The two per-example terms of the negative ELBO: (BCE reconstruction, KL to the prior)."""
+    return bce_per_example(recon, x_target), gaussian_kl(mu, logvar)
+
+
+class _Deterministic(nn.Module):
+    """C∘dec∘μ: the white-box target with latent sampling disabled (003 §3)."""
+
+    def __init__(self, defence: _VAE) -> None:
+        super().__init__()
+        self.defence = defence
+
+    def forward(self, x: Tensor) -> Tensor:
+        d = self.defence
+        return d.classifier(d.decoder(d.encode(x)[0]))
+
+
+class _VAE(GenerativePurifier):
+    def __init__(self, *, scale: float = 1.0, sample_seed: int = 0, **kw: Any) -> None:
+        super().__init__(**kw)
+        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or scale < 0:
+            raise ConfigError(f"defence {self.name!r}: scale (factor on the posterior std at inference, "
+                              f"003 §4.2) must be >= 0, got {scale!r}")
+        if not isinstance(sample_seed, int) or isinstance(sample_seed, bool):
+            raise ConfigError(f"defence {self.name!r}: sample_seed must be an int, got {sample_seed!r}")
+        self.scale, self.sample_seed = float(scale), sample_seed
+        self.features = conv_encoder(2 * LATENT)  # one linear layer gives [μ, log σ²]
+        self.decoder = conv_decoder(LATENT)
+
+    def config(self) -> dict[str, Any]:
+        # the scale acts at inference only, but it is part of the identity of the evaluated defence
+        return {**super().config(), "scale": self.scale, "sample_seed": self.sample_seed}
+
+    def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        mu, logvar = self.features(x).chunk(2, dim=1)
+        return mu, logvar
+
+    def code(self, x: Tensor) -> Tensor:
+        return self.encode(x)[0]
+
+    def reconstruction_loss(self, x_in: Tensor, target: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        mu, logvar = self.encode(x_in)
+        noise = torch.randn(mu.shape, generator=generator, dtype=mu.dtype).to(mu.device)
+        recon = self.decoder(mu + (0.5 * logvar).exp() * noise)
+        bce, kl = elbo_terms(target, recon, mu, logvar)
+        return (bce + kl).mean()
+
+    def purify(self, x: Tensor) -> Tensor:
+        mu, logvar = self.encode(x)
+        if self.scale == 0:
+            return self.decoder(mu)
+        g = torch.Generator().manual_seed(self.sample_seed)
+        noise = torch.randn(mu.shape, generator=g, dtype=mu.dtype).to(mu.device)
+        return self.decoder(mu + self.scale * (0.5 * logvar).exp() * noise)
+
+    def attack_model(self) -> nn.Module:
+        return _Deterministic(self)
+
+
+@DEFENCES.register("vae")
+class VAE(_VAE):
+    """``vae``: VAE purifier (003), reconstructing its noisy training input."""
+
+    name = "vae"
+
+
+@DEFENCES.register("dvae")
+class DVAE(_VAE):
+    """``dvae``: denoising VAE purifier (003): reconstructs the clean x from x̃."""
+
+    name = "dvae"
+    denoising = True
+
+
+@DEFENCES.register("cvae-contractive")
+class ContractiveVAE(_VAE):
+    """``cvae-contractive``: 003 §2's contractive VAE, penalty α‖∂μ/∂x‖²_F on the mean (β = 0)."""
+
+    name = "cvae-contractive"
+    default_stp = 0.1
+    default_contractive = 0.01
