@@ -85,14 +85,20 @@ class CWL2(BaseAttack):
         best_x = x.clone()
         check_every = max(1, self.steps // 10)
         b1, b2, adam_eps = 0.9, 0.999, 1e-8
+        with torch.no_grad():  # already adversarial at distance 0: nothing to optimise
+            adv0 = objective(model(x), y, tgt)
+            done = adv0 > self.confidence if self.confidence > 0 else adv0 > 0
+        best_l2[done] = 0.0
         for _ in range(self.search_steps):
             w = w0.clone()
             m = torch.zeros_like(w)
             v = torch.zeros_like(w)
-            found = torch.zeros(n, dtype=torch.bool, device=x.device)
-            active = torch.arange(n, device=x.device)
+            found = done.clone()
+            active = torch.arange(n, device=x.device)[~done]
             prev_loss = torch.full_like(lower, float("inf"))
             for it in range(self.steps):
+                if active.numel() == 0:
+                    break
                 wa = w[active].requires_grad_(True)
                 xa = (torch.tanh(wa) + 1) / 2
                 logits = model(xa)
