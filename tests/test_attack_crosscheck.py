@@ -13,7 +13,6 @@ from torch import nn
 from robustcheck.attacks import build_attack
 from robustcheck.attacks.base import batched_predict
 from robustcheck.errors import ConfigError
-
 from tests.helpers import trained_tiny
 
 N = 64

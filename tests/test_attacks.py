@@ -10,7 +10,6 @@ from robustcheck.attacks import ATTACKS, accepted_params_of, build_attack, proje
 from robustcheck.attacks.base import batched_predict, margin, project_l1
 from robustcheck.errors import ConfigError
 from robustcheck.metrics import budget_violations, norm_of
-
 from tests.helpers import trained_tiny
 
 EPS = {"linf": [0.05, 0.2], "l2": [1.0, 3.0], "l1": [5.0, 15.0]}

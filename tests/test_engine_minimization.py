@@ -3,7 +3,6 @@ projects the result per ε (issue 3, ε semantics)."""
 
 from __future__ import annotations
 
-
 from robustcheck import Attack, Scale, Suite
 from robustcheck.attacks import ATTACKS
 from robustcheck.engine import Engine

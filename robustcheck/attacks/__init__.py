@@ -4,41 +4,30 @@ from __future__ import annotations
 
 from typing import Any
 
-from robustcheck.attacks.base import AttackResult, BaseAttack, accepted_params, batched_predict, margin, project
+from robustcheck.attacks.base import (
+    AttackResult,
+    BaseAttack,
+    accepted_params,
+    batched_predict,
+    margin,
+    project,
+)
 from robustcheck.attacks.registry import ATTACKS
 from robustcheck.errors import ConfigError
-
-from robustcheck.attacks import fgsm as _fgsm  # noqa: F401,E402
-from robustcheck.attacks import pgd as _pgd  # noqa: F401,E402
-from robustcheck.attacks import (  # noqa: F401,E402
-    autoattack as _autoattack,
-    bim_l2 as _bim_l2,
-    bim_linf as _bim_linf,
-    cw_l2 as _cw_l2,
-    cw_linf as _cw_linf,
-    deepfool as _deepfool,
-    fgsm_l2 as _fgsm_l2,
-    pgd_l2 as _pgd_l2,
-    random_noise as _random_noise,
-    rfgsm as _rfgsm,
-    slide as _slide,
-    square as _square,
-)
 
 
 def validate_params(name: str, params: dict[str, Any]) -> None:
     """Raise a clear error for an unknown attack or a parameter its constructor does not take."""
     cls = ATTACKS.get(name)
     accepted = accepted_params(cls)  # type: ignore[arg-type]
-    for key in params:
+    for key, value in params.items():
         if key in ("seed", "batch_size"):
             raise ConfigError(f"attack {name!r}: {key!r} is set by the suite, not per attack")
         if key == "norm" and key not in accepted:
-            norm = params[key]
-            same = [n for n in ATTACKS.list() if getattr(ATTACKS.get(n), "norm", None) == norm]
+            same = [n for n in ATTACKS.list() if getattr(ATTACKS.get(n), "norm", None) == value]
             raise ConfigError(
                 f"attack {name!r} works in {getattr(cls, 'norm', '?')} only and takes no 'norm' parameter; "
-                f"attacks in {norm!r}: {', '.join(same) or '(none)'}"
+                f"attacks in {value!r}: {', '.join(same) or '(none)'}"
             )
         if key not in accepted:
             raise ConfigError(
@@ -56,9 +45,35 @@ def build_attack(name: str, params: dict[str, Any], *, seed: int, batch_size: in
         raise ConfigError(f"attack {name!r}: {exc}") from None
 
 
-__all__ = ["ATTACKS", "accepted_params_of", "AttackResult", "BaseAttack", "batched_predict", "build_attack", "margin", "project",
-           "validate_params"]
+__all__ = [
+    "ATTACKS",
+    "AttackResult",
+    "BaseAttack",
+    "accepted_params_of",
+    "batched_predict",
+    "build_attack",
+    "margin",
+    "project",
+    "validate_params",
+]
 
 
 def accepted_params_of(name: str) -> set[str]:
     return set(accepted_params(ATTACKS.get(name)))  # type: ignore[arg-type]
+
+
+# importing each attack module registers it (one line per module: parallel branches merge cleanly)
+from robustcheck.attacks import autoattack as _autoattack  # noqa: F401
+from robustcheck.attacks import bim_l2 as _bim_l2  # noqa: F401
+from robustcheck.attacks import bim_linf as _bim_linf  # noqa: F401
+from robustcheck.attacks import cw_l2 as _cw_l2  # noqa: F401
+from robustcheck.attacks import cw_linf as _cw_linf  # noqa: F401
+from robustcheck.attacks import deepfool as _deepfool  # noqa: F401
+from robustcheck.attacks import fgsm as _fgsm  # noqa: F401
+from robustcheck.attacks import fgsm_l2 as _fgsm_l2  # noqa: F401
+from robustcheck.attacks import pgd as _pgd  # noqa: F401
+from robustcheck.attacks import pgd_l2 as _pgd_l2  # noqa: F401
+from robustcheck.attacks import random_noise as _random_noise  # noqa: F401
+from robustcheck.attacks import rfgsm as _rfgsm  # noqa: F401
+from robustcheck.attacks import slide as _slide  # noqa: F401
+from robustcheck.attacks import square as _square  # noqa: F401

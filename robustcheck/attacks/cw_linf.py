@@ -79,5 +79,5 @@ class CWLinf(BaseAttack):
             loss.sum().backward()
             opt.step()
             with torch.no_grad():
-                delta.copy_(((x + delta.clamp(-eps, eps)).clamp(0, 1) - x))
+                delta.copy_((x + delta.clamp(-eps, eps)).clamp(0, 1) - x)
         return best_x

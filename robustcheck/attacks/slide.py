@@ -68,7 +68,7 @@ class SLIDE(BaseAttack):
         xf = x_adv.flatten(1)
         g = torch.where(((xf <= 0) & (g < 0)) | ((xf >= 1) & (g > 0)), torch.zeros_like(g), g)
         a = g.abs()
-        k = max(1, min(a.shape[1], int(round(self.q / 100 * (a.shape[1] - 1))) + 1))
+        k = max(1, min(a.shape[1], round(self.q / 100 * (a.shape[1] - 1)) + 1))
         thresh = a.kthvalue(k, dim=1, keepdim=True).values  # the q-th percentile (lower interpolation)
         e = torch.where((a >= thresh) & (a > 0), g.sign(), torch.zeros_like(g))
         return e / e.norm(dim=1, keepdim=True).clamp_min(1e-12)
