@@ -13,6 +13,7 @@ Subclasses only declare ``norm``, the name and the default of ``random_start``.
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar
 
 import torch
@@ -33,9 +34,10 @@ def objective(logits: Tensor, y: Tensor, target: Tensor | None) -> Tensor:
 class BestIterate:
     """Keeps, per example, the iterate with the highest :func:`objective` seen so far."""
 
-    def __init__(self, x: Tensor, obj: Tensor) -> None:
+    def __init__(self, x: Tensor, obj: Tensor | None = None) -> None:
+        """``obj=None``: ``x`` has not been scored yet (the first :meth:`update` replaces it)."""
         self.x = x.clone()
-        self.obj = obj.clone()
+        self.obj = obj.clone() if obj is not None else torch.full((x.shape[0],), -math.inf, device=x.device)
 
     @torch.no_grad()
     def update(self, x: Tensor, obj: Tensor) -> None:
@@ -104,8 +106,8 @@ class IterativeAttack(BaseAttack):
         tgt = target if self.targeted else None
         labels = tgt if tgt is not None else y
         sign = self.loss_sign()
-        with torch.no_grad():
-            best = BestIterate(x, objective(model(x), y, tgt))
+        with torch.no_grad():  # without a random start, the first step scores x itself
+            best = BestIterate(x, objective(model(x), y, tgt) if self.random_start else None)
         for _ in range(self.restarts):
             x_adv = random_in_ball(x, eps, self.norm) if self.random_start and eps > 0 else x.clone()
             for _ in range(self.steps):

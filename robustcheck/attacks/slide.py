@@ -68,8 +68,7 @@ class SLIDE(BaseAttack):
         xf = x_adv.flatten(1)
         g = torch.where(((xf <= 0) & (g < 0)) | ((xf >= 1) & (g > 0)), torch.zeros_like(g), g)
         a = g.abs()
-        k = max(1, min(a.shape[1], round(self.q / 100 * (a.shape[1] - 1)) + 1))
-        thresh = a.kthvalue(k, dim=1, keepdim=True).values  # the q-th percentile (lower interpolation)
+        thresh = torch.quantile(a, self.q / 100, dim=1, keepdim=True)  # P_q, linear interpolation (numpy's)
         e = torch.where((a >= thresh) & (a > 0), g.sign(), torch.zeros_like(g))
         return e / e.norm(dim=1, keepdim=True).clamp_min(1e-12)
 
@@ -79,8 +78,7 @@ class SLIDE(BaseAttack):
         labels = tgt if tgt is not None else y
         sign = self.loss_sign()
         xf = x.flatten(1)
-        with torch.no_grad():
-            best = BestIterate(x, objective(model(x), y, tgt))
+        best = BestIterate(x)  # the first step scores x itself
         x_adv = x.clone()
         for _ in range(self.steps):
             x_adv.requires_grad_(True)
