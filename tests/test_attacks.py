@@ -117,3 +117,24 @@ def test_bad_inputs_rejected(tiny):
         build_attack("fgsm", {"norm": "l2"}, seed=0)
     with pytest.raises(ConfigError, match="steps must be a positive int"):
         build_attack("pgd-linf", {"steps": 0}, seed=0)
+
+
+@pytest.mark.parametrize("name", ["pgd-linf", "pgd-l2"])
+def test_restarts_never_lose_a_success(name, tiny):
+    """The first restart replays the single-start run (same seed), and the best iterate is kept over all."""
+    model, x, y = tiny
+    eps = EPS[ATTACKS.get(name).norm][0]
+    [one] = build_attack(name, {"steps": 5}, seed=0)(model, x, y, [eps])
+    [three] = build_attack(name, {"steps": 5, "restarts": 3}, seed=0)(model, x, y, [eps])
+    assert bool((three.success | ~one.success).all())
+    assert three.success.sum() >= one.success.sum()
+
+
+def test_minimisation_attack_projects_one_run_per_eps(tiny):
+    """DeepFool runs once; each ε result is the same perturbation scaled into the ball."""
+    model, x, y = tiny
+    small, big = build_attack("deepfool", {}, seed=0)(model, x, y, [0.5, 100.0])
+    assert torch.equal(small.unbounded_success, big.unbounded_success)
+    assert torch.equal(big.success, big.unbounded_success)
+    assert (norm_of(small.x_adv - x, "l2") <= 0.5 + 1e-5).all()
+    assert small.success.sum() <= big.success.sum()
