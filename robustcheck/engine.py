@@ -182,17 +182,23 @@ class Engine:
                     target: Tensor | None) -> Tensor:
         suite, spec = case.suite, case.attack
         params = self.attack_params(case)
-        key = content_key("adv", model_key, self.data(suite).content_hash, spec.name, params, case.eps,
-                          int(x.shape[0]), self.seed(suite))
+        # minimisation attacks (CW, DeepFool) run once for the whole ε list and are projected per ε
+        minimization = bool(getattr(ATTACKS.get(spec.name), "minimization", False))
+        eps_run = list(spec.eps) if minimization else [case.eps]
+        key = content_key("adv-min" if minimization else "adv", model_key, self.data(suite).content_hash,
+                          spec.name, params, eps_run if minimization else case.eps, int(x.shape[0]),
+                          self.seed(suite))
         if key not in self._adv:
             attack = build_attack(spec.name, params, seed=self.seed(suite), batch_size=suite.batch_size)
 
             def compute() -> dict[str, Any]:
-                [res] = attack(model, x, y, [case.eps], target=target)
-                return {"x_adv": res.x_adv.detach().cpu()}
+                results = attack(model, x, y, eps_run, target=target)
+                if not minimization:  # one ε: the entry layout of fixed-ε attacks is (N, ...)
+                    return {"x_adv": results[0].x_adv.detach().cpu()}
+                return {"x_adv": torch.stack([r.x_adv.detach().cpu() for r in results])}
 
             self._adv[key] = self.cache.get_or_compute("adversarial", key, compute)["x_adv"].to(self.device)
-        return self._adv[key]
+        return self._adv[key][eps_run.index(case.eps)] if minimization else self._adv[key]
 
     def attack_params(self, case: Case) -> dict[str, Any]:
         params = dict(case.attack.params)

@@ -73,5 +73,5 @@ def test_random_noise_fills_the_box_and_is_seeded():
     assert abs(delta.mean().item()) < 0.01 and delta.std().item() == pytest.approx(0.2 / 3**0.5, rel=0.02)
     [again] = build_attack("random-noise", {}, seed=3)(model, x, y, [0.2])
     assert torch.equal(again.x_adv, r.x_adv)
-    with pytest.raises(ConfigError, match="untargeted"):
+    with pytest.raises(ConfigError, match="no targeted variant"):
         build_attack("random-noise", {"targeted": True}, seed=0)

@@ -15,21 +15,20 @@ from robustcheck.attacks.base import (
 from robustcheck.attacks.registry import ATTACKS
 from robustcheck.errors import ConfigError
 
-# One module per attack; importing a module registers it.
-from robustcheck.attacks import (  # noqa: E402,F401  # isort: skip
-    fgsm,
-    pgd,
-    random_noise,
-)
-
 
 def validate_params(name: str, params: dict[str, Any]) -> None:
     """Raise a clear error for an unknown attack or a parameter its constructor does not take."""
     cls = ATTACKS.get(name)
     accepted = accepted_params(cls)  # type: ignore[arg-type]
-    for key in params:
+    for key, value in params.items():
         if key in ("seed", "batch_size"):
             raise ConfigError(f"attack {name!r}: {key!r} is set by the suite, not per attack")
+        if key == "norm" and key not in accepted:
+            same = [n for n in ATTACKS.list() if getattr(ATTACKS.get(n), "norm", None) == value]
+            raise ConfigError(
+                f"attack {name!r} works in {getattr(cls, 'norm', '?')} only and takes no 'norm' parameter; "
+                f"attacks in {value!r}: {', '.join(same) or '(none)'}"
+            )
         if key not in accepted:
             raise ConfigError(
                 f"attack {name!r} has no parameter {key!r}; accepted: {', '.join(sorted(accepted))}"
@@ -61,3 +60,20 @@ __all__ = [
 
 def accepted_params_of(name: str) -> set[str]:
     return set(accepted_params(ATTACKS.get(name)))  # type: ignore[arg-type]
+
+
+# importing each attack module registers it (one line per module: parallel branches merge cleanly)
+from robustcheck.attacks import autoattack as _autoattack  # noqa: F401
+from robustcheck.attacks import bim_l2 as _bim_l2  # noqa: F401
+from robustcheck.attacks import bim_linf as _bim_linf  # noqa: F401
+from robustcheck.attacks import cw_l2 as _cw_l2  # noqa: F401
+from robustcheck.attacks import cw_linf as _cw_linf  # noqa: F401
+from robustcheck.attacks import deepfool as _deepfool  # noqa: F401
+from robustcheck.attacks import fgsm as _fgsm  # noqa: F401
+from robustcheck.attacks import fgsm_l2 as _fgsm_l2  # noqa: F401
+from robustcheck.attacks import pgd as _pgd  # noqa: F401
+from robustcheck.attacks import pgd_l2 as _pgd_l2  # noqa: F401
+from robustcheck.attacks import random_noise as _random_noise  # noqa: F401
+from robustcheck.attacks import rfgsm as _rfgsm  # noqa: F401
+from robustcheck.attacks import slide as _slide  # noqa: F401
+from robustcheck.attacks import square as _square  # noqa: F401
