@@ -1,5 +1,5 @@
 """The KL-autoencoder family at CPU scale: ae-kl with temperature (eq 9), with the hidden-layer term
-(eq 7–8), the checkpoint/architecture ensemble (eq 10–11), the MagNet baseline, against ``none`` and
+(eq 7–8), the checkpoint/architecture ensemble (eq 10–11), the MagNet baseline, the perceptual DAE of 002, against ``none`` and
 ``ae-mse`` — grey-box and white-box, FGSM and PGD.
 
 Run: ``OMP_NUM_THREADS=1 pytest suites/kl_family.py --robustcheck``.
@@ -33,6 +33,7 @@ SUITE = Suite(
         Defence("ae-kl-ensemble", id="ae-kl-ens", **ENSEMBLE),
         Defence("ae-kl-ensemble", id="ae-kl-ens-primary", attack_target="primary", **ENSEMBLE),
         "magnet",
+        Defence("perceptual-dae", pgd_steps=40, loss_net_epochs=5),
     ],
     attacks=[
         Attack("fgsm", eps=[0.1, 0.2]),
