@@ -62,6 +62,29 @@ def mnist_autoencoder(latent_dim: int = 10) -> nn.Module:
     )
 
 
+def cifar10_autoencoder(latent_dim: int = 40) -> nn.Module:
+    """Appendix A.3 convolutional autoencoder for 3×32×32 inputs (the paper's L1 regularisation is not
+    applied here)."""
+    return nn.Sequential(
+        nn.Conv2d(3, 32, 4, stride=2, padding=1), nn.ReLU(),  # 16
+        nn.Conv2d(32, 64, 4, stride=2, padding=1), nn.ReLU(),  # 8
+        nn.Conv2d(64, 256, 4, stride=2, padding=1), nn.ReLU(),  # 4
+        nn.Flatten(),
+        nn.Linear(256 * 4 * 4, latent_dim),
+        nn.Linear(latent_dim, 2048), nn.ReLU(),
+        nn.Unflatten(1, (128, 4, 4)),
+        nn.ConvTranspose2d(128, 256, 4, stride=2, padding=1), nn.ReLU(),  # 8
+        nn.ConvTranspose2d(256, 64, 4, stride=2, padding=1), nn.ReLU(),  # 16
+        nn.ConvTranspose2d(64, 3, 4, stride=2, padding=1),  # 32, linear output
+    )
+
+
+AE_ARCHITECTURES: dict[str, tuple[Callable[[int], nn.Module], tuple[int, int, int]]] = {
+    "mnist": (mnist_autoencoder, (1, 28, 28)),
+    "cifar10": (cifar10_autoencoder, (3, 32, 32)),
+}
+
+
 def kl_divergence(p_logits: Tensor, q_logits: Tensor) -> Tensor:
     """Per-example KL(softmax(p) ‖ softmax(q)), computed from logits in log-space."""
     log_p = F.log_softmax(p_logits, dim=1)
@@ -115,17 +138,24 @@ class _AutoencoderDefence(BaseDefence):
     trainable = True
     loss: ClassVar[str] = "kl"
 
-    def __init__(self, *, latent_dim: int = 10, lr: float = 1e-3) -> None:
+    def __init__(self, *, latent_dim: int = 10, lr: float = 1e-3, architecture: str = "mnist") -> None:
         super().__init__()
+        if architecture not in AE_ARCHITECTURES:
+            raise ConfigError(f"defence {self.name!r}: architecture must be one of {', '.join(AE_ARCHITECTURES)}, "
+                              f"got {architecture!r}")
         if not isinstance(latent_dim, int) or latent_dim <= 0:
             raise ConfigError(f"defence {self.name!r}: latent_dim must be a positive int, got {latent_dim!r}")
         if not lr > 0:
             raise ConfigError(f"defence {self.name!r}: lr must be > 0, got {lr!r}")
-        self.latent_dim, self.lr = latent_dim, float(lr)
-        self.ae = mnist_autoencoder(latent_dim)
+        self.latent_dim, self.lr, self.architecture = latent_dim, float(lr), architecture
+        factory, self.input_shape = AE_ARCHITECTURES[architecture]
+        self.ae = factory(latent_dim)
 
     def config(self) -> dict[str, Any]:
-        return {"loss": self.loss, "latent_dim": self.latent_dim, "lr": self.lr}
+        cfg: dict[str, Any] = {"loss": self.loss, "latent_dim": self.latent_dim, "lr": self.lr}
+        if self.architecture != "mnist":  # the default keeps the skeleton's cache key
+            cfg["architecture"] = self.architecture
+        return cfg
 
     def training_loss(self, x: Tensor) -> Tensor:
         recon = self.ae(x)
@@ -140,9 +170,10 @@ class _AutoencoderDefence(BaseDefence):
         return list(self.ae.parameters())
 
     def check_input_shape(self, shape: tuple[int, ...]) -> None:
-        if tuple(shape) != (1, 28, 28):
+        if tuple(shape) != self.input_shape:
             raise ConfigError(
-                f"defence {self.name!r}: the appendix A.1 autoencoder takes 1×28×28 inputs, got {tuple(shape)}"
+                f"defence {self.name!r}: the {self.architecture!r} autoencoder takes "
+                f"{'×'.join(map(str, self.input_shape))} inputs, got {tuple(shape)}; set architecture="
             )
 
     def fit(self, ctx: FitContext, on_epoch_end: Callable[[int], None] | None = None) -> None:
@@ -185,8 +216,9 @@ class AutoencoderKL(_AutoencoderDefence):
     """``ae-kl``: autoencoder trained on KL(M(x) ‖ M(AE(x))) (001 eq 5), detector + corrector.
 
     Args:
-        latent_dim: size of the latent vector (10 in appendix A.1).
+        latent_dim: size of the latent vector (10 in appendix A.1, 40 in A.3).
         lr: Adam learning rate.
+        architecture: ``"mnist"`` (A.1, 1×28×28) or ``"cifar10"`` (A.3 conv AE, 3×32×32).
         temperature: T of eq 9; the training target becomes M(x)_T (T < 1 sharpens). T = 1 is eq 5.
             The adversarial score (eq 6) always uses the unscaled M(x).
         hidden_layer: name of a classifier submodule (``named_modules()``); when set, a linear + softmax
@@ -198,9 +230,10 @@ class AutoencoderKL(_AutoencoderDefence):
     name = "ae-kl"
     loss = "kl"
 
-    def __init__(self, *, latent_dim: int = 10, lr: float = 1e-3, temperature: float = 1.0,
-                 hidden_layer: str | None = None, hidden_dim: int = 10, lam: float = 1.0) -> None:
-        super().__init__(latent_dim=latent_dim, lr=lr)
+    def __init__(self, *, latent_dim: int = 10, lr: float = 1e-3, architecture: str = "mnist",
+                 temperature: float = 1.0, hidden_layer: str | None = None, hidden_dim: int = 10,
+                 lam: float = 1.0) -> None:
+        super().__init__(latent_dim=latent_dim, lr=lr, architecture=architecture)
         if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0:
             raise ConfigError(f"defence {self.name!r}: temperature must be a number > 0, got {temperature!r}")
         if hidden_layer is not None and (not isinstance(hidden_layer, str) or not hidden_layer):
@@ -229,7 +262,7 @@ class AutoencoderKL(_AutoencoderDefence):
             tap = LayerTap(classifier, self.hidden_layer)
             p = next(iter(classifier.parameters()), None)
             with torch.no_grad():
-                _, feat = tap(torch.zeros(1, 1, 28, 28, device=p.device if p is not None else "cpu"))
+                _, feat = tap(torch.zeros(1, *self.input_shape, device=p.device if p is not None else "cpu"))
             if self.head is None or self.head[0].in_features != feat.shape[1]:
                 self.head = nn.Sequential(nn.Linear(feat.shape[1], self.hidden_dim))
             self._tap = tap

@@ -7,6 +7,8 @@ from robustcheck.models.registry import CLASSIFIERS, ClassifierInfo, register_cl
 from robustcheck.models.training import train_classifier
 
 from robustcheck.models import mnist as _mnist  # noqa: F401  (registers the reference models)
+from robustcheck.models import cifar as _cifar  # noqa: F401
+from robustcheck.models import fashion as _fashion  # noqa: F401
 
 __all__ = ["CLASSIFIERS", "ClassifierInfo", "register_classifier", "train_classifier", "check_classifier",
            "frozen_eval"]
