@@ -47,7 +47,7 @@ class MagNet(BaseDefence):
     """Reconstruction-error detector + reformer.
 
     Args:
-        architecture: ``"magnet"`` (default) or ``"a1"``.
+        architecture: ``"a1"`` (default: the A.1 autoencoder of ``ae-mse``) or ``"magnet"``.
         norm: 1 or 2, the power of the per-pixel reconstruction error.
         noise: std of the Gaussian noise added to training inputs.
         weight_decay: L2 penalty of Adam.
@@ -59,7 +59,7 @@ class MagNet(BaseDefence):
     is_purifier = True
     trainable = True
 
-    def __init__(self, *, architecture: str = "magnet", norm: int = 2, noise: float = 0.1,
+    def __init__(self, *, architecture: str = "a1", norm: int = 2, noise: float = 0.1,
                  weight_decay: float = 1e-9, lr: float = 1e-3) -> None:
         super().__init__()
         if architecture not in ("magnet", "a1"):
