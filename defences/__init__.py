@@ -6,12 +6,15 @@ from defences.base import BaseDefence, DefenceProtocol, Detector, FitContext, Pu
 from defences.registry import DEFENCES
 
 # One module per defence family; importing a module registers its defences.
-from defences import (  # noqa: E402,F401  # isort: skip
+from defences import (  # noqa: F401  # isort: skip
     ae_purifiers,
     cvae_detector,
     feature_squeezing,
     kl_autoencoder,
+    kl_ensemble,
+    magnet,
     none,
+    perceptual_dae,
     vae_purification,
     vae_purifiers,
 )

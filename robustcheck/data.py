@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from robustcheck.errors import ConfigError
+from robustcheck.errors import ConfigError, DataUnavailableError
 
 DATASETS = ("mnist-embedded", "mnist", "fashion-mnist", "cifar10")
 _EMBEDDED_RELPATH = ("data", "data", "mnist_5k.csv.gz")
@@ -128,13 +128,13 @@ def load_dataset(
 
 def _load_torchvision(name: str, *, seed: int, root: object, download: bool) -> DatasetSplits:
     if root is None:
-        raise ConfigError(
+        raise DataUnavailableError(
             f"dataset {name!r} needs a local root: set Suite(data_root=...) or --robustcheck-data-root "
             f"(ini robustcheck_data_root) to a folder holding the torchvision files"
         )
     root = Path(root)
     if not root.is_dir() and not download:
-        raise ConfigError(
+        raise DataUnavailableError(
             f"dataset {name!r}: data root {str(root)!r} does not exist; point --robustcheck-data-root at the "
             f"folder holding the torchvision files, or allow downloading explicitly"
         )
@@ -146,7 +146,7 @@ def _load_torchvision(name: str, *, seed: int, root: object, download: bool) -> 
         train = cls(str(root), train=True, download=download)
         test = cls(str(root), train=False, download=download)
     except RuntimeError as exc:
-        raise ConfigError(f"dataset {name!r}: cannot read it under {str(root)!r} ({exc}); "
+        raise DataUnavailableError(f"dataset {name!r}: cannot read it under {str(root)!r} ({exc}); "
                           f"check --robustcheck-data-root") from None
 
     def to_tensors(ds: object) -> tuple[Tensor, Tensor]:

@@ -117,7 +117,8 @@ class Engine:
                 torch.manual_seed(seed)
                 model = info.factory()
                 train_classifier(model, train, epochs=epochs, batch_size=hp.get("batch_size", 128),
-                                 lr=hp.get("lr", 1e-3), seed=seed, device=self.device, desc=spec)
+                                 lr=hp.get("lr", 1e-3), seed=seed, device=self.device, desc=spec,
+                                 **{k: hp[k] for k in ("optimizer", "momentum", "milestones") if k in hp})
                 return {k: v.detach().cpu() for k, v in model.state_dict().items()}
 
             state = self.cache.get_or_compute("classifiers", key, compute)

@@ -11,6 +11,10 @@ class ConfigError(RobustcheckError, ValueError):
     """A suite, attack, defence or option was configured wrongly; the message names the field."""
 
 
+class DataUnavailableError(ConfigError):
+    """A dataset's local files are absent (no data root, or nothing readable there); suites skip on it."""
+
+
 class ModelContractError(RobustcheckError):
     """A classifier or defence broke the contract (NaN output, wrong number of classes, wrong shape)."""
 

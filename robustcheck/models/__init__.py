@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from robustcheck.models import mnist as _mnist  # noqa: F401  (registers the reference models)
 from robustcheck.models.contract import check_classifier, frozen_eval
 from robustcheck.models.registry import CLASSIFIERS, ClassifierInfo, register_classifier
 from robustcheck.models.training import train_classifier
 
+# importing a module registers its reference classifiers
+from robustcheck.models import cifar, fashion, mnist  # noqa: F401  # isort: skip
+
 __all__ = [
-           "CLASSIFIERS",
-           "ClassifierInfo",
-           "check_classifier",
-           "frozen_eval",
-           "register_classifier",
-           "train_classifier",
+    "CLASSIFIERS",
+    "ClassifierInfo",
+    "check_classifier",
+    "frozen_eval",
+    "register_classifier",
+    "train_classifier",
 ]

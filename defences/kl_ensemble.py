@@ -1,0 +1,214 @@
+"""``ae-kl-ensemble``: KL autoencoders combined with the classifier in a weighted majority vote
+(Vacanti & Van Looveren, seed 001 §4.3, eq 10–11).
+
+White-box attacks on C∘AE_N transfer poorly to the same AE at an earlier checkpoint (001 §4.3), so the
+members are checkpoints of one AE saved at chosen epochs and/or AEs of different architectures. For an
+input flagged by the adversarial score (eq 6, computed with the primary member: the first architecture
+at its last checkpoint) the label is the weighted vote
+
+    y = argmax_i ( Σ_j w_j 1(h_j(x) = i) + (1 − Σ_j w_j) 1(C(x) = i) ),  h_j = C(AE_j(x))   (eq 10, 11)
+
+Unflagged inputs get C(x). Ties (the paper is silent) go to the primary member's label when it is among
+the tied classes, else to the smallest tied class index.
+
+White-box target (``attack_target``): ``"ensemble"`` (default, adaptive) differentiates the weighted
+mean of the members' and the classifier's softmax outputs, a smooth surrogate of the vote;
+``"primary"`` attacks C∘AE_primary only — the paper's transfer setting.
+
+Example:
+    >>> Defence("ae-kl-ensemble", checkpoints=[0.5, 1.0], architectures=["conv", "dense"])  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from defences.base import BaseDefence, FitContext
+from defences.kl_autoencoder import AutoencoderKL, kl_divergence, mnist_autoencoder
+from defences.registry import DEFENCES
+from robustcheck.errors import ConfigError
+
+
+def dense_autoencoder(latent_dim: int = 10) -> nn.Module:
+    """The dense AE of appendix A.3 (one hidden layer of 512 each side) sized for 1×28×28 inputs."""
+    return nn.Sequential(
+        nn.Flatten(), nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, latent_dim),
+        nn.Linear(latent_dim, 512), nn.ReLU(), nn.Linear(512, 784), nn.Unflatten(1, (1, 28, 28)),
+    )
+
+
+ARCHITECTURES = {"conv": mnist_autoencoder, "dense": dense_autoencoder}
+
+
+def weighted_vote(member_labels: Tensor, classifier_labels: Tensor, weights: Tensor, num_classes: int) -> Tensor:
+    """Eq 10 for a batch.
+
+    Args:
+        member_labels: (M, N) labels h_j(x) of the M ensemble members; row 0 is the primary member.
+        classifier_labels: (N,) labels C(x).
+        weights: (M,) member weights w_j ≥ 0 with Σ w_j ≤ 1; the classifier gets 1 − Σ w_j.
+        num_classes: number of classes.
+
+    Returns:
+        (N,) voted labels; ties go to the primary member's label if tied, else the smallest class.
+    """
+    m, n = member_labels.shape
+    votes = torch.zeros(n, num_classes, dtype=torch.float64, device=member_labels.device)
+    w = weights.to(votes)
+    for j in range(m):
+        votes.scatter_add_(1, member_labels[j].view(-1, 1), w[j].expand(n, 1))
+    votes.scatter_add_(1, classifier_labels.view(-1, 1), (1.0 - w.sum()).expand(n, 1))
+    top = votes.max(1, keepdim=True).values
+    tied = votes >= top - 1e-9
+    primary = member_labels[0]
+    primary_tied = tied.gather(1, primary.view(-1, 1)).squeeze(1)
+    first = tied.to(torch.int8).argmax(1)
+    return torch.where(primary_tied, primary, first)
+
+
+class _EnsembleTarget(nn.Module):
+    """log of the weighted mean of softmax outputs: a differentiable surrogate of the eq 10 vote."""
+
+    def __init__(self, defence: AutoencoderKLEnsemble) -> None:
+        super().__init__()
+        self.defence = defence
+
+    def forward(self, x: Tensor) -> Tensor:
+        d = self.defence
+        clf = d.classifier
+        probs = (1.0 - float(d.weights.sum())) * torch.softmax(clf(x), 1)
+        for w, ae in zip(d.weights.tolist(), d.members, strict=True):
+            probs = probs + w * torch.softmax(clf(ae(x)), 1)
+        return probs.clamp_min(1e-12).log()
+
+
+@DEFENCES.register("ae-kl-ensemble")
+class AutoencoderKLEnsemble(BaseDefence):
+    """Ensemble of KL autoencoders (checkpoints × architectures) with the eq 10 vote on flagged inputs.
+
+    Args:
+        checkpoints: epochs at which each architecture's AE is saved as a member: ints ≥ 1 are epochs,
+            floats in (0, 1] fractions of the training epochs (rounded up). The last one is the primary.
+        architectures: AE architectures, each trained once with the eq 5 loss: ``"conv"`` (A.1) or
+            ``"dense"`` (A.3's dense AE for 28×28).
+        weights: member weights w_j (ordered architecture-major, checkpoints from last to first);
+            the classifier's weight is 1 − Σ w_j. Default: the members share 1 − ``classifier_weight``.
+        classifier_weight: the classifier's weight when ``weights`` is not given.
+        attack_target: ``"ensemble"`` or ``"primary"`` (see the module docstring).
+        latent_dim, lr, temperature: as for ``ae-kl``.
+    """
+
+    name = "ae-kl-ensemble"
+    is_detector = True
+    is_purifier = True
+    trainable = True
+
+    def __init__(self, *, checkpoints: Sequence[float] = (0.5, 1.0), architectures: Sequence[str] = ("conv",),
+                 weights: Sequence[float] | None = None, classifier_weight: float = 0.25,
+                 attack_target: str = "ensemble", latent_dim: int = 10, lr: float = 1e-3,
+                 temperature: float = 1.0) -> None:
+        super().__init__()
+        self.checkpoints = self._check_checkpoints(checkpoints)
+        self.architectures = tuple(architectures) if not isinstance(architectures, str) else (architectures,)
+        if not self.architectures or any(a not in ARCHITECTURES for a in self.architectures):
+            raise ConfigError(f"defence {self.name!r}: architectures must be a non-empty list of "
+                              f"{', '.join(ARCHITECTURES)}, got {architectures!r}")
+        if attack_target not in ("ensemble", "primary"):
+            raise ConfigError(f"defence {self.name!r}: attack_target must be 'ensemble' or 'primary', "
+                              f"got {attack_target!r}")
+        self.attack_target = attack_target
+        n = len(self.checkpoints) * len(self.architectures)
+        if weights is None:
+            if not (isinstance(classifier_weight, (int, float)) and 0 <= classifier_weight < 1):
+                raise ConfigError(f"defence {self.name!r}: classifier_weight must be in [0, 1), "
+                                  f"got {classifier_weight!r}")
+            w = [(1.0 - classifier_weight) / n] * n
+        else:
+            w = [float(v) for v in weights]
+            if len(w) != n or min(w) < 0 or sum(w) > 1 + 1e-9:
+                raise ConfigError(f"defence {self.name!r}: weights must be {n} numbers >= 0 summing to <= 1 "
+                                  f"(one per checkpoint × architecture), got {list(weights)!r}")
+        self.register_buffer("weights", torch.tensor(w, dtype=torch.float32))
+        self.trainer_args = {"latent_dim": latent_dim, "lr": lr, "temperature": temperature}
+        AutoencoderKL(**self.trainer_args)  # validates them
+        self.members = nn.ModuleList(
+            [ARCHITECTURES[a](latent_dim) for a in self.architectures for _ in self.checkpoints]
+        )
+
+    def _check_checkpoints(self, checkpoints: Sequence[float]) -> tuple[float, ...]:
+        cps = tuple(checkpoints) if isinstance(checkpoints, (list, tuple)) else ()
+        ok = bool(cps) and all(
+            (isinstance(c, int) and not isinstance(c, bool) and c >= 1) or (isinstance(c, float) and 0 < c <= 1)
+            for c in cps
+        )
+        if not ok:
+            raise ConfigError(f"defence {self.name!r}: checkpoints must be a non-empty list of epochs (int >= 1) "
+                              f"or fractions of the training epochs (float in (0, 1]), got {checkpoints!r}")
+        return cps
+
+    def config(self) -> dict[str, Any]:
+        return {"checkpoints": list(self.checkpoints), "architectures": list(self.architectures),
+                "weights": self.weights.tolist(), "attack_target": self.attack_target, **self.trainer_args}
+
+    def checkpoint_epochs(self, epochs: int) -> list[int]:
+        """Resolve ``checkpoints`` against the number of training epochs, last (primary) first."""
+        out = []
+        for c in self.checkpoints:
+            e = c if isinstance(c, int) else max(1, math.ceil(c * epochs))
+            if e > epochs:
+                raise ConfigError(f"defence {self.name!r}: checkpoint epoch {e} exceeds the {epochs} training "
+                                  f"epochs of this scale; use fractions in (0, 1]")
+            out.append(e)
+        return sorted(out, reverse=True)
+
+    def fit(self, ctx: FitContext) -> None:
+        """Train each architecture once on eq 5 and keep copies of its AE at the checkpoint epochs."""
+        epochs = self.checkpoint_epochs(ctx.epochs)
+        for a_idx, arch in enumerate(self.architectures):
+            trainer = AutoencoderKL(**self.trainer_args)
+            trainer.name = f"{self.name}:{arch}"
+            torch.manual_seed(ctx.seed + a_idx)  # seeded initialisation of each architecture
+            trainer.ae = ARCHITECTURES[arch](self.trainer_args["latent_dim"])
+            trainer.bind(ctx.classifier)
+            saved: dict[int, dict[str, Tensor]] = {}
+
+            def keep(epoch: int, trainer: AutoencoderKL = trainer, saved: dict = saved) -> None:
+                if epoch in epochs:
+                    saved[epoch] = {k: v.detach().clone() for k, v in trainer.ae.state_dict().items()}
+
+            trainer.fit(ctx, on_epoch_end=keep)
+            for c_idx, e in enumerate(epochs):
+                self.members[a_idx * len(epochs) + c_idx].load_state_dict(saved[e])
+        self.to(ctx.device).eval()
+
+    def purify(self, x: Tensor) -> Tensor:
+        return self.members[0](x)
+
+    def score(self, x: Tensor) -> Tensor:
+        """Eq 6 with the primary member."""
+        return kl_divergence(self.classifier(x), self.classifier(self.members[0](x)))
+
+    def member_labels(self, x: Tensor) -> Tensor:
+        return torch.stack([self.classifier(ae(x)).argmax(1) for ae in self.members])
+
+    def predict_and_score(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        logits = self.classifier(x)
+        rec_logits = [self.classifier(ae(x)) for ae in self.members]
+        score = kl_divergence(logits, rec_logits[0])
+        base = logits.argmax(1)
+        t = self.threshold
+        if t is None:
+            return base, score
+        vote = weighted_vote(torch.stack([r.argmax(1) for r in rec_logits]), base, self.weights, logits.shape[1])
+        return torch.where(score > t, vote, base), score
+
+    def predict(self, x: Tensor) -> Tensor:
+        return self.predict_and_score(x)[0]
+
+    def attack_model(self) -> nn.Module:
+        return _EnsembleTarget(self) if self.attack_target == "ensemble" else super().attack_model()

@@ -1,0 +1,204 @@
+"""``perceptual-dae``: a denoising autoencoder trained with perceptual (feature) losses (seed 002, §3–4.2).
+
+Training (002 §4.2): adversarial versions of the training set are precomputed against the classifier —
+FGSM with random target labels and PGD (L∞, ε = 0.2; PGD 100 steps of 0.1 in the paper, ``pgd_steps``
+here) — and the autoencoder learns to map each adversarial image x′ back to its clean image x with eq 4:
+
+    L = Σ_l w_l ‖F_l(x) − F_l(AE(x′))‖² + δ ‖x − AE(x′)‖²,   w_l = 1 / |F_l|,  δ = 1 / |x|
+
+(the weights are inversely proportional to the number of elements of each feature map, as in the paper:
+α = 1/(2·2·512) …, δ ≈ 1/784), averaged over the batch. F_l are outputs of a *frozen loss network*
+taken at the submodules named in ``layers``.
+
+Loss network (``loss_net``):
+- ``"independent"`` (default): the A.1 MNIST CNN trained inside ``fit`` on the same training data with a
+  different seed (``ctx.seed + 1000``) for ``loss_net_epochs`` — not the target classifier, so the
+  defence does not need gradients of the model it protects. Default layers ``("2", "7", "12")``: the ReLUs
+  after conv 1, conv 2 and the dense layer.
+- a path to a VGG-16 ``state_dict`` file (torchvision layout, loaded with ``weights_only=True``; nothing
+  is downloaded): grey inputs are repeated to 3 channels, resized to 32×32 and ImageNet-normalised, so
+  the default layers ``("features.9", "features.16", "features.29")`` give the paper's 8×8×128, 4×4×256
+  and 2×2×512 maps.
+
+Autoencoder (002 §4.2): conv 3×3/3 (1→16) + ReLU + max-pool 2/2, conv 3×3/2 (16→8) + ReLU + max-pool 2/1
+(2×2×8 code); transposed convs 3/2 (8→16) + ReLU, 5/3 pad 1 (16→8) + ReLU, 2/2 pad 1 (8→1) + tanh (the
+paper's "inverse tangent"). Adam, lr 1e-3, weight decay 1e-5, batch 128 (100 epochs in the paper).
+
+A purifier only: the defended label is C(AE(x)) for every input. The loss network is used for training
+only and is not part of the saved state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from defences.base import BaseDefence, FitContext
+from defences.registry import DEFENCES
+from robustcheck.attacks import build_attack
+from robustcheck.errors import ConfigError
+from robustcheck.models import CLASSIFIERS, train_classifier
+from robustcheck.models.training import seeded_batches
+from robustcheck.progress import progress
+
+MNIST_LAYERS = ("2", "7", "12")
+VGG_LAYERS = ("features.9", "features.16", "features.29")
+
+
+def dae_autoencoder() -> nn.Module:
+    """The 7-layer autoencoder of 002 §4.2 (28×28×1 → 2×2×8 → 28×28×1)."""
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 3, stride=3, padding=1), nn.ReLU(), nn.MaxPool2d(2, 2),  # 10 → 5
+        nn.Conv2d(16, 8, 3, stride=2, padding=1), nn.ReLU(), nn.MaxPool2d(2, 1),  # 3 → 2
+        nn.ConvTranspose2d(8, 16, 3, stride=2), nn.ReLU(),  # 5
+        nn.ConvTranspose2d(16, 8, 5, stride=3, padding=1), nn.ReLU(),  # 15
+        nn.ConvTranspose2d(8, 1, 2, stride=2, padding=1), nn.Tanh(),  # 28
+    )
+
+
+class FeatureTaps(nn.Module):
+    """Outputs of named submodules of a frozen network, via forward hooks."""
+
+    def __init__(self, net: nn.Module, layers: Sequence[str], preprocess: nn.Module | None = None) -> None:
+        super().__init__()
+        names = {n for n, _ in net.named_modules() if n}
+        missing = [layer for layer in layers if layer not in names]
+        if missing:
+            raise ConfigError(f"loss network has no layer(s) {missing}; known: {', '.join(sorted(names))}")
+        self.net, self.layers = net.eval(), tuple(layers)
+        self.preprocess = preprocess or nn.Identity()
+        for p in self.net.parameters():
+            p.requires_grad_(False)
+
+    def forward(self, x: Tensor) -> list[Tensor]:
+        out: dict[str, Tensor] = {}
+        handles = [self.net.get_submodule(n).register_forward_hook(
+            lambda m, i, o, n=n: out.__setitem__(n, o)) for n in self.layers]
+        try:
+            self.net(self.preprocess(x))
+        finally:
+            for h in handles:
+                h.remove()
+        return [out[n] for n in self.layers]
+
+
+class _VGGInput(nn.Module):
+    def forward(self, x: Tensor) -> Tensor:
+        x = F.interpolate(x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x, size=(32, 32), mode="bilinear")
+        mean = torch.tensor([0.485, 0.456, 0.406], device=x.device).view(1, 3, 1, 1)
+        std = torch.tensor([0.229, 0.224, 0.225], device=x.device).view(1, 3, 1, 1)
+        return (x - mean) / std
+
+
+def perceptual_loss(taps: FeatureTaps, clean: Tensor, denoised: Tensor) -> Tensor:
+    """Eq 4 with w_l = 1/|F_l| and δ = 1/|x| per example, averaged over the batch."""
+    with torch.no_grad():
+        target = taps(clean)
+    loss = F.mse_loss(denoised, clean)
+    for f, g in zip(target, taps(denoised), strict=True):
+        loss = loss + F.mse_loss(g, f)
+    return loss
+
+
+@DEFENCES.register("perceptual-dae")
+class PerceptualDAE(BaseDefence):
+    """Denoising AE trained on FGSM-targeted + PGD inputs with the eq 4 perceptual loss (002).
+
+    Args:
+        eps: L∞ budget of the training attacks (0.2 in 002).
+        pgd_steps: PGD iterations for the training set (100 in 002; 20 by default here to stay CPU-sized).
+        pgd_alpha: PGD step size (0.1 in 002).
+        loss_net: ``"independent"`` or a path to a VGG-16 state_dict file.
+        layers: loss-network layer names (default per ``loss_net``, see the module docstring).
+        loss_net_epochs: epochs of the independent loss network (2 by default: a feature extractor, not a
+            competitive classifier, is needed).
+        lr, weight_decay: Adam settings.
+    """
+
+    name = "perceptual-dae"
+    is_purifier = True
+    trainable = True
+
+    def __init__(self, *, eps: float = 0.2, pgd_steps: int = 20, pgd_alpha: float = 0.1,
+                 loss_net: str = "independent", layers: Sequence[str] | None = None, loss_net_epochs: int = 2,
+                 lr: float = 1e-3, weight_decay: float = 1e-5) -> None:
+        super().__init__()
+        if not (isinstance(eps, (int, float)) and 0 < eps <= 1):
+            raise ConfigError(f"defence {self.name!r}: eps must be in (0, 1], got {eps!r}")
+        for key, v in (("pgd_steps", pgd_steps), ("loss_net_epochs", loss_net_epochs)):
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise ConfigError(f"defence {self.name!r}: {key} must be an int >= 1, got {v!r}")
+        if loss_net != "independent" and not Path(str(loss_net)).is_file():
+            raise ConfigError(f"defence {self.name!r}: loss_net must be 'independent' or the path of a VGG-16 "
+                              f"state_dict file; {loss_net!r} is not a file (weights are never downloaded)")
+        self.eps, self.pgd_steps, self.pgd_alpha = float(eps), pgd_steps, float(pgd_alpha)
+        self.loss_net = str(loss_net)
+        default = MNIST_LAYERS if loss_net == "independent" else VGG_LAYERS
+        self.layers = tuple(layers) if layers is not None else default
+        if not self.layers or not all(isinstance(n, str) for n in self.layers):
+            raise ConfigError(f"defence {self.name!r}: layers must be a non-empty list of names, got {layers!r}")
+        self.loss_net_epochs, self.lr, self.weight_decay = loss_net_epochs, float(lr), float(weight_decay)
+        self.ae = dae_autoencoder()
+
+    def config(self) -> dict[str, Any]:
+        return {"eps": self.eps, "pgd_steps": self.pgd_steps, "pgd_alpha": self.pgd_alpha, "loss_net": self.loss_net,
+                "layers": list(self.layers), "loss_net_epochs": self.loss_net_epochs, "lr": self.lr,
+                "weight_decay": self.weight_decay}
+
+    def build_loss_network(self, ctx: FitContext) -> FeatureTaps:
+        if self.loss_net == "independent":
+            torch.manual_seed(ctx.seed + 1000)
+            net = CLASSIFIERS.get("mnist-cnn")().factory()
+            train_classifier(net, ctx.train, epochs=self.loss_net_epochs, seed=ctx.seed + 1000, device=ctx.device,
+                             desc="perceptual-dae loss network")
+            return FeatureTaps(net.to(ctx.device), self.layers)
+        import torchvision
+
+        net = torchvision.models.vgg16()
+        try:
+            net.load_state_dict(torch.load(self.loss_net, map_location="cpu", weights_only=True))
+        except (RuntimeError, OSError) as exc:
+            raise ConfigError(f"defence {self.name!r}: cannot load VGG-16 weights from {self.loss_net!r}: "
+                              f"{exc}") from None
+        return FeatureTaps(net.to(ctx.device), self.layers, _VGGInput())
+
+    def adversarial_training_set(self, ctx: FitContext) -> tuple[Tensor, Tensor]:
+        """(adversarial inputs, clean targets): FGSM towards random other labels, then PGD, on C."""
+        x, y = ctx.train.x.to(ctx.device), ctx.train.y.to(ctx.device)
+        g = torch.Generator().manual_seed(ctx.seed + 7919)
+        target = (y + torch.randint(1, ctx.num_classes, y.shape, generator=g).to(y.device)) % ctx.num_classes
+        fgsm = build_attack("fgsm", {"targeted": True}, seed=ctx.seed)
+        pgd = build_attack("pgd-linf", {"steps": self.pgd_steps, "alpha": self.pgd_alpha}, seed=ctx.seed)
+        [a] = fgsm(ctx.classifier, x, y, [self.eps], target=target)
+        [b] = pgd(ctx.classifier, x, y, [self.eps])
+        return torch.cat([a.x_adv, b.x_adv]).detach(), torch.cat([x, x])
+
+    def fit(self, ctx: FitContext) -> None:
+        if tuple(ctx.train.x.shape[1:]) != (1, 28, 28):
+            raise ConfigError(f"defence {self.name!r}: the 002 autoencoder takes 1×28×28 inputs, "
+                              f"got {tuple(ctx.train.x.shape[1:])}")
+        taps = self.build_loss_network(ctx)
+        x_adv, x_clean = self.adversarial_training_set(ctx)
+        torch.manual_seed(ctx.seed)
+        self.ae = dae_autoencoder().to(ctx.device)
+        g = torch.Generator().manual_seed(ctx.seed)
+        self.train()
+        opt = torch.optim.Adam(self.ae.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        for _ in progress(range(ctx.epochs), desc=f"train {self.name}", unit="epoch"):
+            for idx in seeded_batches(x_adv.shape[0], ctx.batch_size, g):
+                idx = idx.to(x_adv.device)
+                opt.zero_grad(set_to_none=True)
+                perceptual_loss(taps, x_clean[idx], self.ae(x_adv[idx])).backward()
+                opt.step()
+        self.eval()
+
+    def purify(self, x: Tensor) -> Tensor:
+        return self.ae(x)
+
+    def predict_and_score(self, x: Tensor) -> tuple[Tensor, None]:
+        return self.classifier(self.ae(x)).argmax(1), None

@@ -1,0 +1,114 @@
+"""ae-kl extensions of 001 §3.3: temperature scaling (eq 9) and the hidden-layer term (eq 7–8)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from defences import DEFENCES, FitContext
+from defences.kl_autoencoder import kl_divergence, temperature_scaled
+from robustcheck.data import load_dataset
+from robustcheck.errors import ConfigError
+from tests.helpers import trained_tiny
+
+
+class _Zeros(nn.Module):
+    """An 'autoencoder' that outputs black images (so M(AE(x)) = softmax(bias))."""
+
+    def forward(self, x):
+        return x * 0.0
+
+
+def _linear_classifier(log_probs: list[float]) -> tuple[nn.Module, torch.Tensor]:
+    """A 784→3 linear classifier with zero bias and an input whose logits are ``log_probs``."""
+    clf = nn.Sequential(nn.Flatten(), nn.Linear(784, 3))
+    with torch.no_grad():
+        clf[1].weight.zero_()
+        clf[1].bias.zero_()
+        clf[1].weight[:, 0] = torch.tensor(log_probs)
+    x = torch.zeros(1, 1, 28, 28)
+    x[0, 0, 0, 0] = 1.0
+    for p in clf.parameters():
+        p.requires_grad_(False)
+    return clf.eval(), x
+
+
+def test_temperature_formula_by_hand():
+    p = torch.tensor([[0.5, 0.25, 0.25]])
+    # eq 9 with T = 0.5: p^2 / Σ p^2 = [0.25, 0.0625, 0.0625] / 0.375
+    assert torch.allclose(temperature_scaled(p.log(), 0.5).exp(), torch.tensor([[2 / 3, 1 / 6, 1 / 6]]))
+    # T = 1 is no scaling at all
+    logits = torch.randn(4, 10, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(temperature_scaled(logits, 1.0), torch.log_softmax(logits, 1))
+
+
+@pytest.mark.parametrize(("temperature", "expected"), [
+    (1.0, 0.5 * math.log(1.5) + 0.5 * math.log(0.75)),  # KL([.5,.25,.25] ‖ uniform)
+    (0.5, math.log(2) / 3),  # KL([2/3,1/6,1/6] ‖ uniform) = 2/3 ln 2 − 1/3 ln 2
+])
+def test_training_loss_hand_computed(temperature, expected):
+    clf, x = _linear_classifier([math.log(0.5), math.log(0.25), math.log(0.25)])
+    d = DEFENCES.get("ae-kl")(temperature=temperature).bind(clf)
+    d.ae = _Zeros()
+    assert d.training_loss(x).item() == pytest.approx(expected, abs=1e-6)
+
+
+def test_temperature_one_equals_plain_ae_kl():
+    model, x, _ = trained_tiny(n=200, epochs=1)
+    torch.manual_seed(0)
+    a = DEFENCES.get("ae-kl")().bind(model)
+    b = DEFENCES.get("ae-kl")(temperature=1.0).bind(model)
+    b.load_state_dict(a.state_dict())
+    with torch.no_grad():
+        assert torch.equal(a.training_loss(x), b.training_loss(x))
+    assert a.config() == b.config()  # same cache key as the skeleton's ae-kl
+    assert DEFENCES.get("ae-kl")(temperature=0.5).config() != a.config()
+
+
+def test_hidden_layer_loss_is_eq8():
+    clf, x = _linear_classifier([math.log(0.5), math.log(0.25), math.log(0.25)])
+    d = DEFENCES.get("ae-kl")(hidden_layer="0", hidden_dim=2, lam=0.5).bind(clf)
+    d.ae = _Zeros()
+    with torch.no_grad():
+        d.head[0].weight.zero_()
+        d.head[0].bias.zero_()
+        d.head[0].weight[0, 0] = math.log(3.0)  # y_ψ(x) = softmax([ln 3, 0]) = [3/4, 1/4]; y_ψ(0) = [1/2, 1/2]
+    hidden = 0.75 * math.log(1.5) + 0.25 * math.log(0.5)
+    base = 0.5 * math.log(1.5) + 0.5 * math.log(0.75)
+    assert d.training_loss(x).item() == pytest.approx(base + 0.5 * hidden, abs=1e-6)
+    assert kl_divergence(torch.tensor([[math.log(3.0), 0.0]]), torch.zeros(1, 2)).item() == pytest.approx(hidden)
+
+
+def test_hidden_layer_head_gets_gradients_and_changes(tmp_path):
+    model, x, _ = trained_tiny(n=200, epochs=1)
+    d = DEFENCES.get("ae-kl")(hidden_layer="1", hidden_dim=8, lam=1.0).bind(model)
+    assert d.head[0].in_features == 8 * 14 * 14
+    d.training_loss(x[:16]).backward()
+    assert d.head[0].weight.grad is not None and d.head[0].weight.grad.abs().sum() > 0
+    d.zero_grad()
+    before = d.head[0].weight.detach().clone()
+    data = load_dataset("mnist-embedded")
+    d.fit(FitContext(model, data.train.subset(128), data.val, 10, epochs=1, seed=0, device=torch.device("cpu")))
+    assert not torch.equal(before, d.head[0].weight)
+    d.calibrate(data.val.x[:200], 0.1)
+    torch.save(d.state_dict(), tmp_path / "hl.pt")
+    d2 = DEFENCES.get("ae-kl")(hidden_layer="1", hidden_dim=8, lam=1.0).bind(model)
+    d2.load_state_dict(torch.load(tmp_path / "hl.pt", weights_only=True))
+    d2.eval()
+    with torch.no_grad():
+        assert torch.equal(d.score(x), d2.score(x))
+        assert torch.equal(d.training_loss(x), d2.training_loss(x))
+    assert d2.threshold == d.threshold
+
+
+def test_bad_options():
+    model, _, _ = trained_tiny(n=100, epochs=1)
+    with pytest.raises(ConfigError, match="temperature"):
+        DEFENCES.get("ae-kl")(temperature=0)
+    with pytest.raises(ConfigError, match="lam"):
+        DEFENCES.get("ae-kl")(lam=-1)
+    with pytest.raises(ConfigError, match="not a submodule"):
+        DEFENCES.get("ae-kl")(hidden_layer="fc9").bind(model)
