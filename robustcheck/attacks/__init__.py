@@ -10,6 +10,20 @@ from robustcheck.errors import ConfigError
 
 from robustcheck.attacks import fgsm as _fgsm  # noqa: F401,E402
 from robustcheck.attacks import pgd as _pgd  # noqa: F401,E402
+from robustcheck.attacks import (  # noqa: F401,E402
+    autoattack as _autoattack,
+    bim_l2 as _bim_l2,
+    bim_linf as _bim_linf,
+    cw_l2 as _cw_l2,
+    cw_linf as _cw_linf,
+    deepfool as _deepfool,
+    fgsm_l2 as _fgsm_l2,
+    pgd_l2 as _pgd_l2,
+    random_noise as _random_noise,
+    rfgsm as _rfgsm,
+    slide as _slide,
+    square as _square,
+)
 
 
 def validate_params(name: str, params: dict[str, Any]) -> None:
@@ -19,6 +33,13 @@ def validate_params(name: str, params: dict[str, Any]) -> None:
     for key in params:
         if key in ("seed", "batch_size"):
             raise ConfigError(f"attack {name!r}: {key!r} is set by the suite, not per attack")
+        if key == "norm" and key not in accepted:
+            norm = params[key]
+            same = [n for n in ATTACKS.list() if getattr(ATTACKS.get(n), "norm", None) == norm]
+            raise ConfigError(
+                f"attack {name!r} works in {getattr(cls, 'norm', '?')} only and takes no 'norm' parameter; "
+                f"attacks in {norm!r}: {', '.join(same) or '(none)'}"
+            )
         if key not in accepted:
             raise ConfigError(
                 f"attack {name!r} has no parameter {key!r}; accepted: {', '.join(sorted(accepted))}"

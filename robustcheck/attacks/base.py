@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from robustcheck.errors import ConfigError
+from robustcheck.models.contract import looks_like_probabilities
 from robustcheck.suite import check_eps
 
 NORMS = ("linf", "l2", "l1", "l0")
@@ -64,12 +66,14 @@ def project_l1(v: Tensor, eps: float) -> Tensor:
 class BaseAttack(ABC):
     """Base of every attack.
 
-    Subclasses set ``norm`` and ``minimization`` and implement :meth:`run`. Keyword-only constructor
-    arguments are the attack's parameters (validated against the signature by the registry).
+    Subclasses set ``norm``, ``minimization`` and ``supports_targeted`` and implement :meth:`run`.
+    Keyword-only constructor arguments are the attack's parameters (validated against the signature by
+    the registry).
     """
 
     norm: ClassVar[str] = "linf"
     minimization: ClassVar[bool] = False
+    supports_targeted: ClassVar[bool] = True
     name: ClassVar[str] = "attack"
 
     def __init__(self, *, targeted: bool = False, seed: int = 0, batch_size: int = 250) -> None:
@@ -78,6 +82,8 @@ class BaseAttack(ABC):
         self.batch_size = int(batch_size)
         if self.batch_size <= 0:
             raise ConfigError(f"attack {self.name!r}: batch_size must be positive, got {batch_size!r}")
+        if self.targeted and not self.supports_targeted:
+            raise ConfigError(f"attack {self.name!r} has no targeted variant; drop targeted=True")
 
     @abstractmethod
     def run(self, model: nn.Module, x: Tensor, y: Tensor, eps: float | None, target: Tensor | None) -> Tensor:
@@ -95,6 +101,7 @@ class BaseAttack(ABC):
     ) -> list[AttackResult]:
         eps_list = check_eps(eps, f"attack {self.name!r}")
         self._check_inputs(x, y, target)
+        self._warn_if_probabilities(model, x)
         results: dict[float, list[Tensor]] = {e: [] for e in eps_list}
         unbounded: list[Tensor] = []
         with torch.random.fork_rng(devices=[x.device] if x.device.type == "cuda" else []):
@@ -141,6 +148,19 @@ class BaseAttack(ABC):
             raise ConfigError(f"attack {self.name!r} is targeted: pass target labels")
 
     @torch.no_grad()
+    def _warn_if_probabilities(self, model: nn.Module, x: Tensor) -> None:
+        """Margin losses (CW, DeepFool, best-iterate tracking) need logits; warn once per call."""
+        if x.shape[0] == 0:
+            return
+        out = model(x[: min(32, x.shape[0])])
+        if isinstance(out, Tensor) and out.dim() == 2 and looks_like_probabilities(out.float().cpu()):
+            warnings.warn(
+                f"robustcheck: attack {self.name!r}: the model seems to return probabilities (rows in [0, 1] "
+                f"summing to 1), not logits; margin losses break and the attack will be weak — return logits",
+                stacklevel=3,
+            )
+
+    @torch.no_grad()
     def _success(self, model: nn.Module, x_adv: Tensor, y: Tensor, target: Tensor | None) -> Tensor:
         pred = batched_predict(model, x_adv, self.batch_size)
         return pred == target if self.targeted and target is not None else pred != y
@@ -175,6 +195,15 @@ def accepted_params(cls: type) -> dict[str, inspect.Parameter]:
             if p.kind is inspect.Parameter.KEYWORD_ONLY:
                 params[p.name] = p
     return params
+
+
+def check_positive(name: str, value: object, *, integer: bool = False, allow_zero: bool = False) -> None:
+    """Raise one clear :class:`ConfigError` unless ``value`` is a positive (or ≥ 0) int / number."""
+    ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
+    ok = ok_type and not isinstance(value, bool) and math.isfinite(value)  # type: ignore[arg-type]
+    if not ok or not (value >= 0 if allow_zero else value > 0):  # type: ignore[operator]
+        kind = "int" if integer else "number"
+        raise ConfigError(f"{name} must be a {'non-negative' if allow_zero else 'positive'} {kind}, got {value!r}")
 
 
 def eps_to_float(eps: Any) -> float:

@@ -1,0 +1,137 @@
+"""Throughput and success of robustcheck's attacks next to torchattacks and foolbox, same model, same data.
+
+Usage:
+    python benchmarks/attacks.py [--n 100] [--threads 1] [--cache-dir .robustcheck/cache]
+
+The model is the default suite's classifier (``mnist-cnn`` on embedded MNIST, scale ``default``), loaded
+from the content-keyed cache when present and trained through :class:`robustcheck.engine.Engine`
+otherwise. Each attack runs on the first ``--n`` test digits. Success rate = fraction of the n digits
+misclassified after the attack (unbounded for the minimisation attacks DeepFool and CW-L2); median L2 /
+L1 is over the digits the model classified correctly and the attack fooled. Targets (issue 3):
+
+- DeepFool: ≥ 10× torchattacks DeepFool throughput at ≥ its success rate;
+- CW-L2 with binary search: ≥ foolbox L2 CW success at ≤ 0.5× its time (same c, rounds, steps, lr, κ);
+- SLIDE: ≤ 1× foolbox SparseL1DescentAttack time at ≥ its success (same q, steps, step, ε).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from tabulate import tabulate
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from robustcheck.attacks import build_attack  # noqa: E402
+from robustcheck.attacks.base import batched_predict  # noqa: E402
+
+CW = {"steps": 200, "search_steps": 7, "initial_const": 100.0, "lr": 0.1, "confidence": 0.0}  # 001 B.1, MNIST
+SLIDE = {"q": 80.0, "steps": 10, "rel_stepsize": 0.5}  # 001 B.2 (q, steps, λ/ε)
+SLIDE_EPS = 10.0  # L1 budget on MNIST (Tramèr & Boneh 2019)
+
+
+def load_model_and_data(cache_dir: str, n: int):
+    from robustcheck.engine import Engine
+    from suites.default import SUITE
+
+    engine = Engine(device="cpu", scale="default", cache_dir=cache_dir)
+    model = engine.classifier(SUITE).module
+    test = engine.data(SUITE).test.subset(n)
+    return model, test.x, test.y
+
+
+def timed(fn: Callable[[], torch.Tensor]) -> tuple[torch.Tensor, float]:
+    t = time.perf_counter()
+    out = fn()
+    return out.detach(), time.perf_counter() - t
+
+
+def row(label: str, impl: str, model, x, y, x_adv, seconds: float, p: float) -> dict:
+    pred0 = batched_predict(model, x)
+    pred = batched_predict(model, x_adv)
+    fooled = (pred != y) & (pred0 == y)
+    d = (x_adv - x).flatten(1).norm(p=p, dim=1)[fooled]
+    return {"attack": label, "impl": impl, "images/s": x.shape[0] / seconds, "seconds": seconds,
+            "success": (pred != y).float().mean().item(),
+            f"median L{int(p)}": d.median().item() if d.numel() else float("nan")}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=100)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--cache-dir", default=str(ROOT / ".robustcheck" / "cache"))
+    ap.add_argument("--skip", nargs="*", default=[], help="deepfool, cw, slide, pgd")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    warnings.filterwarnings("ignore")
+    import foolbox as fb
+    import torchattacks
+
+    model, x, y = load_model_and_data(args.cache_dir, args.n)
+    fmodel = fb.PyTorchModel(model, bounds=(0, 1))
+    clean = (batched_predict(model, x) == y).float().mean().item()
+    rows: list[dict] = []
+    ratios: list[list] = []
+
+    if "deepfool" not in args.skip:
+        ours, t_ours = timed(lambda: build_attack("deepfool", {}, seed=0)(model, x, y, [1e9])[0].x_adv)
+        ta, t_ta = timed(lambda: torchattacks.DeepFool(model, steps=50, overshoot=0.02)(x, y))
+        fbx, t_fb = timed(lambda: fb.attacks.L2DeepFoolAttack(steps=50, overshoot=0.02)(fmodel, x, y, epsilons=None)[0])
+        r = [row("DeepFool", "robustcheck", model, x, y, ours, t_ours, 2),
+             row("DeepFool", "torchattacks", model, x, y, ta, t_ta, 2),
+             row("DeepFool", "foolbox", model, x, y, fbx, t_fb, 2)]
+        rows += r
+        ratios.append(["DeepFool", "throughput vs torchattacks", r[0]["images/s"] / r[1]["images/s"], ">= 10",
+                       f"{r[0]['success']:.3f} vs {r[1]['success']:.3f}"])
+
+    if "cw" not in args.skip:
+        ours, t_ours = timed(lambda: build_attack("cw-l2", CW, seed=0)(model, x, y, [1e9])[0].x_adv)
+        fbcw = fb.attacks.L2CarliniWagnerAttack(binary_search_steps=CW["search_steps"], steps=CW["steps"],
+                                                stepsize=CW["lr"], confidence=CW["confidence"],
+                                                initial_const=CW["initial_const"])
+        fbx, t_fb = timed(lambda: fbcw(fmodel, x, y, epsilons=None)[0])
+        r = [row("CW-L2 (binary search)", "robustcheck", model, x, y, ours, t_ours, 2),
+             row("CW-L2 (binary search)", "foolbox", model, x, y, fbx, t_fb, 2)]
+        rows += r
+        ratios.append(["CW-L2", "time vs foolbox", t_ours / t_fb, "<= 0.5",
+                       f"{r[0]['success']:.3f} vs {r[1]['success']:.3f}"])
+
+    if "slide" not in args.skip:
+        ours, t_ours = timed(lambda: build_attack("slide", SLIDE, seed=0)(model, x, y, [SLIDE_EPS])[0].x_adv)
+        fbs = fb.attacks.SparseL1DescentAttack(quantile=SLIDE["q"] / 100, rel_stepsize=SLIDE["rel_stepsize"],
+                                               steps=SLIDE["steps"])
+        fbx, t_fb = timed(lambda: fbs(fmodel, x, y, epsilons=[SLIDE_EPS])[1][0])
+        r = [row("SLIDE (L1, eps=10)", "robustcheck", model, x, y, ours, t_ours, 1),
+             row("SLIDE (L1, eps=10)", "foolbox", model, x, y, fbx, t_fb, 1)]
+        rows += r
+        ratios.append(["SLIDE", "time vs foolbox", t_ours / t_fb, "<= 1",
+                       f"{r[0]['success']:.3f} vs {r[1]['success']:.3f}"])
+
+    if "pgd" not in args.skip:
+        ours, t_ours = timed(lambda: build_attack("pgd-linf", {"steps": 40, "alpha": 0.01}, seed=0)(
+            model, x, y, [0.1])[0].x_adv)
+        ta, t_ta = timed(lambda: torchattacks.PGD(model, eps=0.1, alpha=0.01, steps=40)(x, y))
+        rows += [row("PGD-Linf (eps=0.1, 40 steps)", "robustcheck", model, x, y, ours, t_ours, 2),
+                 row("PGD-Linf (eps=0.1, 40 steps)", "torchattacks", model, x, y, ta, t_ta, 2)]
+
+    load = os.getloadavg()
+    print(f"n = {args.n} embedded-MNIST test digits, clean accuracy {clean:.3f}; torch {torch.__version__}, "
+          f"{args.threads} thread(s); load average at the end {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} "
+          f"(CPU shared with other processes: timings are noisy)")
+    print(tabulate(rows, headers="keys", floatfmt=".3f", tablefmt="github"))
+    print()
+    print(tabulate(ratios, headers=["attack", "ratio", "measured", "target", "success ours vs theirs"],
+                   floatfmt=".2f", tablefmt="github"))
+
+
+if __name__ == "__main__":
+    main()
