@@ -24,6 +24,11 @@ from robustcheck.attacks import (  # noqa: F401,E402
     slide as _slide,
     square as _square,
 )
+from robustcheck.attacks import (  # noqa: F401,E402  detector-aware (issue 6)
+    bim_recon as _bim_recon,
+    cw_detector as _cw_detector,
+    sigma_pgd as _sigma_pgd,
+)
 
 
 def validate_params(name: str, params: dict[str, Any]) -> None:
