@@ -60,6 +60,8 @@ def recorder(attack: Any, model: nn.Module, x: Tensor, y: Tensor, eps: float, ta
     """An :class:`~robustcheck.indicators.IterateRecorder` for fixed-ε untargeted attacks, else None."""
     if attack.minimization or attack.targeted or isinstance(model, (DefendedLogits, AdaptiveTarget)):
         return None
+    if is_gradient_free(attack.name, type(attack)):
+        return None  # query attacks batch internally (torchattacks Square): rows cannot be matched
     if attack.norm not in ("linf", "l2") or eps == 0:
         return None
     return I.IterateRecorder(model, x, y, eps, attack.norm, attack.batch_size)
