@@ -162,7 +162,7 @@ def family_metrics(engine: Engine, case: FamilyCase) -> dict[str, float | None]:
     """Per-example worst case over the family's attacks at the case's ε and threat model."""
     suite = case.suite
     clf = engine.classifier(suite)
-    defence, defence_key = engine.defence(suite, case)
+    defence, _ = engine.defence(suite, case)
     x, y, _ = engine.case_inputs(case)
     pred, d_clean, _ = engine._outputs(clf.module, defence, x)
     survive_acc = torch.ones_like(y, dtype=torch.bool)

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from defences import DEFENCES, BaseDefence, FitContext
+from robustcheck import adaptive_eval as AE
 from robustcheck import metrics as M
 from robustcheck.attacks import ATTACKS, accepted_params_of, build_attack
 from robustcheck.cache import DiskCache, content_key
@@ -23,7 +24,6 @@ from robustcheck.data import DatasetSplits, Split, load_dataset
 from robustcheck.errors import ConfigError, ModelContractError
 from robustcheck.models import CLASSIFIERS, check_classifier, frozen_eval, train_classifier
 from robustcheck.suite import Bar, Case, FamilyCase, Scale, Suite
-from robustcheck import adaptive_eval as AE
 
 log = logging.getLogger("robustcheck")
 

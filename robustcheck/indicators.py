@@ -35,14 +35,14 @@ UNBOUNDED_EPS = {"linf": 1.0, "l2": 28.0}
 
 def tolerance(p: float, n: int) -> float:
     """Sampling slack for comparing two rates of ``n`` examples: 2 binomial SE + 1/n."""
-    if n <= 0 or p != p:
+    if n <= 0 or math.isnan(p):
         return math.inf
     return 2.0 * math.sqrt(max(p * (1 - p), 0.0) / n) + 1.0 / n
 
 
 def higher_beyond_noise(a: float | None, b: float | None, n: int) -> float | None:
     """1.0 if ``a`` exceeds ``b`` by more than :func:`tolerance`, else 0.0 (None if either is missing)."""
-    if a is None or b is None or a != a or b != b:
+    if a is None or b is None or math.isnan(a) or math.isnan(b):
         return None
     return float(a > b + tolerance((a + b) / 2, n))
 

@@ -12,7 +12,6 @@ from robustcheck.attacks import build_attack
 from robustcheck.attacks.base import BaseAttack
 from robustcheck.metrics import budget_violations
 from robustcheck.threat import EOT, AdaptiveTarget, DefendedLogits
-
 from tests.helpers import trained_tiny
 
 

@@ -12,7 +12,6 @@ from defences.base import BaseDefence
 from robustcheck import properties as P
 from robustcheck.attacks import ATTACKS
 from robustcheck.attacks.base import BaseAttack
-
 from tests.helpers import tiny_cnn, trained_tiny
 
 CI = settings(settings.get_profile("ci"), max_examples=6)
