@@ -16,13 +16,14 @@ import torch
 from torch import Tensor, nn
 
 from defences import DEFENCES, BaseDefence, FitContext
+from robustcheck import adaptive_eval as AE
 from robustcheck import metrics as M
 from robustcheck.attacks import ATTACKS, accepted_params_of, build_attack
 from robustcheck.cache import DiskCache, content_key
 from robustcheck.data import DatasetSplits, Split, load_dataset
 from robustcheck.errors import ConfigError, ModelContractError
 from robustcheck.models import CLASSIFIERS, check_classifier, frozen_eval, train_classifier
-from robustcheck.suite import Bar, Case, Scale, Suite
+from robustcheck.suite import Bar, Case, FamilyCase, Scale, Suite
 
 log = logging.getLogger("robustcheck")
 
@@ -79,6 +80,8 @@ class Engine:
         self._defences: dict[Any, tuple[BaseDefence, str]] = {}
         self._adv: dict[str, Tensor] = {}
         self._clean: dict[Any, tuple[Tensor, Tensor, Tensor | None]] = {}
+        self._silent: dict[str, float | None] = {}
+        self._memo: dict[Any, Any] = {}
 
     # ------------------------------------------------------------------ building blocks
     def seed(self, suite: Suite) -> int:
@@ -97,10 +100,11 @@ class Engine:
     def train_split(self, suite: Suite) -> Split:
         return self.data(suite).train.subset(self.scale(suite).train_limit)
 
-    def classifier(self, suite: Suite) -> _Model:
+    def classifier(self, suite: Suite, seed: int | None = None) -> _Model:
+        """The suite's classifier (``seed`` overrides the suite's: the black-box transfer surrogate)."""
         data = self.data(suite)
         scale = self.scale(suite)
-        seed = self.seed(suite)
+        seed = self.seed(suite) if seed is None else seed
         spec = suite.classifier
         mem_key = (id(spec) if callable(spec) else spec, data.content_hash, scale, seed)
         if mem_key in self._classifiers:
@@ -193,12 +197,19 @@ class Engine:
             attack = build_attack(spec.name, params, seed=self.seed(suite), batch_size=suite.batch_size)
 
             def compute() -> dict[str, Any]:
-                results = attack(model, x, y, eps_run, target=target)
-                if not minimization:  # one ε: the entry layout of fixed-ε attacks is (N, ...)
-                    return {"x_adv": results[0].x_adv.detach().cpu()}
-                return {"x_adv": torch.stack([r.x_adv.detach().cpu() for r in results])}
+                rec = None if minimization else AE.recorder(attack, model, x, y, case.eps, target)
+                results = attack(rec if rec is not None else model, x, y, eps_run, target=target)
+                if minimization:  # the entry layout of minimisation attacks is (len(eps_run), N, ...)
+                    return {"x_adv": torch.stack([r.x_adv.detach().cpu() for r in results])}
+                out: dict[str, Any] = {"x_adv": results[0].x_adv.detach().cpu()}  # one ε: (N, ...)
+                if rec is not None:
+                    out["silent_success"] = AE.silent_from(rec, model, results[0].x_adv, y)
+                return out
 
-            self._adv[key] = self.cache.get_or_compute("adversarial", key, compute)["x_adv"].to(self.device)
+            blob = self.cache.get_or_compute("adversarial", key, compute)
+            self._adv[key] = blob["x_adv"].to(self.device)
+            self._silent[key] = blob.get("silent_success")
+        self._last_adv_key = key
         return self._adv[key][eps_run.index(case.eps)] if minimization else self._adv[key]
 
     def attack_params(self, case: Case) -> dict[str, Any]:
@@ -211,6 +222,44 @@ class Engine:
     # ------------------------------------------------------------------ one case
     def evaluate(self, case: Case, postprocess: Callable[[dict[str, Any]], None] | None = None) -> CaseResult:
         """Evaluate one case; ``postprocess(metrics)`` may edit the metrics before the bars are checked."""
+        scores: dict[str, Tensor] = {}
+        if isinstance(case, FamilyCase):
+            metrics = AE.family_metrics(self, case)
+        else:
+            base, scores = self._base(case)
+            metrics = dict(base)
+            if case.suite.indicators:
+                metrics.update(AE.indicators(self, case))
+        if postprocess is not None:
+            postprocess(metrics)
+        bars = case.bars(self.scale_name)
+        return CaseResult(case.id, case.suite.name, metrics, bars, check_bars(metrics, bars), scores)
+
+    def base_metrics(self, case: Case) -> dict[str, Any]:
+        """The metrics of one (non-family) case, memoised per run (sibling cases reuse them)."""
+        return self._base(case)[0]
+
+    def _base(self, case: Case) -> tuple[dict[str, Any], dict[str, Tensor]]:
+        memo = ("metrics", case.suite.name, id(case.suite), case.id)
+        if memo not in self._memo:
+            self._memo[memo] = self._base_metrics(case)
+        return self._memo[memo]
+
+    def attack_target(self, case: Case) -> tuple[nn.Module, str]:
+        """(model the attack runs on, its cache key) for the case's threat model (see robustcheck.threat)."""
+        return AE.attack_target(self, case)
+
+    def case_inputs(self, case: Case) -> tuple[Tensor, Tensor, Tensor | None]:
+        suite = case.suite
+        data = self.data(suite)
+        n = suite.n_samples or self.scale(suite).n_samples
+        test = data.test.subset(n)
+        x, y = test.x.to(self.device), test.y.to(self.device)
+        targeted = bool(case.attack.params.get("targeted", False))
+        target = self.targets(y, data.num_classes, self.seed(suite)) if targeted else None
+        return x, y, target
+
+    def _base_metrics(self, case: Case) -> tuple[dict[str, Any], dict[str, Tensor]]:
         suite = case.suite
         data = self.data(suite)
         clf = self.classifier(suite)
@@ -222,21 +271,13 @@ class Engine:
         targeted = bool(case.attack.params.get("targeted", False))
         target = self.targets(y, data.num_classes, self.seed(suite)) if targeted else None
 
-        if case.threat == "grey-box":
-            model, model_key = clf.module, clf.key
-        elif case.threat == "white-box":
-            model = defence.attack_model()
-            model_key = clf.key if model is clf.module else f"white:{defence_key}"
-        else:
-            raise ConfigError(f"threat model {case.threat!r} is not implemented yet; use grey-box or white-box")
+        model, model_key = self.attack_target(case)
         x_adv = self.adversarial(case, model, model_key, x, y, target)
         scores: dict[str, Tensor] = {}
-        metrics = self.compute_metrics(clf.module, defence, x, y, x_adv, case.eps, attack_cls.norm,
-                                       clean_key=(defence_key, int(x.shape[0])), scores_out=scores)
-        if postprocess is not None:
-            postprocess(metrics)
-        bars = case.bars(self.scale_name)
-        return CaseResult(case.id, suite.name, metrics, bars, check_bars(metrics, bars), scores)
+        metrics: dict[str, Any] = self.compute_metrics(clf.module, defence, x, y, x_adv, case.eps, attack_cls.norm,
+                                                       clean_key=(defence_key, int(x.shape[0])), scores_out=scores)
+        metrics["silent_success"] = self._silent.get(self._last_adv_key)
+        return metrics, scores
 
     @staticmethod
     def targets(y: Tensor, num_classes: int, seed: int) -> Tensor:
@@ -308,6 +349,7 @@ class Engine:
             out["defended_rate"] = M.defended_rate(None, None, d_adv, y)
         out.update(M.perturbation_norms(x, x_adv))
         out["budget_violations"] = float(M.budget_violations(x, x_adv, eps, norm))
+        out["adaptive_success_rate"] = AE.adaptive_success_rate(x, x_adv, y, pred, d_adv, s_adv, t, eps, norm)
         return out
 
 

@@ -184,3 +184,25 @@ def budget_violations(x: Tensor, x_adv: Tensor, eps: float | None, norm: str, to
         slack = tol if norm == "linf" else tol * max(1.0, eps)
         ok = ok & (n <= eps + slack)
     return int((~ok).sum())
+
+
+# --- detector-aware success, worst case over a family, attack-failure indicators (issue 6) -------------
+for _name, _higher, _desc in [
+    ("adaptive_success_rate", False, ("x' misclassified by the defence AND not flagged AND within budget, "
+                                      "over correctly classified x (detector-aware success)")),
+    ("worst_case_corrected_accuracy", True, "mean over x of [pred_D(x'_a) = y for every attack a of the family]"),
+    ("worst_case_defended_rate", True, "mean over x of [x'_a flagged or pred_D(x'_a) = y for every attack a]"),
+    ("silent_success", False, ("1 if an iterate within budget fooled the attacked model but the returned x' "
+                               "does not (best iterate lost)")),
+    ("eps_nonmonotone", False, "1 if defended_rate is higher than at the next smaller ε of the same attack"),
+    ("iterative_weaker", False, ("1 if the iterative attack leaves a higher defended_rate than its single-step "
+                                 "version (PGD/BIM vs FGSM)")),
+    ("zero_gradient_fraction", False, "fraction of inputs whose input gradient through the attacked model is 0"),
+    ("shattered_gradients", False, "1 if input gradients through the attacked model are zero or NaN"),
+    ("unbounded_accuracy", False, "accuracy of the attacked model under PGD with an unbounded budget"),
+    ("unbounded_not_zero", False, "1 if unbounded PGD leaves the attacked model > 10 % accurate"),
+    ("blackbox_accuracy", False, "accuracy of the attacked model under Square at the case's ε"),
+    ("blackbox_beats_whitebox", False, "1 if Square beats the gradient attack on the same model and ε"),
+    ("gradient_masking", False, "1 if any of shattered_gradients, unbounded_not_zero, blackbox_beats_whitebox"),
+]:
+    register_metric(_name, higher_is_better=_higher, description=_desc)

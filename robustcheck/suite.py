@@ -280,6 +280,19 @@ class Case:
 
 
 @dataclass(frozen=True)
+class FamilyCase(Case):
+    """Per-example worst case over a family of attacks at one ε and threat model: an input counts as
+    defended only if it survives every member (``worst_case_*`` metrics)."""
+
+    family: str = ""
+    members: tuple[Attack, ...] = ()
+
+    @property
+    def id(self) -> str:
+        return f"{self.defence.id}|family={self.family}|eps={format_eps(self.eps)}|{self.threat}"
+
+
+@dataclass(frozen=True)
 class Suite:
     """A declarative grid of cases; validated when built.
 
@@ -296,6 +309,11 @@ class Suite:
         data_root: root of torchvision datasets (not needed for ``mnist-embedded``).
         scales: per-scale overrides of :data:`DEFAULT_SCALES`.
         n_samples: fixes the number of attacked test examples, whatever the scale.
+        eot_samples: forward passes averaged (EOT) by white-box attacks on ``stochastic`` defences.
+        families: ``{name: [attack ids]}``; adds one worst-case case per defence, threat model and ε
+            common to all members, id ``<defence>|family=<name>|eps=<ε>|<threat>``; select its bars with
+            ``Thresholds(attack=<name>, worst_case_corrected_accuracy=...)``.
+        indicators: compute the attack-failure indicators of :mod:`robustcheck.indicators` per case.
     """
 
     name: str
@@ -311,6 +329,9 @@ class Suite:
     scales: Mapping[str, Scale] = field(default_factory=dict)
     n_samples: int | None = None
     batch_size: int = 250
+    eot_samples: int = 8
+    families: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    indicators: bool = True
 
     def __post_init__(self) -> None:
         _check_id(self.name, "suite name")
@@ -342,13 +363,16 @@ class Suite:
         for k, v in self.scales.items():
             if k not in SCALE_NAMES or not isinstance(v, Scale):
                 raise ConfigError(f"suite {self.name!r}: scales must map one of {SCALE_NAMES} to Scale(...)")
+        if isinstance(self.eot_samples, bool) or not isinstance(self.eot_samples, int) or self.eot_samples <= 0:
+            raise ConfigError(f"suite {self.name!r}: eot_samples must be a positive int, got {self.eot_samples!r}")
+        self._check_families(atts)
         self._check_names()
         ids = [c.id for c in self.cases()]
         dup = sorted({i for i in ids if ids.count(i) > 1})
         if dup:
             raise ConfigError(f"suite {self.name!r}: duplicate case ids {dup}; give attacks/defences distinct id=")
         defence_ids = {d.id for d in defs}
-        attack_ids = {a.id for a in atts}
+        attack_ids = {a.id for a in atts} | set(self.families)
         for th in ths:
             if th.defence is not None and th.defence not in defence_ids:
                 raise ConfigError(f"suite {self.name!r}: Thresholds(defence={th.defence!r}) matches no defence; "
@@ -356,6 +380,27 @@ class Suite:
             if th.attack is not None and th.attack not in attack_ids:
                 raise ConfigError(f"suite {self.name!r}: Thresholds(attack={th.attack!r}) matches no attack; "
                                   f"known: {', '.join(sorted(attack_ids))}")
+
+    def _check_families(self, atts: Sequence[Attack]) -> None:
+        if not isinstance(self.families, Mapping):
+            raise ConfigError(f"suite {self.name!r}: families must map a name to a list of attack ids")
+        by_id = {a.id: a for a in atts}
+        for fam, members in self.families.items():
+            _check_id(fam, "family name")
+            if fam in by_id:
+                raise ConfigError(f"suite {self.name!r}: family {fam!r} has the id of an attack; rename it")
+            members = list(_as_seq(members, f"family {fam!r}"))
+            unknown = [m for m in members if m not in by_id]
+            if len(members) < 2 or unknown:
+                raise ConfigError(f"suite {self.name!r}: family {fam!r} needs >= 2 attack ids of the suite; "
+                                  f"unknown: {unknown}; known: {', '.join(sorted(by_id))}")
+            if not self._family_eps(fam):
+                raise ConfigError(f"suite {self.name!r}: family {fam!r}: its attacks share no ε")
+
+    def _family_eps(self, fam: str) -> list[float]:
+        by_id = {a.id: a for a in self.attacks}
+        members = [by_id[m] for m in self.families[fam]]
+        return [e for e in members[0].eps if all(any(math.isclose(e, f) for f in m.eps) for m in members[1:])]
 
     def _check_names(self) -> None:
         # Imported here: the registries live in higher layers that import this module.
@@ -388,13 +433,20 @@ class Suite:
         return self.scales.get(name, DEFAULT_SCALES[name])
 
     def cases(self) -> list[Case]:
-        return [
+        cases = [
             Case(self, d, a, e, t)
             for d in self.defences
             for a in self.attacks
             for e in a.eps
             for t in self.threat_models
         ]
+        by_id = {a.id: a for a in self.attacks}
+        for fam, members in self.families.items():
+            atts = tuple(by_id[m] for m in members)
+            placeholder = Attack(atts[0].name, self._family_eps(fam), id=fam)
+            cases += [FamilyCase(self, d, placeholder, e, t, family=fam, members=atts)
+                      for d in self.defences for e in self._family_eps(fam) for t in self.threat_models]
+        return cases
 
 
 def _as_seq(value: Any, what: str) -> Sequence[Any]:

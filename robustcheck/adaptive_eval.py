@@ -1,0 +1,199 @@
+"""Engine glue for threat models, detector-aware attacks, attack-failure indicators and worst-case
+families (kept out of :mod:`robustcheck.engine` so that file stays small). Functions take the engine.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import Tensor, nn
+
+from robustcheck import indicators as I
+from robustcheck import metrics as M
+from robustcheck.attacks import ATTACKS, accepted_params_of, build_attack
+from robustcheck.cache import content_key
+from robustcheck.errors import ConfigError
+from robustcheck.suite import Attack, Case, FamilyCase
+from robustcheck.threat import AdaptiveTarget, DefendedLogits, is_gradient_free, white_box_model
+
+if TYPE_CHECKING:
+    from robustcheck.engine import Engine
+
+#: Examples and budgets of the per-case indicator probes (kept small: they run on every case).
+PROBE_N = 64
+UNBOUNDED_STEPS = 20
+SQUARE_QUERIES = 200
+
+
+def attack_target(engine: Engine, case: Case) -> tuple[nn.Module, str]:
+    suite = case.suite
+    clf = engine.classifier(suite)
+    defence, defence_key = engine.defence(suite, case)
+    cls = ATTACKS.get(case.attack.name)
+    adaptive = bool(getattr(cls, "needs_defence", False))
+    n_eot = suite.eot_samples
+    if case.threat == "grey-box":
+        return (AdaptiveTarget(None, clf.module) if adaptive else clf.module), clf.key
+    if case.threat == "white-box":
+        if adaptive:
+            target = AdaptiveTarget(defence, clf.module, n_eot)
+            if not (target.has_detector or target.has_purifier):
+                return target, clf.key
+            return target, f"adaptive:{defence_key}:eot={n_eot if defence.stochastic else 1}"
+        model = white_box_model(defence, n_eot)
+        if model is clf.module:
+            return model, clf.key
+        return model, f"white:{defence_key}:eot={n_eot if defence.stochastic else 1}"
+    # black-box
+    if is_gradient_free(case.attack.name, cls):
+        if not (defence.is_detector or defence.is_purifier):
+            return DefendedLogits(defence), f"black:{clf.key}"
+        return DefendedLogits(defence), f"black:{defence_key}"
+    if adaptive:
+        raise ConfigError(f"attack {case.attack.name!r} is detector-aware and needs gradients of the defence; "
+                          f"it has no black-box form (use white-box)")
+    surrogate = engine.classifier(suite, seed=engine.seed(suite) + 1)
+    return surrogate.module, f"transfer:{surrogate.key}"
+
+
+def recorder(attack: Any, model: nn.Module, x: Tensor, y: Tensor, eps: float, target: Tensor | None) -> Any:
+    """An :class:`~robustcheck.indicators.IterateRecorder` for fixed-ε untargeted attacks, else None."""
+    if attack.minimization or attack.targeted or isinstance(model, (DefendedLogits, AdaptiveTarget)):
+        return None
+    if is_gradient_free(attack.name, type(attack)):
+        return None  # query attacks batch internally (torchattacks Square): rows cannot be matched
+    if attack.norm not in ("linf", "l2") or eps == 0:
+        return None
+    return I.IterateRecorder(model, x, y, eps, attack.norm, attack.batch_size)
+
+
+@torch.no_grad()
+def silent_from(rec: Any, model: nn.Module, x_adv: Tensor, y: Tensor) -> float:
+    from robustcheck.attacks import batched_predict
+
+    fools = batched_predict(model, x_adv) != y
+    return float(I.silent_success_count(rec.fooled, fools) > 0)
+
+
+def adaptive_success_rate(x: Tensor, x_adv: Tensor, y: Tensor, pred: Tensor, d_adv: Tensor, s_adv: Tensor | None,
+                          t: float | None, eps: float, norm: str) -> float:
+    """Detector-aware success: pred_D(x′) ≠ y, S(x′) ≤ t, x′ within budget; over x with C(x) = y."""
+    correct = pred == y
+    if int(correct.sum()) == 0:
+        return float("nan")
+    ok = d_adv != y
+    if s_adv is not None and t is not None:
+        ok = ok & (s_adv <= t)
+    d = torch.nan_to_num(x_adv - x)
+    slack = 1e-5 if norm == "linf" else 1e-5 * max(1.0, eps)
+    within = (M.norm_of(d, norm) <= eps + slack) if norm in ("linf", "l2", "l1", "l0") else torch.ones_like(ok)
+    ok = ok & within & torch.isfinite(x_adv).flatten(1).all(1)
+    return ((ok & correct).sum() / correct.sum()).item()
+
+
+def _sibling(case: Case, attack: Attack, eps: float) -> Case:
+    return Case(case.suite, case.defence, attack, eps, case.threat)
+
+
+def _memo(engine: Engine, key: Any, fn: Any) -> Any:
+    if key not in engine._memo:
+        engine._memo[key] = fn()
+    return engine._memo[key]
+
+
+def _probe(engine: Engine, case: Case, key: tuple[Any, ...], fn: Any) -> float:
+    """An attack probe's accuracy, memoised for the run and cached on disk across runs (the probes are
+    attacks; a warm run must not repeat them)."""
+    data_hash = engine.data(case.suite).content_hash
+    ckey = content_key("probe", *key, data_hash, PROBE_N, engine.seed(case.suite))
+    return _memo(engine, ckey, lambda: engine.cache.get_or_compute(
+        "probes", ckey, lambda: {"accuracy": torch.tensor(fn(), dtype=torch.float64)})["accuracy"].item())
+
+
+def indicators(engine: Engine, case: Case) -> dict[str, float | None]:
+    """The per-case attack-failure indicators (see :mod:`robustcheck.indicators`)."""
+    out: dict[str, float | None] = {}
+    base = engine.base_metrics(case)
+    x, y, target = engine.case_inputs(case)
+    n = int(x.shape[0])
+    cls = ATTACKS.get(case.attack.name)
+    # ε-monotonicity against the next smaller ε of the same attack
+    smaller = sorted(e for e in case.attack.eps if e < case.eps)
+    out["eps_nonmonotone"] = 0.0
+    if smaller:
+        prev = engine.base_metrics(_sibling(case, case.attack, smaller[-1]))
+        out["eps_nonmonotone"] = I.higher_beyond_noise(base["defended_rate"], prev["defended_rate"], n)
+    # iterative vs its single-step version at the same ε
+    single = I.SINGLE_STEP.get(case.attack.name)
+    out["iterative_weaker"] = None
+    if single is not None and not case.attack.params.get("targeted", False):
+        s_case = _sibling(case, Attack(single, case.eps, id=f"{single}-ref"), case.eps)
+        out["iterative_weaker"] = I.higher_beyond_noise(base["defended_rate"],
+                                                        engine.base_metrics(s_case)["defended_rate"], n)
+    if case.threat == "black-box":
+        return out
+    model, model_key = engine.attack_target(case)
+    xp, yp = x[:PROBE_N], y[:PROBE_N]
+    zero, nan = _memo(engine, ("grad", model_key, PROBE_N), lambda: I.gradient_health(model, xp, yp))
+    out["zero_gradient_fraction"] = zero
+    out["shattered_gradients"] = I.shattered(zero, nan)
+    norm = cls.norm
+    seed = engine.seed(case.suite)
+    if norm in I.UNBOUNDED_EPS and not cls.minimization:
+        def unbounded() -> float:
+            pgd = build_attack(f"pgd-{norm}", {"steps": UNBOUNDED_STEPS}, seed=seed, batch_size=PROBE_N)
+            [r] = pgd(model, xp, yp, [I.UNBOUNDED_EPS[norm]])
+            return 1.0 - r.success.double().mean().item()
+
+        acc = _probe(engine, case, ("unbounded", model_key, norm, UNBOUNDED_STEPS), unbounded)
+        out["unbounded_accuracy"] = acc
+        out["unbounded_not_zero"] = float(acc > I.UNBOUNDED_MAX_ACCURACY)
+    iterative = "steps" in accepted_params_of(case.attack.name) and not is_gradient_free(case.attack.name, cls)
+    if iterative and norm in ("linf", "l2") and not cls.minimization and case.eps > 0 and target is None:
+        def square() -> float:
+            sq = build_attack("square" if norm == "linf" else "square-l2", {"steps": SQUARE_QUERIES}, seed=seed,
+                              batch_size=PROBE_N)
+            [r] = sq(model, xp, yp, [case.eps])
+            return 1.0 - r.success.double().mean().item()
+
+        sq_acc = _probe(engine, case, ("square", model_key, norm, case.eps, SQUARE_QUERIES), square)
+        x_adv = engine.adversarial(case, model, model_key, x, y, target)[:PROBE_N]
+        with torch.no_grad():
+            wb_acc = (model(x_adv).argmax(1) == yp).double().mean().item()
+        out["blackbox_accuracy"] = sq_acc
+        out["blackbox_beats_whitebox"] = I.higher_beyond_noise(wb_acc, sq_acc, int(xp.shape[0]))
+    out["gradient_masking"] = I.gradient_masking(out.get("shattered_gradients"), out.get("unbounded_not_zero"),
+                                                 out.get("blackbox_beats_whitebox"))
+    return out
+
+
+def family_metrics(engine: Engine, case: FamilyCase) -> dict[str, float | None]:
+    """Per-example worst case over the family's attacks at the case's ε and threat model."""
+    suite = case.suite
+    clf = engine.classifier(suite)
+    defence, _ = engine.defence(suite, case)
+    x, y, _ = engine.case_inputs(case)
+    pred, d_clean, _ = engine._outputs(clf.module, defence, x)
+    survive_acc = torch.ones_like(y, dtype=torch.bool)
+    survive_def = torch.ones_like(y, dtype=torch.bool)
+    out: dict[str, float | None] = {"clean_accuracy": M.accuracy(pred, y),
+                                    "defended_clean_accuracy": M.accuracy(d_clean, y)}
+    t = defence.threshold if defence.is_detector else None
+    violations = 0.0
+    for attack in case.members:
+        member = _sibling(case, attack, case.eps)
+        engine.base_metrics(member)
+        x_m, y_m, tgt = engine.case_inputs(member)
+        model, key = engine.attack_target(member)
+        x_adv = engine.adversarial(member, model, key, x_m, y_m, tgt)
+        _, d_adv, s_adv = engine._outputs(clf.module, defence, x_adv)
+        ok = d_adv == y
+        survive_acc &= ok
+        survive_def &= ok | (s_adv > t) if (s_adv is not None and t is not None) else ok
+        violations += M.budget_violations(x, x_adv, case.eps, ATTACKS.get(attack.name).norm)
+        out[f"corrected_accuracy_{attack.id}".replace("-", "_")] = M.accuracy(d_adv, y)
+    out["worst_case_corrected_accuracy"] = survive_acc.double().mean().item()
+    out["worst_case_defended_rate"] = survive_def.double().mean().item()
+    out["budget_violations"] = violations
+    return out
