@@ -14,6 +14,7 @@ default.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -144,7 +145,7 @@ class BaseDefence(nn.Module):
     @property
     def threshold(self) -> float | None:
         t = float(self._threshold)
-        return None if t != t else t
+        return None if math.isnan(t) else t
 
     @torch.no_grad()
     def calibrate(self, x_val: Tensor, fpr: float, batch_size: int = 500) -> float | None:

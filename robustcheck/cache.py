@@ -75,7 +75,7 @@ class DiskCache:
             if not isinstance(obj, dict):
                 raise ValueError("entry is not a dict")
             return obj
-        except Exception as exc:  # corrupt or foreign file: drop it and recompute
+        except Exception as exc:  # noqa: BLE001  corrupt or foreign file: drop it and recompute
             log.warning("robustcheck: corrupt cache entry %s (%s); recomputing", p, exc)
             p.unlink(missing_ok=True)
             return None

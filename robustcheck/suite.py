@@ -365,6 +365,8 @@ class Suite:
                 raise ConfigError(f"suite {self.name!r}: scales must map one of {SCALE_NAMES} to Scale(...)")
         if isinstance(self.eot_samples, bool) or not isinstance(self.eot_samples, int) or self.eot_samples <= 0:
             raise ConfigError(f"suite {self.name!r}: eot_samples must be a positive int, got {self.eot_samples!r}")
+        if not isinstance(self.indicators, bool):
+            raise ConfigError(f"suite {self.name!r}: indicators must be True or False, got {self.indicators!r}")
         self._check_families(atts)
         self._check_names()
         ids = [c.id for c in self.cases()]

@@ -44,6 +44,7 @@ class EOT(nn.Module):
 
     def __init__(self, module: nn.Module, samples: int) -> None:
         super().__init__()
+        self.training = False  # a wrapper around frozen models; torchattacks restores this flag recursively
         if isinstance(samples, bool) or not isinstance(samples, int) or samples <= 0:
             raise ConfigError(f"EOT samples must be a positive int, got {samples!r}")
         self.module, self.samples = module, samples
@@ -71,6 +72,7 @@ class DefendedLogits(nn.Module):
 
     def __init__(self, defence: BaseDefence) -> None:
         super().__init__()
+        self.training = False  # a wrapper around frozen models; torchattacks restores this flag recursively
         self.defence = defence
         self.clf = defence.classifier  # a submodule so torchattacks finds parameters and a device
 
@@ -99,6 +101,7 @@ class AdaptiveTarget(nn.Module):
 
     def __init__(self, defence: BaseDefence | None, classifier: nn.Module, eot_samples: int = 1) -> None:
         super().__init__()
+        self.training = False  # a wrapper around frozen models; torchattacks restores this flag recursively
         self.defence = defence
         self.classifier = classifier
         self.eot_samples = eot_samples

@@ -27,7 +27,13 @@ SUITE = Suite(
     attacks=[
         Attack("fgsm", eps=[0.1, 0.2, 0.3]),
         Attack("pgd-linf", eps=[0.1, 0.3], steps=40),
+        # detector-aware (adaptive) attacks: success = misclassified and not flagged and within budget
+        Attack("sigma-pgd", eps=0.1, sigma=0.5, steps=40),  # 004 eq 6.6
+        Attack("cw-detector", eps=0.1, kappa=10.0, steps=40),  # Carlini & Wagner 2017 extra-class logit
+        Attack("bim-recon", eps=0.1, beta=1.0, steps=40),  # 004 eq 7.15 (counter-attack B)
     ],
+    # per-example worst case over every L∞ attack at their common ε (0.1)
+    families={"linf": ["fgsm", "pgd-linf", "sigma-pgd", "cw-detector", "bim-recon"]},
     threat_models=["grey-box", "white-box"],
     seed=0,
     fpr=0.05,

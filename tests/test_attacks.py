@@ -138,3 +138,17 @@ def test_minimisation_attack_projects_one_run_per_eps(tiny):
     assert torch.equal(big.success, big.unbounded_success)
     assert (norm_of(small.x_adv - x, "l2") <= 0.5 + 1e-5).all()
     assert small.success.sum() <= big.success.sum()
+
+
+@pytest.mark.parametrize("name", ATTACKS.list())
+def test_attack_restores_every_module_mode(name, tiny):
+    """A wrapper left in training mode around a frozen model: attack code that restores the wrapper's flag
+    recursively (torchattacks does) must not leave the inner model's dropout switched on."""
+    model, x, y = tiny
+    if getattr(ATTACKS.get(name), "needs_defence", False):
+        pytest.skip("detector-aware attacks run on an AdaptiveTarget (tested in test_adaptive)")
+    model.eval()
+    wrapper = torch.nn.Sequential(model)  # training=True, as nn.Module starts
+    before = [m.training for m in wrapper.modules()]
+    make(name)(wrapper, x[:16], y[:16], EPS[ATTACKS.get(name).norm][:1])
+    assert [m.training for m in wrapper.modules()] == before

@@ -11,7 +11,6 @@ from defences import DEFENCES, BaseDefence, DefenceProtocol, FitContext
 from defences.kl_autoencoder import kl_divergence
 from robustcheck.data import load_dataset
 from robustcheck.errors import ConfigError
-
 from tests.helpers import trained_tiny
 
 
@@ -52,7 +51,7 @@ def test_defence_contract(name, tiny):
 
 
 def test_prediction_rule_detector_plus_corrector(tiny):
-    model, x, y = tiny
+    model, x, _y = tiny
     d = DEFENCES.get("ae-kl")().bind(model).eval()
     d.calibrate(x, 0.2)
     flagged = d.flagged(x)
@@ -63,7 +62,7 @@ def test_prediction_rule_detector_plus_corrector(tiny):
 
 
 def test_kl_training_reduces_loss_and_save_load_roundtrip(tiny, tmp_path):
-    model, x, y = tiny
+    model, x, _y = tiny
     data = load_dataset("mnist-embedded")
     d = DEFENCES.get("ae-kl")().bind(model)
     with torch.no_grad():

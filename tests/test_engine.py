@@ -16,8 +16,8 @@ TINY = {s: Scale(n_samples=48, train_limit=400, classifier_epochs=2, defence_epo
 
 
 def tiny_suite(**kw):
-    base = dict(name="tiny", defences=["none", "ae-kl"], attacks=[Attack("fgsm", eps=[0.1, 0.3]),
-                Attack("pgd-linf", eps=0.2, steps=40)], threat_models=["grey-box", "white-box"], scales=TINY)
+    base = {"name": "tiny", "defences": ["none", "ae-kl"], "attacks": [Attack("fgsm", eps=[0.1, 0.3]),
+                Attack("pgd-linf", eps=0.2, steps=40)], "threat_models": ["grey-box", "white-box"], "scales": TINY}
     base.update(kw)
     return Suite(**base)
 
@@ -59,7 +59,7 @@ def test_metrics_recomputed_independently(run):
 
 
 def test_grey_box_set_shared_and_white_box_differs(run):
-    engine, suite, results, _ = run
+    _engine, _suite, results, _ = run
     none_g = results["none|fgsm|eps=0.3|grey-box"][1].metrics
     kl_g = results["ae-kl|fgsm|eps=0.3|grey-box"][1].metrics
     assert none_g["adversarial_accuracy"] == kl_g["adversarial_accuracy"]
@@ -71,13 +71,13 @@ def test_grey_box_set_shared_and_white_box_differs(run):
 
 
 def test_scale_caps_attack_steps(run):
-    engine, suite, results, _ = run
+    engine, _suite, results, _ = run
     case = results["none|pgd-linf|eps=0.2|grey-box"][0]
     assert engine.attack_params(case)["steps"] == 5
 
 
 def test_warm_run_reuses_disk_cache_and_gives_same_metrics(run):
-    engine, suite, results, cache = run
+    _engine, _suite, results, cache = run
     assert list((cache / "classifiers").glob("*.pt")) and list((cache / "defences").glob("*.pt"))
     fresh = Engine(device="cpu", scale="smoke", cache_dir=str(cache))
     case, res = results["ae-kl|pgd-linf|eps=0.2|white-box"]

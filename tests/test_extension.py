@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from torch import nn
 
 from defences import DEFENCES, BaseDefence
 from defences.registry import check_defence_class
@@ -125,7 +124,7 @@ def test_evaluate_function_returns_metrics(tmp_path):
     assert m.corrected_accuracy == m["corrected_accuracy"] <= m.clean_accuracy
     assert m.failures and "corrected_accuracy" in m.failures[0]
     with pytest.raises(AttributeError, match="no metric 'accuracyy'"):
-        m.accuracyy
+        _ = m.accuracyy
 
 
 def test_register_metric_direction():

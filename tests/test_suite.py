@@ -9,8 +9,8 @@ from robustcheck.errors import ConfigError
 
 
 def suite(**kw):
-    base = dict(name="s", attacks=[Attack("fgsm", eps=[0.1, 0.3])], defences=["none", "ae-kl"],
-                threat_models=["grey-box", "white-box"])
+    base = {"name": "s", "attacks": [Attack("fgsm", eps=[0.1, 0.3])], "defences": ["none", "ae-kl"],
+                "threat_models": ["grey-box", "white-box"]}
     base.update(kw)
     return Suite(**base)
 

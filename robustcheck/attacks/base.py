@@ -8,11 +8,12 @@ every output against the budget, [0, 1] and NaN (``metrics.budget_violations``).
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import math
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, final
 
@@ -104,7 +105,10 @@ class BaseAttack(ABC):
         self._warn_if_probabilities(model, x)
         results: dict[float, list[Tensor]] = {e: [] for e in eps_list}
         unbounded: list[Tensor] = []
-        with torch.random.fork_rng(devices=[x.device] if x.device.type == "cuda" else []):
+        # Third-party attack code (torchattacks restores the *wrapper's* training flag, recursively) may
+        # flip train/eval modes; every module's own flag is restored on the way out, else dropout stays on.
+        modes = [(m, m.training) for m in model.modules()]
+        with torch.random.fork_rng(devices=[x.device] if x.device.type == "cuda" else []), _restore_modes(modes):
             torch.manual_seed(self.seed)
             for start in range(0, x.shape[0], self.batch_size):
                 xb = x[start : start + self.batch_size]
@@ -211,3 +215,12 @@ def eps_to_float(eps: Any) -> float:
     if math.isnan(e) or e < 0:
         raise ConfigError(f"eps must be a non-negative number, got {eps!r}")
     return e
+
+
+@contextlib.contextmanager
+def _restore_modes(modes: list[tuple[nn.Module, bool]]) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        for m, training in modes:
+            m.training = training
