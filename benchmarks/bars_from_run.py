@@ -1,0 +1,75 @@
+"""Print ``Thresholds(...)`` lines for a suite from a measured run record, with stated margins.
+
+Bars are set from measured numbers, never the other way round: this script reads a JSON run record
+(``.robustcheck/results/NNNN_*.json``) and prints, per case, a corrected-accuracy floor (measured −
+``--margin``, rounded down to 0.01; none when the measurement is below ``--floor``, since a bar near 0
+could not fail), per defence a detection-AUC floor (lowest AUC over the chosen attacks − ``--auc-margin``)
+and a defended-clean-accuracy floor, and, for detector-aware cases, an adaptive-success ceiling. Paste
+the output into the suite and keep the measured value in the comment.
+
+    python benchmarks/bars_from_run.py .robustcheck/results/0006_*.json mnist-kl-family --margin 0.06
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from collections import defaultdict
+
+
+def floor2(v: float) -> float:
+    return math.floor(v * 100 + 1e-9) / 100
+
+
+def ceil2(v: float) -> float:
+    return math.ceil(v * 100 - 1e-9) / 100
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("record")
+    ap.add_argument("suite")
+    ap.add_argument("--margin", type=float, default=0.05, help="corrected accuracy: measured − margin")
+    ap.add_argument("--floor", type=float, default=0.10, help="no corrected-accuracy bar below this")
+    ap.add_argument("--auc-margin", type=float, default=0.03)
+    ap.add_argument("--auc-attacks", default="", help="comma list: attacks whose AUCs set the per-defence bar "
+                    "(default: all); detector-aware attacks are meant to lower AUC and get per-case bars")
+    ap.add_argument("--clean-margin", type=float, default=0.04)
+    ap.add_argument("--scale", default="default")
+    args = ap.parse_args()
+    with open(args.record, encoding="utf-8") as f:
+        cases = json.load(f)["suites"][args.suite]
+    auc_attacks = {a for a in args.auc_attacks.split(",") if a}
+    aucs: dict[str, list[float]] = defaultdict(list)
+    clean: dict[str, float] = {}
+    lines = []
+    for cid, rec in sorted(cases.items()):
+        m = rec["metrics"]
+        parts = cid.split("|")
+        defence, attack, eps, threat = parts[0], parts[1], parts[2].split("=", 1)[1], parts[3]
+        family = attack.startswith("family=")
+        if family:
+            attack = attack.split("=", 1)[1]
+        clean.setdefault(defence, m.get("defended_clean_accuracy") or math.nan)
+        auc = m.get("detection_auc")
+        if auc is not None and not math.isnan(auc) and (not auc_attacks or attack in auc_attacks):
+            aucs[defence].append(auc)
+        sel = f'scale=D, defence="{defence}", attack="{attack}", eps={eps}, threat="{threat}"'
+        metric = "worst_case_corrected_accuracy" if family else "corrected_accuracy"
+        v = m.get(metric)
+        if v is not None and not math.isnan(v) and v >= args.floor:
+            lines.append(f"        Thresholds({sel}, {metric}={floor2(v - args.margin):.2f}),  # {v:.3f}")
+        if auc_attacks and attack not in auc_attacks and auc is not None and not math.isnan(auc) and not family:
+            lines.append(f"        Thresholds({sel}, detection_auc={floor2(auc - args.auc_margin):.2f}),  # {auc:.3f}")
+    for d, vals in sorted(aucs.items()):
+        lines.append(f'        Thresholds(scale=D, defence="{d}", detection_auc={floor2(min(vals) - args.auc_margin):.2f}),'
+                     f"  # min {min(vals):.3f}" + (f" over {sorted(auc_attacks)}" if auc_attacks else ""))
+    for d, v in sorted(clean.items()):
+        lines.append(f'        Thresholds(scale=D, defence="{d}", defended_clean_accuracy='
+                     f"{floor2(v - args.clean_margin):.2f}),  # {v:.3f}")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
