@@ -36,12 +36,15 @@ def main() -> None:
     ap.add_argument("--auc-attacks", default="", help="comma list: attacks whose AUCs set the per-defence bar "
                     "(default: all); detector-aware attacks are meant to lower AUC and get per-case bars")
     ap.add_argument("--clean-margin", type=float, default=0.04)
+    ap.add_argument("--adaptive-attacks", default="", help="comma list: detector-aware attacks whose white-box "
+                    "cases get an adaptive_success_rate ceiling (measured + --margin)")
     ap.add_argument("--scale", default="default")
     args = ap.parse_args()
     with open(args.record, encoding="utf-8") as f:
         cases = json.load(f)["suites"][args.suite]
     auc_attacks = {a for a in args.auc_attacks.split(",") if a}
-    aucs: dict[str, list[float]] = defaultdict(list)
+    adaptive = {a for a in args.adaptive_attacks.split(",") if a}
+    aucs: dict[str, list[tuple[float, str]]] = defaultdict(list)
     clean: dict[str, float] = {}
     lines = []
     for cid, rec in sorted(cases.items()):
@@ -54,7 +57,7 @@ def main() -> None:
         clean.setdefault(defence, m.get("defended_clean_accuracy") or math.nan)
         auc = m.get("detection_auc")
         if auc is not None and not math.isnan(auc) and (not auc_attacks or attack in auc_attacks):
-            aucs[defence].append(auc)
+            aucs[defence].append((auc, attack))
         sel = f'scale=D, defence="{defence}", attack="{attack}", eps={eps}, threat="{threat}"'
         metric = "worst_case_corrected_accuracy" if family else "corrected_accuracy"
         v = m.get(metric)
@@ -62,9 +65,19 @@ def main() -> None:
             lines.append(f"        Thresholds({sel}, {metric}={floor2(v - args.margin):.2f}),  # {v:.3f}")
         if auc_attacks and attack not in auc_attacks and auc is not None and not math.isnan(auc) and not family:
             lines.append(f"        Thresholds({sel}, detection_auc={floor2(auc - args.auc_margin):.2f}),  # {auc:.3f}")
+        asr = m.get("adaptive_success_rate")
+        if attack in adaptive and threat == "white-box" and defence != "none" and asr is not None:
+            lines.append(f"        Thresholds({sel}, adaptive_success_rate={ceil2(asr + args.margin):.2f}),  # {asr:.3f}")
     for d, vals in sorted(aucs.items()):
-        lines.append(f'        Thresholds(scale=D, defence="{d}", detection_auc={floor2(min(vals) - args.auc_margin):.2f}),'
-                     f"  # min {min(vals):.3f}" + (f" over {sorted(auc_attacks)}" if auc_attacks else ""))
+        if auc_attacks:
+            for a in sorted(auc_attacks):
+                v = min(auc for auc, att in vals if att == a)
+                lines.append(f'        Thresholds(scale=D, defence="{d}", attack="{a}", detection_auc='
+                             f"{floor2(v - args.auc_margin):.2f}),  # min {v:.3f}")
+        else:
+            v = min(auc for auc, _ in vals)
+            lines.append(f'        Thresholds(scale=D, defence="{d}", detection_auc={floor2(v - args.auc_margin):.2f}),'
+                         f"  # min {v:.3f}")
     for d, v in sorted(clean.items()):
         lines.append(f'        Thresholds(scale=D, defence="{d}", defended_clean_accuracy='
                      f"{floor2(v - args.clean_margin):.2f}),  # {v:.3f}")

@@ -150,6 +150,9 @@ def indicators(engine: Engine, case: Case) -> dict[str, float | None]:
         out["unbounded_accuracy"] = acc
         out["unbounded_not_zero"] = float(acc > I.UNBOUNDED_MAX_ACCURACY)
     iterative = "steps" in accepted_params_of(case.attack.name) and not is_gradient_free(case.attack.name, cls)
+    # Square only seeks misclassification; a detector-aware attack also pays to stay unflagged, so its
+    # lower fooling rate is its objective, not an attack failure: no black-box comparison for it.
+    iterative = iterative and not getattr(cls, "needs_defence", False)
     if iterative and norm in ("linf", "l2") and not cls.minimization and case.eps > 0 and target is None:
         def square() -> float:
             sq = build_attack("square" if norm == "linf" else "square-l2", {"steps": SQUARE_QUERIES}, seed=seed,

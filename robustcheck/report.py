@@ -25,8 +25,29 @@ TABLE_COLUMNS = [
     ("attack_success_rate", "ASR"),
     ("linf_max", "L∞max"),
     ("l2_mean", "L2mean"),
+    ("flags", "flags"),
     ("outcome", "result"),
 ]
+
+#: Attack-failure indicators (robustcheck.indicators) and their short names in the ``flags`` column.
+INDICATOR_FLAGS = {
+    "budget_violations": "budget",
+    "silent_success": "silent",
+    "eps_nonmonotone": "eps-nonmono",
+    "iterative_weaker": "iter<1step",
+    "unbounded_not_zero": "unbounded>0",
+    "blackbox_beats_whitebox": "bb>wb",
+    "shattered_gradients": "shattered",
+}
+#: Family (worst-case) rows show their worst-case metrics in these columns.
+_FAMILY_COLUMNS = {"corrected_accuracy": "worst_case_corrected_accuracy", "defended_rate": "worst_case_defended_rate"}
+
+
+def flags(metrics: dict[str, Any]) -> str:
+    """Short names of the raised indicators, ``-`` when none is raised, ``n/a`` when none was computed."""
+    seen = [k for k in INDICATOR_FLAGS if metrics.get(k) is not None]
+    raised = [INDICATOR_FLAGS[k] for k in seen if metrics[k] != 0]  # NaN counts as raised
+    return ",".join(raised) if raised else ("-" if seen else "n/a")
 
 
 def _fmt(value: Any) -> str:
@@ -51,6 +72,10 @@ def format_table(records: list[dict[str, Any]], delta_metrics: list[str] | None 
                 row.append(r["case"])
             elif key == "outcome":
                 row.append(r.get("outcome", "?"))
+            elif key == "flags":
+                row.append(flags(m))
+            elif "|family=" in r["case"] and key in _FAMILY_COLUMNS:
+                row.append(_fmt(m.get(_FAMILY_COLUMNS[key])))
             elif key == "n_successful" and m.get(key) is not None:
                 row.append(str(int(m[key])))
             else:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from robustcheck import history
+from robustcheck import history, report
 from robustcheck.engine import CaseResult, Engine
 from robustcheck.errors import ConfigError, RobustcheckError
 from robustcheck.suite import SCALE_NAMES, Case
@@ -122,7 +122,9 @@ class RobustcheckSession:
             "compared_with": self.reference.label if self.reference is not None else None,
             "deltas": {d.metric: d.to_json() for d in deltas if d.after is not None},
             "regressions": regressions,
-            "indicators": {},  # evaluation-integrity indicators (EVALUATION.md) fill this
+            # evaluation-integrity indicators (EVALUATION.md): 1 = raised, 0 = quiet, absent = not applicable
+            "indicators": {k: result.metrics[k] for k in report.INDICATOR_FLAGS
+                           if result.metrics.get(k) is not None and not math.isnan(result.metrics[k])},
         }
 
     @staticmethod

@@ -20,7 +20,7 @@ Bars: see the comments; rates are measured âˆ’ 0.07 (n = 100: one binomial SE â‰
 
 from __future__ import annotations
 
-from robustcheck import Attack, Scale, Suite, Thresholds
+from robustcheck import Attack, Scale, Suite
 
 D = "default"
 SCALES = {
