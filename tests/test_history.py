@@ -114,7 +114,9 @@ def test_update_baseline_then_weakened_defence_fails_its_items(pytester, args, m
     rec = _records(pytester.path / ".robustcheck" / "results")[-1]
     case = rec["suites"]["tiny"]["weak|fgsm|eps=0.1|grey-box"]
     assert case["outcome"] == "FAILED" and case["deltas"]["corrected_accuracy"]["regressed"] is True
-    assert case["deltas"]["corrected_accuracy"]["delta"] < -0.02 and case["indicators"] == {}
+    assert case["deltas"]["corrected_accuracy"]["delta"] < -0.02
+    # the weakened defence is weaker, not broken: every integrity indicator computed for it stays quiet
+    assert case["indicators"]["budget_violations"] == 0 and set(case["indicators"].values()) == {0.0}
     assert rec["compared_with"] == "baseline robustcheck-baseline.json"
     assert rec["packages"]["torch"] and rec["tolerances"] == {"corrected_accuracy": "0.02", "detection_auc": "0.01"}
 
