@@ -24,6 +24,7 @@ from robustcheck.data import DatasetSplits, Split, load_dataset
 from robustcheck.errors import ConfigError, ModelContractError
 from robustcheck.models import CLASSIFIERS, check_classifier, frozen_eval, train_classifier
 from robustcheck.suite import Bar, Case, FamilyCase, Scale, Suite
+from robustcheck.threat import is_gradient_free
 
 log = logging.getLogger("robustcheck")
 
@@ -215,7 +216,10 @@ class Engine:
     def attack_params(self, case: Case) -> dict[str, Any]:
         params = dict(case.attack.params)
         steps = self.scale(case.suite).attack_steps
-        if steps is not None and "steps" in accepted_params_of(case.attack.name):
+        # the scale caps gradient iterations; a query attack's ``steps`` are queries (Square: 5000 by
+        # default), which a cap of tens would turn into a no-op attack
+        gradient_free = is_gradient_free(case.attack.name, ATTACKS.get(case.attack.name))
+        if steps is not None and not gradient_free and "steps" in accepted_params_of(case.attack.name):
             params["steps"] = min(steps, int(params.get("steps", steps)))
         return params
 

@@ -76,7 +76,8 @@ class Scale:
         train_limit: at most this many training examples (None = all).
         classifier_epochs: epochs to train the reference classifier.
         defence_epochs: epochs to train each defence.
-        attack_steps: overrides ``steps`` of iterative attacks (None = the attack's own setting).
+        attack_steps: caps ``steps`` of gradient-iterative attacks (None = the attack's own setting); query
+            attacks (Square) keep their query budget.
     """
 
     n_samples: int | None
@@ -111,6 +112,8 @@ class Attack:
         name: attack registry name, e.g. ``"pgd-linf"``.
         eps: one ε or a list of them (in the attack's norm).
         id: label used in case ids (defaults to ``name``).
+        threats: the suite's threat models this attack runs under (default: all of them); e.g. a
+            detector-aware attack has no black-box form: ``threats=["grey-box", "white-box"]``.
         **params: keyword arguments of the attack's constructor.
     """
 
@@ -118,14 +121,26 @@ class Attack:
     eps: tuple[float, ...]
     id: str
     params: Mapping[str, Any]
+    threats: tuple[str, ...] | None
 
-    def __init__(self, name: str, eps: float | Sequence[float], *, id: str | None = None, **params: Any):
+    def __init__(self, name: str, eps: float | Sequence[float], *, id: str | None = None,
+                 threats: Sequence[str] | None = None, **params: Any):
         if not isinstance(name, str) or not name:
             raise ConfigError(f"Attack name must be a non-empty string, got {name!r}")
         object.__setattr__(self, "name", name)
         object.__setattr__(self, "eps", check_eps(eps, f"attack {name!r}"))
         object.__setattr__(self, "id", _check_id(id or name, "attack id"))
         object.__setattr__(self, "params", dict(params))
+        if threats is not None:
+            threats = tuple(_as_seq(threats, f"attack {name!r}: threats"))
+            bad = [t for t in threats if t not in THREAT_MODELS]
+            if bad or not threats:
+                raise ConfigError(f"attack {name!r}: threats {list(threats)!r} must be a non-empty list of "
+                                  f"{', '.join(THREAT_MODELS)}")
+        object.__setattr__(self, "threats", threats)
+
+    def runs_under(self, threat: str) -> bool:
+        return self.threats is None or threat in self.threats
 
 
 @dataclass(frozen=True)
@@ -426,8 +441,19 @@ class Suite:
                 check_defence_class(d.name, d.factory)
             else:
                 DEFENCES.get(d.name)
+        from robustcheck.attacks import ATTACKS
+
         for a in self.attacks:
             validate_params(a.name, a.params)
+            unknown = [t for t in (a.threats or ()) if t not in self.threat_models]
+            if unknown:
+                raise ConfigError(f"suite {self.name!r}: attack {a.id!r} lists threats {unknown} that the suite "
+                                  f"does not run; the suite's threat_models are {list(self.threat_models)}")
+            if getattr(ATTACKS.get(a.name), "needs_defence", False) and a.runs_under("black-box") \
+                    and "black-box" in self.threat_models:
+                raise ConfigError(f"suite {self.name!r}: attack {a.id!r} is detector-aware and needs the "
+                                  f"defence's gradients, so it has no black-box form; give it "
+                                  f"threats=['grey-box', 'white-box']")
 
     def scale(self, name: str) -> Scale:
         if name not in SCALE_NAMES:
@@ -441,13 +467,16 @@ class Suite:
             for a in self.attacks
             for e in a.eps
             for t in self.threat_models
+            if a.runs_under(t)
         ]
         by_id = {a.id: a for a in self.attacks}
         for fam, members in self.families.items():
             atts = tuple(by_id[m] for m in members)
             placeholder = Attack(atts[0].name, self._family_eps(fam), id=fam)
+            # a family's threat models are those every member runs under
+            threats = [t for t in self.threat_models if all(a.runs_under(t) for a in atts)]
             cases += [FamilyCase(self, d, placeholder, e, t, family=fam, members=atts)
-                      for d in self.defences for e in self._family_eps(fam) for t in self.threat_models]
+                      for d in self.defences for e in self._family_eps(fam) for t in threats]
         return cases
 
 

@@ -9,6 +9,7 @@ from torch import nn
 
 from robustcheck import Attack, Scale, Suite, Thresholds
 from robustcheck.engine import Engine
+from robustcheck.suite import Case
 from robustcheck.errors import ConfigError, ModelContractError
 
 TINY = {s: Scale(n_samples=48, train_limit=400, classifier_epochs=2, defence_epochs=1, attack_steps=5)
@@ -74,6 +75,10 @@ def test_scale_caps_attack_steps(run):
     engine, _suite, results, _ = run
     case = results["none|pgd-linf|eps=0.2|grey-box"][0]
     assert engine.attack_params(case)["steps"] == 5
+    # a query attack keeps its query budget: 5 queries would make Square a no-op
+    square = Case(suite := tiny_suite(attacks=[Attack("square", eps=0.1, steps=300)]), suite.defences[0],
+                  suite.attacks[0], 0.1, "grey-box")
+    assert engine.attack_params(square)["steps"] == 300
 
 
 def test_warm_run_reuses_disk_cache_and_gives_same_metrics(run):

@@ -107,3 +107,26 @@ def test_custom_defence_factory_accepted():
 
     s = suite(defences=[Defence(NoDefence, id="mine")])
     assert s.cases()[0].defence.id == "mine"
+
+
+def test_attack_threats_restrict_its_cases_and_families():
+    s = suite(attacks=[Attack("fgsm", eps=0.1), Attack("pgd-linf", eps=0.1, threats=["white-box"])],
+              families={"f": ["fgsm", "pgd-linf"]})
+    ids = [c.id for c in s.cases()]
+    assert "none|pgd-linf|eps=0.1|white-box" in ids and "none|pgd-linf|eps=0.1|grey-box" not in ids
+    assert "none|fgsm|eps=0.1|grey-box" in ids
+    assert "none|family=f|eps=0.1|white-box" in ids and "none|family=f|eps=0.1|grey-box" not in ids
+
+
+@pytest.mark.parametrize("threats, msg", [(["grey"], "must be a non-empty list"), ([], "must be a non-empty list"),
+                                          (["black-box"], "does not run")])
+def test_bad_attack_threats(threats, msg):
+    with pytest.raises(ConfigError, match=msg):
+        suite(attacks=[Attack("fgsm", eps=0.1, threats=threats)])
+
+
+def test_detector_aware_attack_has_no_black_box_form():
+    with pytest.raises(ConfigError, match="'sigma-pgd' is detector-aware .* threats=\\['grey-box', 'white-box'\\]"):
+        suite(attacks=[Attack("sigma-pgd", eps=0.1)], threat_models=["grey-box", "black-box"])
+    ok = suite(attacks=[Attack("sigma-pgd", eps=0.1, threats=["grey-box"])], threat_models=["grey-box", "black-box"])
+    assert [c.threat for c in ok.cases()] == ["grey-box", "grey-box"]
