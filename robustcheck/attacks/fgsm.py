@@ -17,6 +17,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from robustcheck.attacks.base import BaseAttack
+from robustcheck.attacks.iterative import ascent_direction
 from robustcheck.attacks.registry import ATTACKS
 
 
@@ -34,4 +35,4 @@ class FGSM(BaseAttack):
         labels = target if self.targeted and target is not None else y
         loss = F.cross_entropy(model(x_req), labels, reduction="sum")
         (grad,) = torch.autograd.grad(loss, x_req)
-        return (x + self.loss_sign() * eps * grad.sign()).clamp(0, 1)
+        return (x + self.loss_sign() * eps * ascent_direction(grad, self.norm)).clamp(0, 1)

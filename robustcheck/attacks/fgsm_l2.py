@@ -10,27 +10,13 @@ Example:
 
 from __future__ import annotations
 
-import torch
-from torch import Tensor, nn
-from torch.nn import functional as F
-
-from robustcheck.attacks.base import BaseAttack
-from robustcheck.attacks.iterative import ascent_direction
+from robustcheck.attacks.fgsm import FGSM
 from robustcheck.attacks.registry import ATTACKS
 
 
 @ATTACKS.register("fgsm-l2")
-class FGSML2(BaseAttack):
+class FGSML2(FGSM):
+    """FGSM's single step with the L2 steepest-ascent direction g / ‖g‖₂ instead of sign(g)."""
+
     norm = "l2"
     name = "fgsm-l2"
-
-    def __init__(self, *, targeted: bool = False, seed: int = 0, batch_size: int = 250) -> None:
-        super().__init__(targeted=targeted, seed=seed, batch_size=batch_size)
-
-    def run(self, model: nn.Module, x: Tensor, y: Tensor, eps: float | None, target: Tensor | None) -> Tensor:
-        assert eps is not None
-        x_req = x.clone().requires_grad_(True)
-        labels = target if self.targeted and target is not None else y
-        loss = F.cross_entropy(model(x_req), labels, reduction="sum")
-        (grad,) = torch.autograd.grad(loss, x_req)
-        return (x + self.loss_sign() * eps * ascent_direction(grad, "l2")).clamp(0, 1)
