@@ -29,7 +29,7 @@ def test_kl_divergence_matches_scipy():
 
 
 @pytest.mark.parametrize("name", DEFENCES.list())
-def test_defence_contract(name, tiny):
+def test_defence_contract(name, tiny, tmp_path):
     model, x, y = tiny
     d = DEFENCES.get(name)().bind(model)
     assert isinstance(d, DefenceProtocol)
@@ -44,6 +44,22 @@ def test_defence_contract(name, tiny):
         s = d.score(data.val.x)
         assert s.shape == (len(data.val),) and torch.isfinite(s).all()
         assert (s > t).float().mean() <= 0.1
+    # save -> load (weights-only, the safe torch format the cache uses) gives identical outputs
+    path = tmp_path / f"{name}.pt"
+    torch.save(d.state_dict(), path)
+    again = DEFENCES.get(name)().bind(model)
+    again.load_state_dict(torch.load(path, weights_only=True))
+    again.eval()
+    assert again.calibrate(data.val.x, 0.1) == t
+    torch.manual_seed(0)
+    p1 = d.predict(x[:32])
+    torch.manual_seed(0)
+    assert torch.equal(again.predict(x[:32]), p1)
+    if d.is_detector:
+        torch.manual_seed(0)
+        s1 = d.score(x[:32])
+        torch.manual_seed(0)
+        assert torch.equal(again.score(x[:32]), s1)
     # white-box target is differentiable end to end
     xg = x[:4].clone().requires_grad_(True)
     d.attack_model()(xg).sum().backward()
