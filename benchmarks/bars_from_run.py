@@ -7,7 +7,7 @@ could not fail), per defence a detection-AUC floor (lowest AUC over the chosen a
 and a defended-clean-accuracy floor, and, for detector-aware cases, an adaptive-success ceiling. Paste
 the output into the suite and keep the measured value in the comment.
 
-    python benchmarks/bars_from_run.py .robustcheck/results/0006_*.json mnist-kl-family --margin 0.06
+    python benchmarks/bars_from_run.py mnist-kl-family .robustcheck/results/0006_*.json [more records] --margin 0.06
 """
 
 from __future__ import annotations
@@ -26,10 +26,29 @@ def ceil2(v: float) -> float:
     return math.ceil(v * 100 - 1e-9) / 100
 
 
+def merged(paths: list[str], suite: str) -> dict[str, dict]:
+    """Per case, the worst measurement over the records: lowest for higher-is-better metrics, highest
+    for adaptive_success_rate (the one ceiling this script writes)."""
+    out: dict[str, dict] = {}
+    for path in paths:
+        with open(path, encoding="utf-8") as f:
+            for cid, rec in json.load(f)["suites"][suite].items():
+                m = {k: v for k, v in rec["metrics"].items() if v is not None and not math.isnan(v)}
+                if cid not in out:
+                    out[cid] = {"metrics": m}
+                    continue
+                old = out[cid]["metrics"]
+                for k, v in m.items():
+                    worse = max if k == "adaptive_success_rate" else min
+                    old[k] = worse(old[k], v) if k in old else v
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("record")
     ap.add_argument("suite")
+    ap.add_argument("records", nargs="+", help="one or more run records; with several, floors use the lowest "
+                    "and ceilings the highest measurement (e.g. models trained with 1 and with 2 threads)")
     ap.add_argument("--margin", type=float, default=0.05, help="corrected accuracy: measured − margin")
     ap.add_argument("--floor", type=float, default=0.10, help="no corrected-accuracy bar below this")
     ap.add_argument("--auc-margin", type=float, default=0.03)
@@ -40,8 +59,7 @@ def main() -> None:
                     "cases get an adaptive_success_rate ceiling (measured + --margin)")
     ap.add_argument("--scale", default="default")
     args = ap.parse_args()
-    with open(args.record, encoding="utf-8") as f:
-        cases = json.load(f)["suites"][args.suite]
+    cases = merged(args.records, args.suite)
     auc_attacks = {a for a in args.auc_attacks.split(",") if a}
     adaptive = {a for a in args.adaptive_attacks.split(",") if a}
     aucs: dict[str, list[tuple[float, str]]] = defaultdict(list)
