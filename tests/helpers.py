@@ -23,3 +23,12 @@ def trained_tiny(n: int = 600, epochs: int = 3, seed: int = 0) -> tuple[nn.Modul
     model = tiny_cnn()
     train_classifier(model, data.train.subset(n), epochs=epochs, seed=seed)
     return frozen_eval(model), data.test.x[:100], data.test.y[:100]
+
+
+def evaluate_suite(cache_dir, suite):
+    """Evaluate every case of ``suite`` on a CPU engine at scale smoke with its disk cache in ``cache_dir``:
+    ``(engine, suite, {case id: (case, result)}, cache_dir)``, the shape the engine tests share."""
+    from robustcheck.engine import Engine
+
+    engine = Engine(device="cpu", scale="smoke", cache_dir=str(cache_dir))
+    return engine, suite, {c.id: (c, engine.evaluate(c)) for c in suite.cases()}, cache_dir

@@ -9,8 +9,9 @@ from torch import nn
 
 from robustcheck import Attack, Scale, Suite, Thresholds
 from robustcheck.engine import Engine
-from robustcheck.suite import Case
 from robustcheck.errors import ConfigError, ModelContractError
+from robustcheck.suite import Case
+from tests.helpers import evaluate_suite
 
 TINY = {s: Scale(n_samples=48, train_limit=400, classifier_epochs=2, defence_epochs=1, attack_steps=5)
         for s in ("smoke", "default", "paper")}
@@ -25,10 +26,7 @@ def tiny_suite(**kw):
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    cache = tmp_path_factory.mktemp("cache")
-    engine = Engine(device="cpu", scale="smoke", cache_dir=str(cache))
-    suite = tiny_suite()
-    return engine, suite, {c.id: (c, engine.evaluate(c)) for c in suite.cases()}, cache
+    return evaluate_suite(tmp_path_factory.mktemp("cache"), tiny_suite())
 
 
 def test_metrics_recomputed_independently(run):

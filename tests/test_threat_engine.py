@@ -12,6 +12,7 @@ from robustcheck import Attack, Scale, Suite
 from robustcheck.engine import Engine
 from robustcheck.errors import ConfigError
 from robustcheck.suite import FamilyCase
+from tests.helpers import evaluate_suite
 
 TINY = {s: Scale(n_samples=40, train_limit=1200, classifier_epochs=3, defence_epochs=1, attack_steps=5)
         for s in ("smoke", "default", "paper")}
@@ -29,10 +30,7 @@ def suite(**kw):
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    cache = tmp_path_factory.mktemp("cache")
-    engine = Engine(device="cpu", scale="smoke", cache_dir=str(cache))
-    s = suite()
-    return engine, s, {c.id: (c, engine.evaluate(c)) for c in s.cases()}, cache
+    return evaluate_suite(tmp_path_factory.mktemp("cache"), suite())
 
 
 def test_every_threat_model_and_family_case_evaluates(run):
