@@ -4,12 +4,19 @@ A defence can be a *detector* (``score`` returns higher values for adversarial i
 set on clean validation data at a false-positive rate), a *purifier* (``purify`` maps an input to a
 cleaned one), or both. ``predict`` gives the defended label:
 
-- detector and purifier: C(P(x)) where S(x) > t, else C(x)  (001 §3.2)
+- detector and purifier: C(P(x)) where S(x) > t, else C(x)  (001 §3.2); a defence that reforms every
+  input (MagNet) sets ``reforms_all = True``: C(P(x)) for all inputs
 - purifier only: C(P(x))
 - detector only: C(x)  (flagged inputs count as defended through ``defended_rate``)
 
-White-box (adaptive) attacks differentiate through :meth:`BaseDefence.attack_model`, which is C∘P by
-default.
+One function decides the label: :meth:`BaseDefence.defended_logits`, logits whose argmax *is* the
+defended label (``predict`` is its argmax). Whatever an attacker differentiates or queries is built from
+it, so the attacked function is the evaluated one (EVALUATION.md): white-box attacks differentiate
+:meth:`BaseDefence.attack_model` (``defended_logits`` as a module: BPDA through ``bpda_surrogate`` where
+``differentiable = False``), black-box attacks query it through ``robustcheck.threat.DefendedLogits``, and
+detector-aware attacks get :meth:`BaseDefence.unflagged_logits`, the logits of the label an input gets
+when it is *not* flagged. A defence that overrides ``predict`` must override ``defended_logits`` to
+match (:func:`logits_with_labels` makes any differentiable surrogate agree with given labels).
 """
 
 from __future__ import annotations
@@ -72,27 +79,38 @@ class Purifier(Protocol):
 
 
 class _Pipeline(nn.Module):
-    """C∘P as one module (the white-box attack target).
+    """The defended pipeline as one module (the white-box attack target): ``defence.defended_logits``.
 
-    If the defence declares ``differentiable = False``, the gradient is taken by BPDA (Athalye et al.
-    2018): the forward pass returns C(P(x)) exactly, the backward pass differentiates
-    C(surrogate(x)) instead, with ``bpda_surrogate`` the identity unless the defence overrides it.
+    Where the defence declares ``differentiable = False``, the gradient through P is taken by BPDA
+    (Athalye et al. 2018): the forward pass uses P(x) exactly, the backward pass differentiates
+    ``bpda_surrogate(x)`` instead (the identity unless the defence overrides it).
     """
 
     def __init__(self, defence: BaseDefence) -> None:
         super().__init__()
+        self.training = False  # a wrapper around frozen models; torchattacks restores this flag recursively
         self.defence = defence
 
     def forward(self, x: Tensor) -> Tensor:
-        d = self.defence
-        if d.differentiable:
-            return d.classifier(d.purify(x))
-        return d.classifier(straight_through(d.purify(x).detach(), d.bpda_surrogate(x)))
+        return self.defence.defended_logits(x)
 
 
 def straight_through(forward_value: Tensor, surrogate: Tensor) -> Tensor:
     """A tensor equal to ``forward_value`` whose gradient is that of ``surrogate`` (BPDA)."""
     return surrogate + (forward_value - surrogate).detach()
+
+
+def logits_with_labels(surrogate: Tensor, labels: Tensor) -> Tensor:
+    """``surrogate`` (values and gradients), with the logit of ``labels`` lifted by a constant just above
+    the row's maximum where the surrogate's argmax differs: argmax is exactly ``labels``, gradients are
+    the surrogate's. Makes a differentiable surrogate of a non-differentiable decision (a vote) agree
+    with the decision."""
+    with torch.no_grad():
+        top = surrogate.amax(1)
+        cur = surrogate.gather(1, labels.view(-1, 1)).squeeze(1)
+        gap = (top - cur) + 1e-3 * (1.0 + top.abs())
+        lift = torch.where(surrogate.argmax(1) != labels, gap, torch.zeros_like(gap))
+    return surrogate + nn.functional.one_hot(labels, surrogate.shape[1]).to(surrogate.dtype) * lift.view(-1, 1)
 
 
 class BaseDefence(nn.Module):
@@ -117,6 +135,9 @@ class BaseDefence(nn.Module):
     differentiable_score: ClassVar[bool] = True
     #: ``purify``/``score`` are random; white-box attacks should average gradients over samples (EOT).
     stochastic: ClassVar[bool] = False
+    #: A detector *and* purifier that reforms every input (MagNet): the label is C(P(x)) flagged or not.
+    #: False (001 §3.2): only flagged inputs are purified.
+    reforms_all: ClassVar[bool] = False
 
     def __init__(self) -> None:
         super().__init__()
@@ -174,14 +195,34 @@ class BaseDefence(nn.Module):
             return torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
         return self.score(x) > t
 
-    def predict(self, x: Tensor) -> Tensor:
-        base = self.classifier(x).argmax(1)
-        if not self.is_purifier:
+    def attack_purify(self, x: Tensor) -> Tensor:
+        """P(x) as an attacker differentiates it: P itself, or BPDA through ``bpda_surrogate`` when the
+        defence declares ``differentiable = False`` (same forward value)."""
+        if self.differentiable:
+            return self.purify(x)
+        return straight_through(self.purify(x).detach(), self.bpda_surrogate(x))
+
+    def unflagged_logits(self, x: Tensor) -> Tensor:
+        """Logits of the label an input gets when it is *not* flagged (what a detector-aware attacker must
+        fool): C(P(x)) for a purifier that reforms every input it labels, C(x) otherwise."""
+        if self.is_purifier and (self.reforms_all or not self.is_detector):
+            return self.classifier(self.attack_purify(x))
+        return self.classifier(x)
+
+    def defended_logits(self, x: Tensor) -> Tensor:
+        """Logits whose argmax is the defended label (:meth:`predict`); differentiable where the defence
+        is (BPDA where declared); for a detector that purifies flagged inputs only, the flagged rows take
+        C(P(x)) and the others C(x)."""
+        if not (self.is_purifier and self.is_detector and not self.reforms_all):
+            return self.unflagged_logits(x)
+        base = self.classifier(x)
+        flagged = self.flagged(x)
+        if not bool(flagged.any()):
             return base
-        purified = self.classifier(self.purify(x)).argmax(1)
-        if not self.is_detector:
-            return purified
-        return torch.where(self.flagged(x), purified, base)
+        return torch.where(flagged.view(-1, 1), self.classifier(self.attack_purify(x)), base)
+
+    def predict(self, x: Tensor) -> Tensor:
+        return self.defended_logits(x).argmax(1)
 
     def predict_and_score(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
         """Defended labels and detector scores (None for non-detectors) in one pass.
@@ -190,8 +231,11 @@ class BaseDefence(nn.Module):
         return self.predict(x), (self.score(x) if self.is_detector else None)
 
     def attack_model(self) -> nn.Module:
-        """The differentiable pipeline a white-box attacker targets: C∘P, or C itself without a purifier."""
-        return _Pipeline(self) if self.is_purifier else self.classifier
+        """The module a white-box attacker differentiates: :meth:`defended_logits` (C itself when the
+        defence never changes the label)."""
+        if not self.is_purifier:
+            return self.classifier
+        return _Pipeline(self)
 
     @staticmethod
     @torch.no_grad()

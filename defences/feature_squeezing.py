@@ -8,8 +8,9 @@ higher = more adversarial, thresholded by the engine at the suite's FPR on clean
 MNIST defaults of the paper: 1-bit depth and a 2×2 median filter.
 
 Detector only, nothing to train: the defended label is C(x). White-box: :meth:`attack_model` is C
-(the base-class default for detectors); an adaptive attack through the squeezers (BPDA) is not part
-of this defence.
+(the base-class default for detectors). Detector-aware attacks differentiate ``score``: the bit-depth
+squeezer's ``round`` goes through BPDA with the identity (straight-through, :func:`reduce_bit_depth`);
+the median filter is differentiable almost everywhere (the gradient flows to the selected pixel).
 """
 
 from __future__ import annotations
@@ -26,9 +27,17 @@ from robustcheck.errors import ConfigError
 
 
 def reduce_bit_depth(x: Tensor, bits: int) -> Tensor:
-    """Quantise [0, 1] values to 2^bits levels."""
+    """Quantise [0, 1] values to 2^bits levels; BPDA: the backward pass is the identity.
+
+    ``round`` has a zero gradient almost everywhere, which would mask the score's gradient from a
+    detector-aware attacker. The declared surrogate is the identity (straight-through estimator):
+    ``q + (x − x.detach())`` has exactly the value q (adding an exact zero) and the gradient of x.
+    """
     levels = 2**bits - 1
-    return torch.round(x * levels) / levels
+    q = torch.round(x * levels) / levels
+    if not x.requires_grad:
+        return q
+    return q.detach() + (x - x.detach())
 
 
 def median_filter(x: Tensor, size: int) -> Tensor:

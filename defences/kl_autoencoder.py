@@ -210,6 +210,16 @@ class _AutoencoderDefence(BaseDefence):
     def predict(self, x: Tensor) -> Tensor:
         return self.predict_and_score(x)[0]
 
+    def defended_logits(self, x: Tensor) -> Tensor:
+        """C(AE(x)) on flagged rows, C(x) on the others (the passes of the score are shared)."""
+        logits, logits_rec = self.classifier(x), self.classifier(self.ae(x))
+        t = self.threshold
+        if t is None:
+            return logits
+        with torch.no_grad():
+            flagged = kl_divergence(logits, logits_rec) > t
+        return torch.where(flagged.view(-1, 1), logits_rec, logits)
+
 
 @DEFENCES.register("ae-kl")
 class AutoencoderKL(_AutoencoderDefence):

@@ -28,7 +28,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from defences.base import BaseDefence, FitContext
+from defences.base import BaseDefence, FitContext, logits_with_labels
 from defences.kl_autoencoder import AutoencoderKL, kl_divergence, mnist_autoencoder
 from defences.registry import DEFENCES
 from robustcheck.errors import ConfigError
@@ -210,5 +210,13 @@ class AutoencoderKLEnsemble(BaseDefence):
     def predict(self, x: Tensor) -> Tensor:
         return self.predict_and_score(x)[0]
 
-    def attack_model(self) -> nn.Module:
-        return _EnsembleTarget(self) if self.attack_target == "ensemble" else super().attack_model()
+    def defended_logits(self, x: Tensor) -> Tensor:
+        """The eq 10 vote is not differentiable: the gradient is that of a surrogate (``attack_target``:
+        the log of the weighted mean of softmax outputs, or C∘AE of the primary member) on flagged rows
+        and of C on the others, and the logits are lifted so that their argmax is exactly ``predict``."""
+        base = self.classifier(x)
+        if self.threshold is None:
+            return base
+        surrogate = _EnsembleTarget(self)(x) if self.attack_target == "ensemble" else self.classifier(self.members[0](x))
+        flagged = self.flagged(x)
+        return logits_with_labels(torch.where(flagged.view(-1, 1), surrogate, base), self.predict(x))

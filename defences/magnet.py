@@ -60,6 +60,7 @@ class MagNet(BaseDefence):
     is_detector = True
     is_purifier = True
     trainable = True
+    reforms_all = True  # the defended label is C(AE(x)) for every input, flagged or not
 
     def __init__(self, *, architecture: str = "a1", norm: int = 2, noise: float = 0.1,
                  weight_decay: float = 1e-9, lr: float = 1e-3) -> None:
@@ -117,5 +118,3 @@ class MagNet(BaseDefence):
         rec = self.ae(x)
         return self.classifier(rec).argmax(1), (x - rec).abs().pow(self.norm).flatten(1).mean(1)
 
-    def predict(self, x: Tensor) -> Tensor:
-        return self.classifier(self.ae(x)).argmax(1)

@@ -20,13 +20,21 @@ X_pur,0 = X and clipping to [0, 1] after every step, with the variants of §7.5:
 
 The paper applies ∂L/∂X_noise or ∂L/∂X_trans directly to X_pur; we differentiate through the
 (noise, transform) map to X_pur — identical for F (the noise is additive) and spatially aligned for G.
-The constant c of eq 7.3 defaults to 0, as in the §7.5 update rules. Noise and transforms are drawn
-from a generator seeded with ``seed`` at each call, so purification is deterministic.
+The constant c of eq 7.3 defaults to 0, as in the §7.5 update rules.
 
-Defended prediction: C(X_pur) (purifier only). White-box (:meth:`attack_model`): BPDA with the
-identity (straight-through): the forward pass is C(purify(x)), the backward pass treats the
-optimisation as the identity, ∂X_pur/∂X ≈ I (Athalye et al. 2018), since the inner optimisation is
-not differentiable in a useful way.
+Randomness (F, G, H): these variants are genuinely random defences and declare ``stochastic = True``
+(A–E, or F–H with nothing to randomise, are deterministic). For reproducible labels, ``predict`` uses
+the draw of ``seed``: at each call a generator seeded with ``seed`` draws, per step, one noise image and
+one (rotation, resize) shared by every example of the batch, so an input's purification never depends on
+its batch, its position in it, or process history. White-box attacks run EOT over exactly this
+randomness: inside :func:`robustcheck.attacks.gradients.fresh_randomness` (every EOT pass) the
+generator is seeded from the global generator instead (seeded by the attack), so the passes sample the
+distribution the seeded draw comes from, and the gradients of the loss are averaged.
+
+Defended prediction: C(X_pur) (purifier only). White-box: the base-class target with BPDA declared
+(``differentiable = False``, ``bpda_surrogate`` the identity): the forward pass is C(purify(x)) exactly
+(the evaluated function), the backward pass treats the optimisation as the identity, ∂X_pur/∂X ≈ I
+(Athalye et al. 2018), since the inner optimisation is not differentiable in a useful way.
 """
 
 from __future__ import annotations
@@ -35,13 +43,14 @@ import math
 from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 from torch.nn import functional as F
 
 from defences.base import BaseDefence, FitContext
 from defences.cvae_detector import TableVAE, crop_like, pad32
 from defences.registry import DEFENCES
 from defences.vae_purifiers import elbo_terms
+from robustcheck.attacks.gradients import fresh_randomness_active
 from robustcheck.errors import ConfigError
 from robustcheck.models.training import seeded_batches
 from robustcheck.progress import progress
@@ -50,27 +59,18 @@ VARIANTS = ("A", "B", "C", "D", "E", "F", "G", "H")
 
 
 def random_rotate_resize(x: Tensor, max_rotation: float, max_resize: float, generator: torch.Generator) -> Tensor:
-    """Differentiable random rotation (±``max_rotation`` degrees) and resize (factor 1 ± ``max_resize``)."""
+    """Differentiable random rotation (±``max_rotation`` degrees) and resize (factor 1 ± ``max_resize``).
+
+    One (rotation, resize) is drawn per call and applied to every example, so the result for an input
+    does not depend on its position in the batch or on the batch size."""
     b = x.shape[0]
-    theta = (torch.rand(b, generator=generator) * 2 - 1) * math.radians(max_rotation)
-    scale = 1 + (torch.rand(b, generator=generator) * 2 - 1) * max_resize
+    theta = ((torch.rand(1, generator=generator) * 2 - 1) * math.radians(max_rotation)).expand(b)
+    scale = (1 + (torch.rand(1, generator=generator) * 2 - 1) * max_resize).expand(b)
     cos, sin = torch.cos(theta) / scale, torch.sin(theta) / scale
     zeros = torch.zeros(b)
     mat = torch.stack([torch.stack([cos, -sin, zeros], 1), torch.stack([sin, cos, zeros], 1)], 1)
     grid = F.affine_grid(mat.to(x), list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, align_corners=False, padding_mode="zeros")
-
-
-class _StraightThrough(nn.Module):
-    """BPDA identity: forward C(purify(x)), backward as if purify were the identity."""
-
-    def __init__(self, defence: VAEPurifier) -> None:
-        super().__init__()
-        self.defence = defence
-
-    def forward(self, x: Tensor) -> Tensor:
-        purified = self.defence.purify(x.detach())
-        return self.defence.classifier(x + (purified - x).detach())
 
 
 @DEFENCES.register("vae-purifier")
@@ -81,6 +81,8 @@ class VAEPurifier(BaseDefence):
     is_detector = False
     is_purifier = True
     trainable = True
+    #: The inner optimisation is not differentiated: BPDA with the identity surrogate (module doc).
+    differentiable = False
 
     def __init__(self, *, variant: str = "E", iterations: int = 10, lr: float = 0.02, c: float = 0.0,
                  noise: float = 0.05, max_rotation: float = 10.0, max_resize: float = 0.1,
@@ -110,6 +112,18 @@ class VAEPurifier(BaseDefence):
         return {"variant": self.variant, "iterations": self.iterations, "lr": self.lr, "c": self.c,
                 "noise": self.noise, "max_rotation": self.max_rotation, "max_resize": self.max_resize,
                 "channels": self.channels, "zdim": self.zdim, "train_lr": self.train_lr, "seed": self.seed}
+
+    @property  # type: ignore[override]
+    def stochastic(self) -> bool:  # F/G/H draw noise and/or transforms at every step (module doc)
+        random_noise = self.variant in ("F", "H") and self.noise > 0
+        random_transform = self.variant in ("G", "H") and (self.max_rotation > 0 or self.max_resize > 0)
+        return self.iterations > 0 and (random_noise or random_transform)
+
+    def generator(self) -> torch.Generator:
+        """The draw of ``seed`` (reproducible predictions), or a fresh one inside an EOT pass."""
+        if fresh_randomness_active():
+            return torch.Generator().manual_seed(int(torch.randint(0, 2**62, (1,)).item()))
+        return torch.Generator().manual_seed(self.seed)
 
     # --- the VAE ------------------------------------------------------------------------------------
     def recon(self, x: Tensor) -> Tensor:
@@ -149,7 +163,8 @@ class VAEPurifier(BaseDefence):
         v = self.variant
         x_eval = x_pur
         if v in ("F", "H"):
-            x_eval = x_eval + self.noise * torch.randn(x_pur.shape, generator=generator).to(x_pur)
+            # one noise image per step, shared by the batch (batch-invariant purification)
+            x_eval = x_eval + self.noise * torch.randn(x_pur.shape[1:], generator=generator).to(x_pur)
         if v in ("G", "H"):
             x_eval = random_rotate_resize(x_eval, self.max_rotation, self.max_resize, generator)
         d = self.distance(x_eval)
@@ -167,7 +182,7 @@ class VAEPurifier(BaseDefence):
         with torch.inference_mode(False), torch.enable_grad():
             x0 = x.detach().clone()
             x_pur = x0.clone()
-            g = torch.Generator().manual_seed(self.seed)
+            g = self.generator()
             m, s = torch.zeros_like(x0), torch.zeros_like(x0)
             b1, b2 = 0.9, 0.999
             shape = (-1,) + (1,) * (x0.dim() - 1)
@@ -187,7 +202,3 @@ class VAEPurifier(BaseDefence):
                             step = step * (1 - torch.exp(-z.pow(2))).view(shape)
                     x_pur = (x_pur - step).clamp(0, 1).detach()
         return x_pur
-
-    def attack_model(self) -> nn.Module:
-        """BPDA identity (straight-through) target: forward C(purify(x)), backward ∂/∂x as for C(x)."""
-        return _StraightThrough(self)

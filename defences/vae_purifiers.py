@@ -9,12 +9,19 @@ and the ELBO loss: BCE(x_target, dec(z)) + KL(q(z|x) ‖ N(0, I)), z = μ + σ·
 - ``cvae-contractive``: 003 §2's contractive VAE, + α‖∂μ/∂x‖²_F (β = 0: the penalty is on the mean
   only, as in the paper); stp 0.1 as in 003 Fig 4.
 
-Inference (003 §4.2): P(x) = dec(μ + s·σ·n) with the *scale factor* ``scale`` s on the posterior std
-(s = 0: the mean, deterministic; s = 1: the trained posterior). ``predict`` samples n from a generator
-seeded by ``sample_seed`` at each call, so the defended labels are reproducible.
+Inference (003 §4.2): P(x) = dec(μ(x) + s·σ(x)·n) with the *scale factor* ``scale`` s on the posterior
+std (s = 0: the mean; s = 1: the trained posterior). n is **one fixed noise vector** of the latent size,
+drawn once from a generator seeded by ``sample_seed`` and the same for every example: P is a
+deterministic function of each input alone (the label of an input never depends on its position in a
+batch, on the batch size or on process history).
 
-White-box (003 §3): :meth:`attack_model` is C∘dec∘μ — sampling disabled, the paper's worst case
-(sampling would give the attacker noisy gradients and a weaker attack).
+Why fixed noise rather than fresh randomness: the attacked function must be the evaluated one
+(EVALUATION.md). With n fixed, P is differentiable w.r.t. x through μ(x) and log σ²(x) (the
+reparameterised sample), so the white-box target :meth:`attack_model` is exactly the evaluated pipeline
+C∘P (the base class's C∘P; its argmax is ``predict``), gradients included, and no EOT is needed
+(``stochastic`` stays False). Fresh noise per query would make the defence genuinely random and need
+EOT, at the price of non-reproducible labels. (Before: ``predict`` used per-position noise of the batch
+shape while attacks differentiated the mean decoder C∘dec∘μ — not the function that was scored.)
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from defences.ae_purifiers import LATENT, GenerativePurifier, bce_per_example, conv_decoder, conv_encoder
 from defences.registry import DEFENCES
@@ -37,18 +44,6 @@ def gaussian_kl(mu: Tensor, logvar: Tensor) -> Tensor:
 def elbo_terms(x_target: Tensor, recon: Tensor, mu: Tensor, logvar: Tensor) -> tuple[Tensor, Tensor]:
     """The two per-example terms of the negative ELBO: (BCE reconstruction, KL to the prior)."""
     return bce_per_example(recon, x_target), gaussian_kl(mu, logvar)
-
-
-class _Deterministic(nn.Module):
-    """C∘dec∘μ: the white-box target with latent sampling disabled (003 §3)."""
-
-    def __init__(self, defence: _VAE) -> None:
-        super().__init__()
-        self.defence = defence
-
-    def forward(self, x: Tensor) -> Tensor:
-        d = self.defence
-        return d.classifier(d.decoder(d.encode(x)[0]))
 
 
 class _VAE(GenerativePurifier):
@@ -81,16 +76,17 @@ class _VAE(GenerativePurifier):
         bce, kl = elbo_terms(target, recon, mu, logvar)
         return (bce + kl).mean()
 
+    def inference_noise(self, like: Tensor) -> Tensor:
+        """The fixed latent noise vector n of ``sample_seed`` (shape (latent,), shared by every example)."""
+        g = torch.Generator().manual_seed(self.sample_seed)
+        return torch.randn(like.shape[1:], generator=g, dtype=torch.float32).to(like)
+
     def purify(self, x: Tensor) -> Tensor:
+        """P(x) = dec(μ + s·σ·n), n fixed (module doc): deterministic per input, differentiable in x."""
         mu, logvar = self.encode(x)
         if self.scale == 0:
             return self.decoder(mu)
-        g = torch.Generator().manual_seed(self.sample_seed)
-        noise = torch.randn(mu.shape, generator=g, dtype=mu.dtype).to(mu.device)
-        return self.decoder(mu + self.scale * (0.5 * logvar).exp() * noise)
-
-    def attack_model(self) -> nn.Module:
-        return _Deterministic(self)
+        return self.decoder(mu + self.scale * (0.5 * logvar).exp() * self.inference_noise(mu))
 
 
 @DEFENCES.register("vae")

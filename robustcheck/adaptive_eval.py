@@ -53,7 +53,7 @@ def attack_target(engine: Engine, case: Case) -> tuple[nn.Module, str]:
     if adaptive:
         raise ConfigError(f"attack {case.attack.name!r} is detector-aware and needs gradients of the defence; "
                           f"it has no black-box form (use white-box)")
-    surrogate = engine.classifier(suite, seed=engine.seed(suite) + 1)
+    surrogate = engine.surrogate(suite)
     return surrogate.module, f"transfer:{surrogate.key}"
 
 
@@ -105,10 +105,47 @@ def _memo(engine: Engine, key: Any, fn: Any) -> Any:
 def _probe(engine: Engine, case: Case, key: tuple[Any, ...], fn: Any) -> float:
     """An attack probe's accuracy, memoised for the run and cached on disk across runs (the probes are
     attacks; a warm run must not repeat them)."""
-    data_hash = engine.data(case.suite).content_hash
-    ckey = content_key("probe", *key, data_hash, PROBE_N, engine.seed(case.suite))
+    suite = case.suite
+    data_hash = engine.data(suite).content_hash
+    n = min(PROBE_N, suite.n_samples or engine.scale(suite).n_samples or PROBE_N)  # the rows probed
+    ckey = content_key("probe", *key, data_hash, PROBE_N, n, engine.seed(suite), str(engine.device))
     return _memo(engine, ckey, lambda: engine.cache.get_or_compute(
         "probes", ckey, lambda: {"accuracy": torch.tensor(fn(), dtype=torch.float64)})["accuracy"].item())
+
+
+def _family_quantity(metrics: dict[str, Any], detector: bool, n: int) -> tuple[float | None, int, bool]:
+    """(value, examples, higher_is_stronger) of the quantity the family indicators compare: the defended
+    pipeline's accuracy (``corrected_accuracy``, lower = stronger attack) or, for a detector, the
+    detector-aware success (``adaptive_success_rate`` over the correctly classified inputs, higher =
+    stronger attack)."""
+    if detector:
+        n_correct = int(round((metrics.get("clean_accuracy") or 0.0) * n))
+        return metrics.get("adaptive_success_rate"), max(n_correct, 1), True
+    return metrics.get("corrected_accuracy"), n, False
+
+
+def _weaker(stronger_expected: dict[str, Any], weaker_expected: dict[str, Any], detector: bool,
+            n: int) -> float | None:
+    """1.0 if the attack expected to be at least as strong is weaker beyond noise on the family quantity."""
+    a, m, higher = _family_quantity(stronger_expected, detector, n)
+    b, _, _ = _family_quantity(weaker_expected, detector, n)
+    return I.higher_beyond_noise(b, a, m) if higher else I.higher_beyond_noise(a, b, m)
+
+
+def _noise_accuracy(model: nn.Module, x: Tensor, y: Tensor, eps: float, norm: str, seed: int) -> float:
+    """Accuracy of ``model`` on x plus uniform random noise of norm ``norm`` and size ε, clipped to [0, 1]
+    (``random-noise`` for L∞; a uniformly random direction of length ε for L2)."""
+    if norm == "linf":
+        noise = build_attack("random-noise", {}, seed=seed, batch_size=PROBE_N)
+        [r] = noise(model, x, y, [eps])
+        x_n = r.x_adv
+    else:
+        g = torch.Generator().manual_seed(seed + 104729)
+        d = torch.randn(x.shape, generator=g, dtype=x.dtype).to(x.device)
+        d = d / d.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, *[1] * (x.dim() - 1))
+        x_n = (x + eps * d).clamp(0, 1)
+    with torch.no_grad():
+        return (model(x_n).argmax(1) == y).double().mean().item()
 
 
 def indicators(engine: Engine, case: Case) -> dict[str, float | None]:
@@ -118,42 +155,76 @@ def indicators(engine: Engine, case: Case) -> dict[str, float | None]:
     x, y, target = engine.case_inputs(case)
     n = int(x.shape[0])
     cls = ATTACKS.get(case.attack.name)
-    # ε-monotonicity against the next smaller ε of the same attack
+    defence, defence_key = engine.defence(case.suite, case)
+    detector = bool(defence.is_detector) and base.get("threshold") is not None
+    targeted = bool(case.attack.params.get("targeted", False))
+    # ε-monotonicity against the next smaller ε of the same attack: accuracy of the defended pipeline must
+    # not rise with ε; for a detector, the detector-aware success must not fall
     smaller = sorted(e for e in case.attack.eps if e < case.eps)
     out["eps_nonmonotone"] = 0.0
     if smaller:
         prev = engine.base_metrics(_sibling(case, case.attack, smaller[-1]))
-        out["eps_nonmonotone"] = I.higher_beyond_noise(base["defended_rate"], prev["defended_rate"], n)
-    # iterative vs its single-step version at the same ε
+        out["eps_nonmonotone"] = _weaker(base, prev, detector, n)
+    # iterative vs its single-step version at the same ε (PGD ≤ FGSM accuracy; ≥ FGSM success)
     single = I.SINGLE_STEP.get(case.attack.name)
     out["iterative_weaker"] = None
-    if single is not None and not case.attack.params.get("targeted", False):
+    if single is not None and not targeted:
         s_case = _sibling(case, Attack(single, case.eps, id=f"{single}-ref"), case.eps)
-        out["iterative_weaker"] = I.higher_beyond_noise(base["defended_rate"],
-                                                        engine.base_metrics(s_case)["defended_rate"], n)
+        out["iterative_weaker"] = _weaker(base, engine.base_metrics(s_case), detector, n)
     if case.threat == "black-box":
         return out
+    needs_defence = bool(getattr(cls, "needs_defence", False))
+    norm = cls.norm
+    # a detector-aware attack must be at least as strong as detector-oblivious PGD (same ε, FPR, steps)
+    out["adaptive_weaker"] = None
+    if case.threat == "white-box" and needs_defence and detector and not targeted and norm in ("linf", "l2") \
+            and case.eps > 0:
+        params: dict[str, Any] = {}
+        steps = engine.attack_params(case).get("steps")
+        if steps is not None:
+            params["steps"] = int(steps)
+        o_case = _sibling(case, Attack(f"pgd-{norm}", case.eps, id=f"pgd-{norm}-oblivious", **params), case.eps)
+        oblivious = engine.base_metrics(o_case)
+        out["oblivious_defended_rate"] = oblivious.get("defended_rate")
+        out["adaptive_weaker"] = I.higher_beyond_noise(base.get("defended_rate"), oblivious.get("defended_rate"), n)
     model, model_key = engine.attack_target(case)
     xp, yp = x[:PROBE_N], y[:PROBE_N]
     zero, nan = _memo(engine, ("grad", model_key, PROBE_N), lambda: I.gradient_health(model, xp, yp))
     out["zero_gradient_fraction"] = zero
     out["shattered_gradients"] = I.shattered(zero, nan)
-    norm = cls.norm
+    # the score path: a detector whose score has no gradient disarms every detector-aware attack
+    if case.threat == "white-box" and defence.is_detector and getattr(defence, "differentiable_score", True):
+        s_zero, s_nan = _memo(engine, ("score-grad", defence_key, case.suite.fpr, PROBE_N),
+                              lambda: I.score_gradient_health(defence.score, xp))
+        out["zero_score_gradient_fraction"] = s_zero
+        out["shattered_score_gradients"] = I.shattered(s_zero, s_nan)
     seed = engine.seed(case.suite)
-    if norm in I.UNBOUNDED_EPS and not cls.minimization:
+    if norm in I.UNBOUNDED_NORMS and not cls.minimization:
+        big = I.unbounded_eps(norm, tuple(x.shape[1:]))
+
         def unbounded() -> float:
-            pgd = build_attack(f"pgd-{norm}", {"steps": UNBOUNDED_STEPS}, seed=seed, batch_size=PROBE_N)
-            [r] = pgd(model, xp, yp, [I.UNBOUNDED_EPS[norm]])
+            # from the test inputs (no random start): a uniform-noise start measures noise, not the model
+            pgd = build_attack(f"pgd-{norm}", {"steps": UNBOUNDED_STEPS, "random_start": False}, seed=seed,
+                               batch_size=PROBE_N)
+            [r] = pgd(model, xp, yp, [big])
             return 1.0 - r.success.double().mean().item()
 
-        acc = _probe(engine, case, ("unbounded", model_key, norm, UNBOUNDED_STEPS), unbounded)
+        acc = _probe(engine, case, ("unbounded", model_key, norm, big, UNBOUNDED_STEPS, "from-x"), unbounded)
         out["unbounded_accuracy"] = acc
         out["unbounded_not_zero"] = float(acc > I.UNBOUNDED_MAX_ACCURACY)
     iterative = "steps" in accepted_params_of(case.attack.name) and not is_gradient_free(case.attack.name, cls)
     # Square only seeks misclassification; a detector-aware attack also pays to stay unflagged, so its
     # lower fooling rate is its objective, not an attack failure: no black-box comparison for it.
-    iterative = iterative and not getattr(cls, "needs_defence", False)
-    if iterative and norm in ("linf", "l2") and not cls.minimization and case.eps > 0 and target is None:
+    iterative = iterative and not needs_defence
+    wb_acc: float | None = None
+    fixed_eps = norm in ("linf", "l2") and case.eps > 0 and target is None
+
+    def attack_accuracy() -> float:
+        x_adv = engine.adversarial(case, model, model_key, x, y, target)[:PROBE_N]
+        with torch.no_grad():
+            return (model(x_adv).argmax(1) == yp).double().mean().item()
+
+    if iterative and fixed_eps and not cls.minimization:
         def square() -> float:
             sq = build_attack("square" if norm == "linf" else "square-l2", {"steps": SQUARE_QUERIES}, seed=seed,
                               batch_size=PROBE_N)
@@ -161,14 +232,30 @@ def indicators(engine: Engine, case: Case) -> dict[str, float | None]:
             return 1.0 - r.success.double().mean().item()
 
         sq_acc = _probe(engine, case, ("square", model_key, norm, case.eps, SQUARE_QUERIES), square)
-        x_adv = engine.adversarial(case, model, model_key, x, y, target)[:PROBE_N]
-        with torch.no_grad():
-            wb_acc = (model(x_adv).argmax(1) == yp).double().mean().item()
+        wb_acc = attack_accuracy()
         out["blackbox_accuracy"] = sq_acc
         out["blackbox_beats_whitebox"] = I.higher_beyond_noise(wb_acc, sq_acc, int(xp.shape[0]))
+    # random noise of the same norm and ε must be clearly weaker than the attack (else the attack is broken);
+    # not for noise itself, nor for a detector-aware attack on a detector (it trades fooling for staying
+    # unflagged; adaptive_weaker checks it against oblivious PGD)
+    if fixed_eps and case.attack.name != "random-noise" and not (needs_defence and detector):
+        noise_acc = _probe(engine, case, ("noise", model_key, norm, case.eps),
+                           lambda: _noise_accuracy(model, xp, yp, case.eps, norm, seed))
+        clean_acc = _memo(engine, ("probe-clean", model_key, PROBE_N),
+                          lambda: _clean_accuracy(model, xp, yp))
+        if wb_acc is None:
+            wb_acc = attack_accuracy()
+        out["noise_accuracy"] = noise_acc
+        out["noise_as_strong"] = I.noise_as_strong(wb_acc, noise_acc, clean_acc, int(xp.shape[0]))
     out["gradient_masking"] = I.gradient_masking(out.get("shattered_gradients"), out.get("unbounded_not_zero"),
-                                                 out.get("blackbox_beats_whitebox"))
+                                                 out.get("blackbox_beats_whitebox"),
+                                                 out.get("shattered_score_gradients"))
     return out
+
+
+@torch.no_grad()
+def _clean_accuracy(model: nn.Module, x: Tensor, y: Tensor) -> float:
+    return (model(x).argmax(1) == y).double().mean().item()
 
 
 def family_metrics(engine: Engine, case: FamilyCase) -> dict[str, float | None]:

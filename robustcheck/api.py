@@ -11,10 +11,11 @@ honours ``--robustcheck-scale``/``--robustcheck-device``/the cache)::
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from robustcheck.engine import CaseResult, Engine
+from robustcheck.errors import InconclusiveError
 from robustcheck.suite import Attack, Defence, Scale, Suite, Thresholds
 
 
@@ -25,6 +26,11 @@ class Metrics(Mapping[str, Any]):
         self._values = dict(result.metrics)
         self.case_id = result.case_id
         self.failures = list(result.failures)
+        #: raised integrity indicators -> message naming the fix (empty when the evaluation is conclusive)
+        self.inconclusive = dict(result.inconclusive)
+        self.inconclusive_allowed = list(result.inconclusive_allowed)
+        #: passed / failed / inconclusive / inconclusive-allowed (see CaseResult.status)
+        self.status = result.status
 
     def __getitem__(self, key: str) -> Any:
         return self._values[key]
@@ -62,8 +68,13 @@ def build_case(
     data_root: str | None = None,
     attack_params: Mapping[str, Any] | None = None,
     defence_params: Mapping[str, Any] | None = None,
+    allow_inconclusive: bool | Sequence[str] | None = None,
 ) -> Any:
-    """A one-case suite named ``adhoc``; all arguments are validated like a suite's."""
+    """A one-case suite named ``adhoc``; all arguments are validated like a suite's. ``allow_inconclusive``
+    is :class:`~robustcheck.suite.Thresholds`'s (also accepted inside ``thresholds``)."""
+    th = dict(thresholds or {})
+    if allow_inconclusive is not None:
+        th["allow_inconclusive"] = allow_inconclusive
     d = defence if isinstance(defence, Defence) else Defence(defence, **dict(defence_params or {}))
     suite = Suite(
         name="adhoc",
@@ -77,7 +88,7 @@ def build_case(
         n_samples=n_samples,
         scales=dict(scales or {}),
         data_root=data_root,
-        thresholds=[Thresholds(**dict(thresholds))] if thresholds else [],
+        thresholds=[Thresholds(**th)] if th else [],
     )
     return suite.cases()[0]
 
@@ -88,7 +99,18 @@ def evaluate(defence: Any, attack: str, *, eps: float, engine: Engine | None = N
 
     Returns the case's :class:`Metrics` (bars given as ``thresholds={...}`` are checked and their misses
     listed in ``Metrics.failures``). Outside pytest a fresh :class:`Engine` is made unless one is passed.
+
+    Raises :class:`~robustcheck.errors.InconclusiveError` (its ``metrics`` attached) when integrity
+    indicators are raised (:data:`robustcheck.indicators.INCONCLUSIVE`: gradient masking, a broken
+    attack, ...), unless ``allow_inconclusive=True`` (or a list of those indicators) is given; then the
+    result's ``status`` is ``inconclusive-allowed`` and ``inconclusive`` lists them.
     """
+    from robustcheck.report import inconclusive_lines
+
     case = build_case(defence, attack, eps=eps, **case_kwargs)
     eng = engine if engine is not None else Engine(device=device, scale=scale, cache_dir=cache_dir)
-    return Metrics(eng.evaluate(case))
+    metrics = Metrics(eng.evaluate(case))
+    inconclusive = [f for f in metrics.failures if f.startswith("INCONCLUSIVE")]
+    if inconclusive:
+        raise InconclusiveError("\n".join(inconclusive_lines(metrics.case_id, inconclusive)), metrics)
+    return metrics

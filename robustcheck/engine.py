@@ -6,9 +6,13 @@ Expensive artefacts are cached in memory for the run and on disk across runs (co
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import dataclasses
+import hashlib
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,10 +23,11 @@ from defences import DEFENCES, BaseDefence, FitContext
 from robustcheck import adaptive_eval as AE
 from robustcheck import metrics as M
 from robustcheck.attacks import ATTACKS, accepted_params_of, build_attack
-from robustcheck.cache import DiskCache, content_key
+from robustcheck.cache import DiskCache, content_key, module_fingerprint
 from robustcheck.data import DatasetSplits, Split, load_dataset
 from robustcheck.errors import ConfigError, ModelContractError
-from robustcheck.models import CLASSIFIERS, check_classifier, frozen_eval, train_classifier
+from robustcheck.indicators import inconclusive_reasons
+from robustcheck.models import CLASSIFIERS, LogProbabilities, check_classifier, frozen_eval, train_classifier
 from robustcheck.suite import Bar, Case, FamilyCase, Scale, Suite
 from robustcheck.threat import is_gradient_free
 
@@ -37,10 +42,24 @@ class CaseResult:
     bars: dict[str, Bar]
     failures: list[str] = field(default_factory=list)
     scores: dict[str, Tensor] = field(default_factory=dict)  # detector scores: clean, adv, successful
+    #: raised integrity indicators (robustcheck.indicators.INCONCLUSIVE) -> message naming the fix
+    inconclusive: dict[str, str] = field(default_factory=dict)
+    #: the raised ones the suite allows (Thresholds(allow_inconclusive=...)); the others are in failures
+    inconclusive_allowed: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
         return not self.failures
+
+    @property
+    def status(self) -> str:
+        """``passed``, ``failed`` (bars), ``inconclusive`` (raised indicators, not allowed: fails) or
+        ``inconclusive-allowed`` (raised indicators the suite allows; passes unless a bar fails)."""
+        if self.inconclusive and set(self.inconclusive) - set(self.inconclusive_allowed):
+            return "inconclusive"
+        if self.failures:
+            return "failed"
+        return "inconclusive-allowed" if self.inconclusive else "passed"
 
 
 def resolve_device(name: str) -> torch.device:
@@ -51,6 +70,104 @@ def resolve_device(name: str) -> torch.device:
     if name not in ("cpu", "cuda") and not name.startswith("cuda:"):
         raise ConfigError(f"device {name!r} unknown; use auto, cpu or cuda")
     return torch.device(name)
+
+
+def derive_seed(seed: int, *tags: Any) -> int:
+    """A seed for one purpose (``tags``), a fixed function of the suite's seed."""
+    blob = repr((seed, *tags)).encode()
+    return int.from_bytes(hashlib.sha256(blob).digest()[:8], "little") & ((1 << 63) - 1)
+
+
+@contextlib.contextmanager
+def seeded_rng(seed: int) -> Iterator[None]:
+    """Run the body with the global torch RNGs (CPU and every CUDA device) seeded with ``seed`` and restore
+    the caller's RNG state afterwards: what the body draws depends on neither the process history nor
+    changes what the caller draws next."""
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
+
+
+class _ByIdentity:
+    """A memo key for an unhashable object: equal only to itself, and it holds the object, so the object's
+    id cannot be reused by another one while the memo lives."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: Any) -> None:
+        self.obj = obj
+
+    def __hash__(self) -> int:
+        return id(self.obj)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _ByIdentity) and other.obj is self.obj
+
+
+def _identity(obj: Any) -> Any:
+    """``obj`` itself as a memo key (held by the memo), or a :class:`_ByIdentity` if it is unhashable."""
+    try:
+        hash(obj)
+    except TypeError:
+        return _ByIdentity(obj)
+    return obj
+
+
+#: state_dict entries that are not part of a defence's identity before calibration (the engine sets them)
+_NOT_IDENTITY = ("_threshold",)
+_PLAIN = (bool, int, float, str, type(None))
+
+
+def _settings(obj: Any) -> tuple[tuple[str, Any], ...]:
+    """An object's plain attributes (numbers, strings, tuples of them): settings that live outside
+    ``state_dict`` and ``config()`` (e.g. a p-value threshold, an inference-time noise scale). Hashable."""
+    out = []
+    for k, v in sorted(getattr(obj, "__dict__", {}).items()):
+        if isinstance(v, _PLAIN):
+            out.append((k, v))
+        elif isinstance(v, (tuple, list)) and all(isinstance(e, _PLAIN) for e in v):
+            out.append((k, tuple(v)))
+    return tuple(out)
+
+
+def _private_copy(defence: Any) -> Any:
+    """A deep copy of a user's defence instance that shares (does not copy) its bound classifier."""
+    bound = getattr(defence, "_classifier", None)
+    memo = {id(c): c for c in bound} if isinstance(bound, list) else {}
+    try:
+        return copy.deepcopy(defence, memo)
+    except Exception:  # noqa: BLE001  an uncopyable object: use it as it is
+        log.warning("robustcheck: defence instance %r cannot be deep-copied; the engine calibrates it in place",
+                    type(defence).__name__)
+        return defence
+
+
+def _describe(value: Any) -> Any:
+    """A stable description of a suite setting for a content key (a callable by its module and qualname,
+    not by its repr, which holds its address)."""
+    if isinstance(value, (list, tuple)):
+        return [_describe(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _describe(v) for k, v in value.items()}
+    if callable(value) and not isinstance(value, nn.Module):
+        return f"{getattr(value, '__module__', '?')}.{getattr(value, '__qualname__', type(value).__qualname__)}"
+    if isinstance(value, nn.Module):
+        return [type(value).__qualname__, module_fingerprint(value)]
+    return value
+
+
+def _eps_index(eps_list: list[float], eps: float) -> int:
+    """Position of ``eps`` in ``eps_list``, matched as the suite matches a family's ε (``math.isclose``)."""
+    for i, e in enumerate(eps_list):
+        if e == eps or math.isclose(e, eps):
+            return i
+    raise ConfigError(f"ε {eps:g} is not among the attack's ε {list(eps_list)}")
+
+
+#: Suite fields that do not change a case's numbers (labels, bars, the grid itself, resolved elsewhere).
+_SUITE_FIELDS_NOT_IN_METRICS = frozenset({"name", "thresholds", "attacks", "defences", "families", "classifier",
+                                          "scales", "data_root", "seed", "n_samples", "indicators"})
 
 
 @dataclass
@@ -108,13 +225,17 @@ class Engine:
     def train_split(self, suite: Suite) -> Split:
         return self.data(suite).train.subset(self.scale(suite).train_limit)
 
-    def classifier(self, suite: Suite, seed: int | None = None) -> _Model:
-        """The suite's classifier (``seed`` overrides the suite's: the black-box transfer surrogate)."""
+    def classifier(self, suite: Suite, seed: int | None = None, spec: str | Callable[[], Any] | None = None) -> _Model:
+        """The suite's classifier; ``seed`` and ``spec`` (a registered name or a factory) override the
+        suite's (the black-box transfer surrogate, :meth:`surrogate`)."""
         data = self.data(suite)
         scale = self.scale(suite)
         seed = self.seed(suite) if seed is None else seed
-        spec = suite.classifier
-        mem_key = (id(spec) if callable(spec) else spec, data.content_hash, scale, seed)
+        spec = suite.classifier if spec is None else spec
+        # a factory is memoised by the object itself (held by the memo, so its id is never reused); the
+        # key of what it returns is a content key: architecture and the bytes of every tensor
+        outputs = getattr(suite, "outputs", "logits")  # a suite setting that changes the module returned
+        mem_key = (_identity(spec) if callable(spec) else spec, data.content_hash, scale, seed, outputs)
         if mem_key in self._classifiers:
             return self._classifiers[mem_key]
         if isinstance(spec, str):
@@ -122,74 +243,133 @@ class Engine:
             epochs = min(scale.classifier_epochs, info.train.get("epochs", scale.classifier_epochs))
             hp = {**info.train, "epochs": epochs}
             train = self.train_split(suite)
-            arch = repr(info.factory())
+            with seeded_rng(seed):
+                arch = repr(info.factory())
             key = content_key("classifier", spec, arch, data.content_hash, hp, len(train), seed)
 
             def compute() -> dict[str, Any]:
-                torch.manual_seed(seed)
-                model = info.factory()
-                train_classifier(model, train, epochs=epochs, batch_size=hp.get("batch_size", 128),
-                                 lr=hp.get("lr", 1e-3), seed=seed, device=self.device, desc=spec,
-                                 **{k: hp[k] for k in ("optimizer", "momentum", "milestones") if k in hp})
+                with seeded_rng(seed):  # the caller's RNG is left as it was
+                    model = info.factory()
+                    train_classifier(model, train, epochs=epochs, batch_size=hp.get("batch_size", 128),
+                                     lr=hp.get("lr", 1e-3), seed=seed, device=self.device, desc=spec,
+                                     **{k: hp[k] for k in ("optimizer", "momentum", "milestones") if k in hp})
                 return {k: v.detach().cpu() for k, v in model.state_dict().items()}
 
             state = self.cache.get_or_compute("classifiers", key, compute)
-            module = info.factory()
+            with seeded_rng(seed):
+                module = info.factory()
             module.load_state_dict(state)
             module.eval()
         else:
-            module = spec()
+            # a factory that initialises weights draws them from an RNG seeded by the suite's seed, not
+            # from whatever state the process left in the global RNG
+            with seeded_rng(derive_seed(seed, "classifier-factory")):
+                module = spec()
             if not isinstance(module, nn.Module):
                 raise ConfigError(f"suite {suite.name!r}: classifier factory returned {type(module).__name__}, "
                                   f"not a torch.nn.Module")
-            key = content_key("user-classifier", getattr(spec, "__qualname__", repr(spec)),
-                              [(k, float(v.float().sum())) for k, v in module.state_dict().items()])
+            key = content_key("user-classifier", getattr(spec, "__module__", None),
+                              getattr(spec, "__qualname__", type(spec).__qualname__),
+                              f"{type(module).__module__}.{type(module).__qualname__}", repr(module),
+                              module_fingerprint(module), outputs)
+            if outputs == "probabilities":  # declared: attacks and scores see log p (valid logits)
+                module = LogProbabilities(module)
         module = frozen_eval(module.to(self.device), name=f"classifier of suite {suite.name!r}")
         check_classifier(module, data.val.x[:32].to(self.device), data.num_classes,
                          name=f"classifier of suite {suite.name!r}")
         self._classifiers[mem_key] = _Model(module, key)
         return self._classifiers[mem_key]
 
+    def surrogate(self, suite: Suite) -> _Model:
+        """The classifier black-box *transfer* attacks craft x′ on: ``suite.surrogate``, else the suite's
+        registered architecture, else the reference classifier registered for the suite's dataset, trained
+        on the suite's data from seed + 1. A surrogate with the target's weights would make transfer a
+        grey-box attack: refused."""
+        seed = self.seed(suite) + 1
+        spec = suite.surrogate
+        if spec is None:
+            spec = suite.classifier if isinstance(suite.classifier, str) else self._reference_classifier(suite)
+        sur = self.classifier(suite, seed=seed, spec=spec)
+        target = self.classifier(suite)
+        if sur.key == target.key or module_fingerprint(sur.module) == module_fingerprint(target.module):
+            raise ConfigError(f"suite {suite.name!r}: the black-box transfer surrogate has the same weights as the "
+                              f"classifier under test, which would make transfer a grey-box attack; give "
+                              f"Suite(surrogate=...) a factory of an independently trained model")
+        return sur
+
+    def _reference_classifier(self, suite: Suite) -> str:
+        names = CLASSIFIERS.list()
+        for primary_only in (True, False):  # the one made for this dataset first (mnist-cnn for MNIST)
+            for name in names:
+                datasets = CLASSIFIERS.get(name)().datasets
+                if (datasets[:1] if primary_only else datasets).count(suite.dataset):
+                    return name
+        raise ConfigError(f"suite {suite.name!r}: black-box transfer attacks need a surrogate classifier and no "
+                          f"reference classifier is registered for dataset {suite.dataset!r}; set "
+                          f"Suite(surrogate=<registered name or factory of an independently trained model>)")
+
     def defence(self, suite: Suite, case: Case) -> tuple[BaseDefence, str]:
+        """(the bound, trained and calibrated defence, its *evaluated-defence key*).
+
+        Two keys: the training key (of the trained-weights cache entry) covers what training depends on,
+        including the weights before training; the evaluated-defence key returned here hashes the
+        training key with the weights actually evaluated (bytes of every parameter and buffer), the
+        calibrated threshold and the defence's plain settings. Everything downstream (adversarial sets
+        crafted against the defence, the clean-output memo, probes) is keyed by the latter."""
         spec = case.defence
         clf = self.classifier(suite)
-        source = spec.instance if spec.instance is not None else spec.factory
-        mem_key = (clf.key, spec.id, spec.name, repr(sorted(spec.params.items())), suite.fpr, id(source))
+        scale, seed, data = self.scale(suite), self.seed(suite), self.data(suite)
+        if spec.instance is not None:  # an instance is identified by its content, not its id
+            inst = spec.instance
+            fp = module_fingerprint(inst, exclude=_NOT_IDENTITY) if isinstance(inst, nn.Module) else None
+            source: Any = ("instance", _identity(inst), fp, _settings(inst))
+        else:
+            source = ("factory", _identity(spec.factory) if spec.factory is not None else None)
+        mem_key = (clf.key, spec.name, repr(sorted(spec.params.items())), suite.fpr, source, data.content_hash,
+                   scale, seed)
         if mem_key in self._defences:
             return self._defences[mem_key]
         if spec.instance is not None:
-            d = spec.instance
+            d = _private_copy(spec.instance)  # calibrating or fitting must not change the user's object
         else:
             cls = spec.factory if spec.factory is not None else DEFENCES.get(spec.name)
             try:
-                d = cls(**spec.params)
+                # initial weights come from an RNG seeded by the suite's seed, not from the process history
+                with seeded_rng(derive_seed(seed, "defence-init", spec.name)):
+                    d = cls(**spec.params)
             except TypeError as exc:
                 raise ConfigError(f"defence {spec.name!r}: bad parameters {dict(spec.params)}: {exc}") from None
         if not isinstance(d, BaseDefence):
             raise ConfigError(f"defence {spec.name!r}: the factory returned {type(d).__name__}, not a "
                               f"defences.BaseDefence")
-        d.bind(clf.module)
-        scale, seed, data = self.scale(suite), self.seed(suite), self.data(suite)
+        with seeded_rng(derive_seed(seed, "defence-bind", spec.name)):  # bind may build modules (ae-kl's head)
+            d.bind(clf.module)
         key = content_key("defence", spec.name, f"{type(d).__module__}.{type(d).__qualname__}", d.config(),
                           repr(d), clf.key, data.content_hash,
-                          scale.defence_epochs, scale.train_limit, seed)
+                          scale.defence_epochs, scale.train_limit, seed,
+                          module_fingerprint(d, exclude=_NOT_IDENTITY))  # the weights training starts from
         if getattr(d, "trainable", False):
             train = self.train_split(suite)
             ctx = FitContext(classifier=clf.module, train=train, val=data.val, num_classes=data.num_classes,
                              epochs=scale.defence_epochs, seed=seed, device=self.device)
 
             def compute() -> dict[str, Any]:
-                d.to(self.device)
-                d.fit(ctx)
+                with seeded_rng(derive_seed(seed, "defence-fit", spec.name)):
+                    d.to(self.device)
+                    d.fit(ctx)
                 return {k: v.detach().cpu() for k, v in d.state_dict().items()}
 
             d.load_state_dict(self.cache.get_or_compute("defences", key, compute))
         d.to(self.device).eval()
         for p in d.parameters():
             p.requires_grad_(False)
-        d.calibrate(data.val.x.to(self.device), suite.fpr)
-        self._defences[mem_key] = (d, key)
-        return d, key
+        with seeded_rng(derive_seed(seed, "defence-calibrate", spec.name)):
+            d.calibrate(data.val.x.to(self.device), suite.fpr)
+        evaluated = content_key("evaluated-defence", key, module_fingerprint(d),
+                                d.threshold if d.is_detector else None, sorted(spec.params.items()),
+                                _settings(d))
+        self._defences[mem_key] = (d, evaluated)
+        return d, evaluated
 
     def adversarial(self, case: Case, model: nn.Module, model_key: str, x: Tensor, y: Tensor,
                     target: Tensor | None) -> Tensor:
@@ -219,7 +399,7 @@ class Engine:
             self._adv[key] = blob["x_adv"].to(self.device)
             self._silent[key] = blob.get("silent_success")
         self._last_adv_key = key
-        return self._adv[key][eps_run.index(case.eps)] if minimization else self._adv[key]
+        return self._adv[key][_eps_index(eps_run, case.eps)] if minimization else self._adv[key]
 
     def attack_params(self, case: Case) -> dict[str, Any]:
         params = dict(case.attack.params)
@@ -245,14 +425,36 @@ class Engine:
         if postprocess is not None:
             postprocess(metrics)
         bars = case.bars(self.scale_name)
-        return CaseResult(case.id, case.suite.name, metrics, bars, check_bars(metrics, bars), scores)
+        # raised integrity indicators make the case inconclusive: it fails unless the suite allows them
+        reasons = inconclusive_reasons(metrics)
+        allowed = case.allowed_inconclusive(self.scale_name)
+        failures = check_bars(metrics, bars) + [f"INCONCLUSIVE: {k} = {_fmt_flag(metrics.get(k))}: {msg}"
+                                                for k, msg in reasons.items() if k not in allowed]
+        return CaseResult(case.id, case.suite.name, metrics, bars, failures, scores, inconclusive=reasons,
+                          inconclusive_allowed=[k for k in reasons if k in allowed])
 
     def base_metrics(self, case: Case) -> dict[str, Any]:
         """The metrics of one (non-family) case, memoised per run (sibling cases reuse them)."""
         return self._base(case)[0]
 
+    def metrics_key(self, case: Case) -> str:
+        """Content key of a case's metrics: everything they depend on (classifier and evaluated-defence
+        keys, data, the attack and its resolved parameters, ε, threat model, attack target, samples,
+        seed, batch size, scale and the suite's other settings), never a name or an object id."""
+        suite = case.suite
+        clf = self.classifier(suite)
+        _, defence_key = self.defence(suite, case)
+        _, model_key = self.attack_target(case)
+        settings = {f.name: _describe(getattr(suite, f.name)) for f in dataclasses.fields(suite)
+                    if f.name not in _SUITE_FIELDS_NOT_IN_METRICS}
+        return content_key("metrics", type(case).__name__, clf.key, defence_key, model_key,
+                           self.data(suite).content_hash, case.attack.name, self.attack_params(case), case.eps,
+                           case.threat, suite.n_samples or self.scale(suite).n_samples, self.seed(suite),
+                           self.batch_size(suite), self.scale(suite), str(self.device), settings,
+                           [_describe(a) for a in getattr(case, "members", ())])
+
     def _base(self, case: Case) -> tuple[dict[str, Any], dict[str, Tensor]]:
-        memo = ("metrics", case.suite.name, id(case.suite), case.id)
+        memo = ("metrics", self.metrics_key(case))
         if memo not in self._memo:
             self._memo[memo] = self._base_metrics(case)
         return self._memo[memo]
@@ -287,7 +489,8 @@ class Engine:
         x_adv = self.adversarial(case, model, model_key, x, y, target)
         scores: dict[str, Tensor] = {}
         metrics: dict[str, Any] = self.compute_metrics(clf.module, defence, x, y, x_adv, case.eps, attack_cls.norm,
-                                                       clean_key=(defence_key, int(x.shape[0])), scores_out=scores)
+                                                       clean_key=(defence_key, int(x.shape[0])), scores_out=scores,
+                                                       target=target)
         metrics["silent_success"] = self._silent.get(self._last_adv_key)
         return metrics, scores
 
@@ -325,10 +528,13 @@ class Engine:
 
     def compute_metrics(self, clf: nn.Module, defence: BaseDefence, x: Tensor, y: Tensor, x_adv: Tensor,
                         eps: float, norm: str, clean_key: Any = None,
-                        scores_out: dict[str, Tensor] | None = None) -> dict[str, float | None]:
+                        scores_out: dict[str, Tensor] | None = None,
+                        target: Tensor | None = None) -> dict[str, float | None]:
         """All metrics of MISSION.md for one case. ``clean_key`` caches the clean-side outputs, which are
         the same for every case of one defence. ``scores_out``, if given, receives the detector scores
         (``clean``, ``adv``) and the ``successful`` mask, for ROC curves."""
+        if clean_key is not None:  # the engine passes the evaluated-defence key; the threshold, in any case
+            clean_key = (clean_key, defence.threshold if defence.is_detector else None)
         if clean_key is not None and clean_key in self._clean:
             pred, d_clean, s_clean = self._clean[clean_key]
         else:
@@ -342,7 +548,8 @@ class Engine:
         out["clean_accuracy_drop"] = out["clean_accuracy"] - out["defended_clean_accuracy"]
         out["adversarial_accuracy"] = M.accuracy(pred_adv, y)
         out["corrected_accuracy"] = M.accuracy(d_adv, y)
-        out["attack_success_rate"] = M.attack_success_rate(pred, pred_adv, y)
+        out["attack_success_rate"] = M.attack_success_rate(pred, pred_adv, y, target)
+        out["misclassification_rate"] = M.attack_success_rate(pred, pred_adv, y)
         succ = M.success_mask(pred, pred_adv, y)
         out["n_successful"] = float(succ.sum())
         t = defence.threshold if defence.is_detector else None
@@ -364,6 +571,10 @@ class Engine:
         out["budget_violations"] = float(M.budget_violations(x, x_adv, eps, norm))
         out["adaptive_success_rate"] = AE.adaptive_success_rate(x, x_adv, y, pred, d_adv, s_adv, t, eps, norm)
         return out
+
+
+def _fmt_flag(value: float | None) -> str:
+    return "nan" if value is None or math.isnan(value) else f"{value:g}"
 
 
 def check_bars(metrics: dict[str, float | None], bars: dict[str, Bar]) -> list[str]:

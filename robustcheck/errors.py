@@ -21,3 +21,12 @@ class ModelContractError(RobustcheckError):
 
 class BudgetViolation(RobustcheckError):
     """An attack returned a point outside its ε budget, outside [0, 1] or with NaN: a bug, not a result."""
+
+
+class InconclusiveError(RobustcheckError):
+    """Raised integrity indicators (gradient masking, a broken attack, ...): the evaluation failed, so its
+    numbers are no robustness result. ``metrics`` holds them anyway."""
+
+    def __init__(self, message: str, metrics: object = None) -> None:
+        super().__init__(message)
+        self.metrics = metrics

@@ -1,22 +1,33 @@
 """Attack-failure indicators (Pintor et al. 2022; Carlini et al. 2019; Athalye et al. 2018): pure
-functions the engine runs on every case, reported as 0/1 metrics (lower is better) so a suite can
-require e.g. ``Thresholds(gradient_masking=0)`` like any other bar. See EVALUATION.md.
+functions the engine runs on every case, reported as 0/1 metrics (lower is better). A raised indicator
+of :data:`INCONCLUSIVE` makes the case **inconclusive**: the evaluation failed, so its numbers are no
+robustness result, and the case fails unless the suite allows it (``Thresholds(allow_inconclusive=...)``).
+See EVALUATION.md.
 
 Per case, on the model the attack targeted (C for grey-box, the defended pipeline for white-box):
 - ``silent_success``: an iterate inside the budget fooled the model but the returned x′ does not
   (:class:`IterateRecorder` watches the attack's forward passes).
 - ``shattered_gradients``: zero or NaN input gradients (:func:`gradient_health`; the CW margin is used
   rather than the cross-entropy, whose gradient underflows to 0 on very confident inputs).
-- ``unbounded_not_zero``: PGD with an unbounded budget leaves > :data:`UNBOUNDED_MAX_ACCURACY` accuracy.
+- ``shattered_score_gradients``: zero or NaN input gradients of a detector's ``score`` (white-box;
+  :func:`score_gradient_health`): the score path, which detector-aware attacks descend.
+- ``unbounded_not_zero``: PGD with an unbounded budget (:func:`unbounded_eps`), started at the test
+  inputs, leaves > :data:`UNBOUNDED_MAX_ACCURACY` accuracy.
 - ``blackbox_beats_whitebox``: Square at the same ε beats the iterative gradient attack.
-Across a case family (computed lazily from sibling cases): ``eps_nonmonotone`` (defended rate rises
-with ε) and ``iterative_weaker`` (PGD/BIM leave more defended than FGSM). Differences count only
-beyond :func:`tolerance` (two binomial standard errors plus one example).
+- ``noise_as_strong``: uniform random noise of the same norm and ε beats the attack beyond sampling
+  noise (:func:`noise_as_strong`): the attack is broken.
+Across a case family (computed lazily from sibling cases), on the quantity each definition names: the
+defended pipeline's accuracy (``corrected_accuracy``), or for detectors the detector-aware success
+(``adaptive_success_rate``): ``eps_nonmonotone`` (accuracy rises / success falls with ε),
+``iterative_weaker`` (PGD/BIM weaker than FGSM) and ``adaptive_weaker`` (a detector-aware attack leaves a
+higher defended rate than detector-oblivious PGD at the same ε and FPR). Differences count only beyond
+:func:`tolerance` (two binomial standard errors plus one example).
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -29,8 +40,48 @@ UNBOUNDED_MAX_ACCURACY = 0.10
 ZERO_GRADIENT_MAX_FRACTION = 0.10
 #: Iterative attacks with a single-step counterpart of the same norm.
 SINGLE_STEP = {"pgd-linf": "fgsm", "bim-linf": "fgsm", "pgd-l2": "fgsm-l2", "bim-l2": "fgsm-l2"}
-#: "Unbounded" budgets per norm (inputs in [0, 1]): the whole box for L∞, its diameter for L2 (MNIST).
-UNBOUNDED_EPS = {"linf": 1.0, "l2": 28.0}
+#: Norms of the unbounded-PGD probe (see :func:`unbounded_eps`).
+UNBOUNDED_NORMS = ("linf", "l2")
+#: ``noise_as_strong`` is measured only where random noise keeps at least this fraction of the clean
+#: accuracy (noise that already destroys accuracy says nothing about the attack).
+NOISE_MIN_KEPT = 0.5
+
+#: Indicators that make a case inconclusive when raised, with the usual fix.
+INCONCLUSIVE = {
+    "gradient_masking": "gradient masking (see its parts)",
+    "shattered_gradients": ("zero/NaN input gradients through the attacked model: if a step is not "
+                            "differentiable declare `differentiable = False` and give a `bpda_surrogate` (BPDA); "
+                            "if it is random declare `stochastic = True` (EOT); or attack through a surrogate / "
+                            "transfer"),
+    "shattered_score_gradients": ("zero/NaN input gradients of the detector score: detector-aware attacks cannot "
+                                  "descend it; make `score` differentiable (a smooth surrogate of the "
+                                  "non-differentiable step, BPDA) or declare `stochastic = True` (EOT) if it is "
+                                  "random"),
+    "unbounded_not_zero": ("unbounded PGD does not reach ~0 % accuracy: gradients are masked; use BPDA "
+                           "(`differentiable = False` + `bpda_surrogate`), EOT (`stochastic = True`) or a "
+                           "surrogate / transfer attack"),
+    "blackbox_beats_whitebox": ("gradient-free Square beats the gradient attack: gradients are masked; use BPDA "
+                                "(`differentiable = False` + `bpda_surrogate`), EOT (`stochastic = True`) or a "
+                                "surrogate / transfer attack"),
+    "silent_success": "an iterate fooled the model but the attack returned another point: return the best iterate",
+    "eps_nonmonotone": ("the attack gets weaker as ε grows: the attack is failing (masked gradients, too few "
+                        "steps, bad step size)"),
+    "iterative_weaker": ("the iterative attack is weaker than its single-step version: more steps, another "
+                         "step size, or BPDA/EOT if gradients are masked"),
+    "adaptive_weaker": ("the detector-aware attack is weaker than detector-oblivious PGD at the same ε and FPR: "
+                        "the adaptive attack is broken (loss weighting, steps), not the detector strong"),
+    "noise_as_strong": "random noise of the same norm and ε is stronger than the attack: the attack is broken",
+}
+
+
+def unbounded_eps(norm: str, input_shape: tuple[int, ...] | torch.Size) -> float:
+    """An "unbounded" budget for inputs in [0, 1]: the whole box for L∞, its diameter √d for L2, where d
+    is the number of input values per example (``input_shape`` without the batch dimension)."""
+    if norm == "linf":
+        return 1.0
+    if norm == "l2":
+        return math.sqrt(math.prod(input_shape))
+    raise ValueError(f"no unbounded budget for norm {norm!r}")
 
 
 def tolerance(p: float, n: int) -> float:
@@ -100,6 +151,58 @@ def gradient_health(model: nn.Module, x: Tensor, y: Tensor) -> tuple[float, bool
     nan = bool((~torch.isfinite(flat)).any())
     zero = (torch.nan_to_num(flat).abs().amax(1) == 0).double().mean().item()
     return zero, nan
+
+
+def score_gradient_health(score: Any, x: Tensor) -> tuple[float, bool]:
+    """(fraction of inputs whose input gradient of ``score(x)`` is exactly 0, any NaN/inf gradient).
+
+    The score path of a detector: a quantised or thresholded score has zero gradient almost everywhere
+    and silently disarms every detector-aware attack."""
+    xr = x.detach().clone().requires_grad_(True)
+    with torch.enable_grad():
+        s = score(xr)
+        if not isinstance(s, Tensor) or not s.requires_grad:
+            return 1.0, False
+        (g,) = torch.autograd.grad(s.sum(), xr, allow_unused=True)
+    if g is None:
+        return 1.0, False
+    flat = g.flatten(1)
+    nan = bool((~torch.isfinite(flat)).any())
+    zero = (torch.nan_to_num(flat).abs().amax(1) == 0).double().mean().item()
+    return zero, nan
+
+
+def noise_as_strong(attack_accuracy: float | None, noise_accuracy: float | None, clean_accuracy: float | None,
+                    n: int) -> float | None:
+    """1.0 if random noise of the same norm and ε beats the attack beyond sampling noise (the attack leaves
+    more than :func:`tolerance` more accuracy than noise does): a working attack is never weaker than
+    random noise, so the attack is broken. 0.0 otherwise; None when not measurable (noise itself destroys
+    accuracy, keeping < :data:`NOISE_MIN_KEPT` of the clean accuracy, or a model near chance).
+
+    EVALUATION.md asks for noise to be *much* weaker than the attack. On a model that is genuinely robust at
+    a small ε both leave almost every input correct, so "not much stronger than noise" cannot tell a robust
+    model from a broken attack; that case is left to the unbounded-PGD and black-box probes, and this
+    indicator flags only the unambiguous failure."""
+    vals = (attack_accuracy, noise_accuracy, clean_accuracy)
+    if any(v is None or math.isnan(v) for v in vals) or n <= 0:
+        return None
+    if clean_accuracy <= 0 or noise_accuracy < NOISE_MIN_KEPT * clean_accuracy:
+        return None
+    if noise_accuracy < 2 * tolerance(noise_accuracy, n):
+        return None  # too few correct examples (a model near chance)
+    return float(attack_accuracy > noise_accuracy + tolerance(noise_accuracy, n))
+
+
+def inconclusive_reasons(metrics: dict[str, Any]) -> dict[str, str]:
+    """The raised :data:`INCONCLUSIVE` indicators of a case, each with its message (NaN counts as raised;
+    None = not measured). ``gradient_masking`` is reported through its raised parts when it has some."""
+    raised = {k: v for k, v in INCONCLUSIVE.items()
+              if metrics.get(k) is not None and (math.isnan(metrics[k]) or metrics[k] > 0)}
+    if "gradient_masking" in raised and len(raised) > 1:
+        parts = {"shattered_gradients", "shattered_score_gradients", "unbounded_not_zero", "blackbox_beats_whitebox"}
+        if parts & set(raised):
+            del raised["gradient_masking"]
+    return raised
 
 
 def shattered(zero_fraction: float, nan: bool) -> float:

@@ -38,7 +38,8 @@ METRICS: dict[str, MetricInfo] = dict(
         _m("tpr_at_fpr", True, "fraction of successful x' with S > t"),
         _m("false_positive_rate", False, "fraction of clean test x with S > t"),
         _m("defended_rate", True, "mean[S(x') > t or pred_D(x') = y]"),
-        _m("attack_success_rate", False, "successful x' / correctly classified x"),
+        _m("attack_success_rate", False, "successful x' / correctly classified x (targeted: C(x') = target)"),
+        _m("misclassification_rate", False, "x' with C(x') != y / correctly classified x (= ASR untargeted)"),
         _m("threshold", True, "score threshold t set on the clean validation split"),
         _m("l0_mean", False, "mean L0 norm of x'-x"),
         _m("l0_max", False, "max L0 norm of x'-x"),
@@ -129,11 +130,14 @@ def success_mask(clean_pred: Tensor, adv_pred: Tensor, y: Tensor) -> Tensor:
     return (clean_pred == y) & (adv_pred != y)
 
 
-def attack_success_rate(clean_pred: Tensor, adv_pred: Tensor, y: Tensor) -> float:
+def attack_success_rate(clean_pred: Tensor, adv_pred: Tensor, y: Tensor, target: Tensor | None = None) -> float:
+    """Over the correctly classified x: the fraction with C(x′) ≠ y, or, for a targeted attack
+    (``target`` given), with C(x′) = target (a misclassification into another class is no success)."""
     correct = clean_pred == y
     if int(correct.sum()) == 0:
         return math.nan
-    return (success_mask(clean_pred, adv_pred, y).sum() / correct.sum()).item()
+    hit = success_mask(clean_pred, adv_pred, y) if target is None else correct & (adv_pred == target)
+    return (hit.sum() / correct.sum()).item()
 
 
 def defended_rate(adv_scores: Tensor | None, threshold: float | None, defended_pred: Tensor, y: Tensor) -> float:
@@ -194,15 +198,24 @@ for _name, _higher, _desc in [
     ("worst_case_defended_rate", True, "mean over x of [x'_a flagged or pred_D(x'_a) = y for every attack a]"),
     ("silent_success", False, ("1 if an iterate within budget fooled the attacked model but the returned x' "
                                "does not (best iterate lost)")),
-    ("eps_nonmonotone", False, "1 if defended_rate is higher than at the next smaller ε of the same attack"),
-    ("iterative_weaker", False, ("1 if the iterative attack leaves a higher defended_rate than its single-step "
-                                 "version (PGD/BIM vs FGSM)")),
+    ("eps_nonmonotone", False, ("1 if corrected_accuracy is higher (for a detector: adaptive_success_rate lower) "
+                                "than at the next smaller ε of the same attack")),
+    ("iterative_weaker", False, ("1 if the iterative attack leaves a higher corrected_accuracy (for a detector: a "
+                                 "lower adaptive_success_rate) than its single-step version (PGD/BIM vs FGSM)")),
+    ("adaptive_weaker", False, ("1 if a detector-aware attack leaves a higher defended_rate than detector-oblivious "
+                                "PGD at the same ε and FPR (white-box)")),
+    ("oblivious_defended_rate", True, "defended_rate of detector-oblivious PGD at the case's ε (white-box detectors)"),
+    ("noise_accuracy", True, "accuracy of the attacked model under uniform random noise of the case's norm and ε"),
+    ("noise_as_strong", False, "1 if random noise of the same norm and ε is not clearly weaker than the attack"),
+    ("zero_score_gradient_fraction", False, "fraction of inputs whose input gradient of the detector score is 0"),
+    ("shattered_score_gradients", False, "1 if input gradients of the detector score are zero or NaN (white-box)"),
     ("zero_gradient_fraction", False, "fraction of inputs whose input gradient through the attacked model is 0"),
     ("shattered_gradients", False, "1 if input gradients through the attacked model are zero or NaN"),
     ("unbounded_accuracy", False, "accuracy of the attacked model under PGD with an unbounded budget"),
     ("unbounded_not_zero", False, "1 if unbounded PGD leaves the attacked model > 10 % accurate"),
     ("blackbox_accuracy", False, "accuracy of the attacked model under Square at the case's ε"),
     ("blackbox_beats_whitebox", False, "1 if Square beats the gradient attack on the same model and ε"),
-    ("gradient_masking", False, "1 if any of shattered_gradients, unbounded_not_zero, blackbox_beats_whitebox"),
+    ("gradient_masking", False, ("1 if any of shattered_gradients, shattered_score_gradients, unbounded_not_zero, "
+                                 "blackbox_beats_whitebox")),
 ]:
     register_metric(_name, higher_is_better=_higher, description=_desc)

@@ -14,7 +14,7 @@ import pytest
 from robustcheck import progress
 from robustcheck.errors import DataUnavailableError, RobustcheckError
 from robustcheck.history import parse_tolerances
-from robustcheck.report import format_table
+from robustcheck.report import format_table, inconclusive_lines
 from robustcheck.session import Options, RobustcheckSession
 from robustcheck.suite import Case, Suite
 
@@ -219,9 +219,13 @@ class RobustcheckItem(pytest.Item):
             extra += f" --robustcheck-seed={o.seed}"
         name = f"{self.case.suite.name}[{self.case.id}]"
         lines = []
-        if failures:
+        inconclusive = [f for f in failures if f.startswith("INCONCLUSIVE")]
+        bars = [f for f in failures if not f.startswith("INCONCLUSIVE")]
+        if inconclusive:
+            lines += inconclusive_lines(name, inconclusive, self.case)
+        if bars:
             lines.append(f"robustcheck case {name} missed its bars:")
-            lines += [f"  - {f}" for f in failures]
+            lines += [f"  - {f}" for f in bars]
         if regressions:
             ref = rc.reference.label if rc.reference is not None else "the reference"
             lines.append(f"robustcheck case {name} regressed against {ref}:")
@@ -302,8 +306,10 @@ def robustcheck_evaluate(request: pytest.FixtureRequest) -> Any:
 
     ``robustcheck_evaluate(defence, attack, eps=..., threat="grey-box", **case_kwargs)`` with the same
     keyword arguments as :func:`robustcheck.api.build_case`. It uses the run's engine (scale, device,
-    cache and seed options) and checks the bars of the test's ``robustcheck_thresholds`` marker. Like
-    suite items, such tests are skipped unless ``--robustcheck`` is given.
+    cache and seed options) and checks the bars of the test's ``robustcheck_thresholds`` marker. An
+    inconclusive case (raised integrity indicators) fails the test unless ``allow_inconclusive=`` is
+    given (to the call or the marker). Like suite items, such tests are skipped unless ``--robustcheck``
+    is given.
     """
     from robustcheck.api import Metrics, build_case
 
@@ -323,7 +329,11 @@ def robustcheck_evaluate(request: pytest.FixtureRequest) -> Any:
             pytest.fail(f"robustcheck: {exc}", pytrace=False)
         request.node.user_properties.append((RECORD_PROPERTY + ":" + result.case_id, json.dumps(dict(result))))
         if result.failures:
-            lines = [f"robustcheck case {result.case_id} missed its bars:"] + [f"  - {f}" for f in result.failures]
+            inconclusive = [f for f in result.failures if f.startswith("INCONCLUSIVE")]
+            missed = [f for f in result.failures if not f.startswith("INCONCLUSIVE")]
+            lines = inconclusive_lines(result.case_id, inconclusive) if inconclusive else []
+            if missed:
+                lines += [f"robustcheck case {result.case_id} missed its bars:"] + [f"  - {f}" for f in missed]
             pytest.fail("\n".join(lines), pytrace=False)
         return result
 

@@ -38,16 +38,30 @@ INDICATOR_FLAGS = {
     "unbounded_not_zero": "unbounded>0",
     "blackbox_beats_whitebox": "bb>wb",
     "shattered_gradients": "shattered",
+    "shattered_score_gradients": "score-shattered",
+    "adaptive_weaker": "adaptive<oblivious",
+    "noise_as_strong": "noise>=attack",
 }
+#: ``status`` of a case record (robustcheck.engine.CaseResult.status) as shown in the result column.
+STATUS_LABELS = {"inconclusive": "INCONCLUSIVE", "inconclusive-allowed": "passed (inconclusive allowed)"}
 #: Family (worst-case) rows show their worst-case metrics in these columns.
 _FAMILY_COLUMNS = {"corrected_accuracy": "worst_case_corrected_accuracy", "defended_rate": "worst_case_defended_rate"}
 
 
-def flags(metrics: dict[str, Any]) -> str:
-    """Short names of the raised indicators, ``-`` when none is raised, ``n/a`` when none was computed."""
+def flags(metrics: dict[str, Any], status: str | None = None) -> str:
+    """Short names of the raised indicators, ``-`` when none is raised, ``n/a`` when none was computed;
+    ``[inconclusive]`` / ``[inconclusive-allowed]`` after them when the case's status says so."""
     seen = [k for k in INDICATOR_FLAGS if metrics.get(k) is not None]
     raised = [INDICATOR_FLAGS[k] for k in seen if metrics[k] != 0]  # NaN counts as raised
-    return ",".join(raised) if raised else ("-" if seen else "n/a")
+    text = ",".join(raised) if raised else ("-" if seen else "n/a")
+    if status in ("inconclusive", "inconclusive-allowed"):
+        text += f" [{status}]"
+    return text
+
+
+def result_label(record: dict[str, Any]) -> str:
+    """The result column: ``passed``, ``FAILED``, ``INCONCLUSIVE`` or ``passed (inconclusive allowed)``."""
+    return STATUS_LABELS.get(record.get("status") or "", record.get("outcome", "?"))
 
 
 def _fmt(value: Any) -> str:
@@ -71,9 +85,9 @@ def format_table(records: list[dict[str, Any]], delta_metrics: list[str] | None 
             if key == "case":
                 row.append(r["case"])
             elif key == "outcome":
-                row.append(r.get("outcome", "?"))
+                row.append(result_label(r))
             elif key == "flags":
-                row.append(flags(m))
+                row.append(flags(m, r.get("status")))
             elif "|family=" in r["case"] and key in _FAMILY_COLUMNS:
                 row.append(_fmt(m.get(_FAMILY_COLUMNS[key])))
             elif key == "n_successful" and m.get(key) is not None:
@@ -176,6 +190,10 @@ def format_markdown(run: dict[str, Any], delta_metrics: list[str]) -> str:
         for r in recs.values():
             m = r.get("metrics", {})
             result = "✅ passed" if r.get("outcome") == "passed" else "❌ failed"
+            if r.get("status") == "inconclusive":
+                result = "❌ inconclusive"
+            elif r.get("status") == "inconclusive-allowed":
+                result = "⚠️ passed (inconclusive allowed: " + ", ".join(r.get("inconclusive_allowed") or []) + ")"
             lines.append(f"| `{r['case']}` | " + " | ".join(_fmt(m.get(k)) for k, _ in cols)
                          + f" | {format_deltas(r, delta_metrics)} | {result} |")
         lines.append("")
@@ -186,3 +204,17 @@ def format_markdown(run: dict[str, Any], delta_metrics: list[str]) -> str:
                 lines.append(f"- `{r['suite']}[{r['case']}]`: {msg}")
         lines.append("")
     return "\n".join(lines)
+
+
+def inconclusive_lines(name: str, failures: list[str], case: Any = None) -> list[str]:
+    """Failure lines of an inconclusive case: what was raised, why it is no result, and how to opt out."""
+    lines = [f"robustcheck case {name} is INCONCLUSIVE: the evaluation itself failed, so its numbers are no "
+             f"robustness result:"]
+    lines += [f"  - {f.removeprefix('INCONCLUSIVE: ')}" for f in failures]
+    names = [f.removeprefix("INCONCLUSIVE: ").split(" ", 1)[0] for f in failures]
+    sel = ""
+    if case is not None and hasattr(case, "defence"):
+        sel = f"defence={case.defence.id!r}, attack={case.attack.id!r}, threat={case.threat!r}, "
+    lines.append(f"  fix the evaluation as above, or accept it visibly in the suite: "
+                 f"Thresholds({sel}allow_inconclusive={names!r})")
+    return lines

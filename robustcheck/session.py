@@ -118,6 +118,10 @@ class RobustcheckSession:
             "metrics": {k: (None if v is not None and math.isnan(v) else v) for k, v in result.metrics.items()},
             "bars": {k: b.describe() for k, b in result.bars.items()},
             "outcome": "passed" if ok else "FAILED",
+            # passed / failed / inconclusive (raised integrity indicators: fails) / inconclusive-allowed
+            "status": result.status if ok or result.status == "inconclusive" else "failed",
+            "inconclusive": dict(result.inconclusive),
+            "inconclusive_allowed": list(result.inconclusive_allowed),
             "failures": result.failures,
             "compared_with": self.reference.label if self.reference is not None else None,
             "deltas": {d.metric: d.to_json() for d in deltas if d.after is not None},

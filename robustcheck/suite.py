@@ -192,6 +192,13 @@ class Thresholds:
     Selectors: ``defence`` / ``attack`` (ids), ``eps``, ``threat``, ``scale``. Bars: any metric of
     :data:`robustcheck.metrics.METRICS`; metrics where higher is better get a minimum, the others a
     maximum (e.g. ``corrected_accuracy=0.8`` means ≥ 0.8, ``clean_accuracy_drop=0.02`` means ≤ 0.02).
+
+    ``allow_inconclusive``: a case whose integrity indicators are raised
+    (:data:`robustcheck.indicators.INCONCLUSIVE`) is *inconclusive* and fails by default. ``True`` lets
+    the matching cases pass anyway (they show as ``inconclusive-allowed`` in the report and the run
+    record); a list of indicator names allows only those; ``False`` restores the default for a more
+    specific selection. The most specific matching ``allow_inconclusive`` wins, as for bars. E.g.
+    ``Thresholds(defence="bitdepth", threat="white-box", allow_inconclusive=["unbounded_not_zero"])``.
     """
 
     bars: Mapping[str, float]
@@ -200,6 +207,7 @@ class Thresholds:
     eps: float | None = None
     threat: str | None = None
     scale: str | None = None
+    allow_inconclusive: bool | frozenset[str] | None = None
 
     def __init__(
         self,
@@ -209,10 +217,13 @@ class Thresholds:
         eps: float | None = None,
         threat: str | None = None,
         scale: str | None = None,
+        allow_inconclusive: bool | Sequence[str] | None = None,
         **bars: float,
     ) -> None:
-        if not bars:
-            raise ConfigError("Thresholds needs at least one metric bar, e.g. corrected_accuracy=0.8")
+        if not bars and allow_inconclusive is None:
+            raise ConfigError("Thresholds needs at least one metric bar, e.g. corrected_accuracy=0.8, or "
+                              "allow_inconclusive=")
+        allow_inconclusive = _check_allow_inconclusive(allow_inconclusive)
         for metric, bar in bars.items():
             if metric not in METRICS:
                 raise ConfigError(
@@ -232,6 +243,7 @@ class Thresholds:
         object.__setattr__(self, "eps", eps)
         object.__setattr__(self, "threat", threat)
         object.__setattr__(self, "scale", scale)
+        object.__setattr__(self, "allow_inconclusive", allow_inconclusive)
 
     @property
     def specificity(self) -> int:
@@ -293,6 +305,24 @@ class Case:
                     chosen[metric] = (rank, order, value)
         return {m: Bar(m, v, METRICS[m].higher_is_better) for m, (_, _, v) in chosen.items()}
 
+    def allowed_inconclusive(self, scale: str) -> frozenset[str]:
+        """Integrity indicators this case may raise and still pass: from the most specific matching
+        ``Thresholds(allow_inconclusive=...)``; empty by default (an inconclusive case fails)."""
+        chosen: tuple[int, int, bool | frozenset[str]] | None = None
+        for order, th in enumerate(self.suite.thresholds):
+            if th.allow_inconclusive is None or not th.matches(self, scale):
+                continue
+            rank = th.specificity * 2 + (1 if th.scale is not None else 0)
+            if chosen is None or (rank, order) >= (chosen[0], chosen[1]):
+                chosen = (rank, order, th.allow_inconclusive)
+        if chosen is None or chosen[2] is False:
+            return frozenset()
+        if chosen[2] is True:
+            from robustcheck.indicators import INCONCLUSIVE
+
+            return frozenset(INCONCLUSIVE)
+        return chosen[2]
+
 
 @dataclass(frozen=True)
 class FamilyCase(Case):
@@ -331,6 +361,13 @@ class Suite:
             common to all members, id ``<defence>|family=<name>|eps=<ε>|<threat>``; select its bars with
             ``Thresholds(attack=<name>, worst_case_corrected_accuracy=...)``.
         indicators: compute the attack-failure indicators of :mod:`robustcheck.indicators` per case.
+        surrogate: the classifier black-box *transfer* attacks craft x′ on: a registered classifier name
+            or a factory returning a trained ``nn.Module`` (never the target itself). Default: the
+            suite's classifier architecture when it is a registered name, else the reference classifier
+            of the data's input shape, trained on the suite's data from seed ``seed + 1``.
+        outputs: ``"logits"`` (default; a classifier returning probabilities is an error) or
+            ``"probabilities"``: the classifier returns softmax probabilities, and every attack and
+            score sees their log (valid logits: same argmax, margins in log space).
     """
 
     name: str
@@ -349,6 +386,8 @@ class Suite:
     eot_samples: int = 8
     families: Mapping[str, Sequence[str]] = field(default_factory=dict)
     indicators: bool = True
+    surrogate: str | Callable[[], Any] | None = None
+    outputs: str = "logits"
 
     def __post_init__(self) -> None:
         _check_id(self.name, "suite name")
@@ -373,6 +412,12 @@ class Suite:
         object.__setattr__(self, "thresholds", ths)
         if not isinstance(self.seed, int) or isinstance(self.seed, bool):
             raise ConfigError(f"suite {self.name!r}: seed must be an int, got {self.seed!r}")
+        if self.surrogate is not None and not (isinstance(self.surrogate, str) or callable(self.surrogate)):
+            raise ConfigError(f"suite {self.name!r}: surrogate must be a registered classifier name or a factory "
+                              f"returning an nn.Module, got {self.surrogate!r}")
+        if self.outputs not in ("logits", "probabilities"):
+            raise ConfigError(f"suite {self.name!r}: outputs must be 'logits' or 'probabilities', "
+                              f"got {self.outputs!r}")
         if not (isinstance(self.fpr, numbers.Real) and 0 <= self.fpr < 1):
             raise ConfigError(f"suite {self.name!r}: fpr must be in [0, 1), got {self.fpr!r}")
         if self.n_samples is not None and (not isinstance(self.n_samples, int) or self.n_samples <= 0):
@@ -437,6 +482,11 @@ class Suite:
             CLASSIFIERS.get(self.classifier)
         elif not callable(self.classifier):
             raise ConfigError(f"suite {self.name!r}: classifier must be a registered name or a factory")
+        if isinstance(self.surrogate, str):
+            CLASSIFIERS.get(self.surrogate)
+        if self.outputs == "probabilities" and isinstance(self.classifier, str):
+            raise ConfigError(f"suite {self.name!r}: outputs='probabilities' declares a user classifier that returns "
+                              f"probabilities; the registered classifier {self.classifier!r} returns logits")
         from defences.registry import check_defence_class
 
         for d in self.defences:
@@ -483,6 +533,19 @@ class Suite:
             cases += [FamilyCase(self, d, placeholder, e, t, family=fam, members=atts)
                       for d in self.defences for e in self._family_eps(fam) for t in threats]
         return cases
+
+
+def _check_allow_inconclusive(value: Any) -> bool | frozenset[str] | None:
+    if value is None or isinstance(value, bool):
+        return value
+    from robustcheck.indicators import INCONCLUSIVE
+
+    names = list(_as_seq(value, "Thresholds.allow_inconclusive"))
+    unknown = [n for n in names if n not in INCONCLUSIVE]
+    if unknown or not names:
+        raise ConfigError(f"Thresholds.allow_inconclusive must be True, False or a non-empty list of indicators; "
+                          f"unknown {unknown}; known: {', '.join(INCONCLUSIVE)}")
+    return frozenset(names)
 
 
 def _as_seq(value: Any, what: str) -> Sequence[Any]:

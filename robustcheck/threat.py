@@ -7,12 +7,14 @@
   defence declares ``stochastic = True``. Detector-aware attacks receive an :class:`AdaptiveTarget`
   that also exposes the differentiable detector score and its threshold.
 - ``black-box``: no gradients and no weights. Gradient-free attacks (``square``, ``square-l2``,
-  ``random-noise``) query :class:`DefendedLogits`: for every input the logits of the label the defended
-  pipeline outputs (C(P(x)) where P is applied, C(x) otherwise — exactly ``defence.predict``), plus a
-  K+1-th "rejected" logit that dominates when the detector flags the input, so a query reveals the
-  defended label and whether the input was flagged, nothing else. Gradient attacks under ``black-box``
-  are *transfer* attacks: x′ is crafted on a surrogate classifier (same architecture, trained from a
-  different seed) and then evaluated on the defended pipeline.
+  ``random-noise``) query :class:`DefendedLogits`: ``forward`` gives the logits of the label the defended
+  pipeline outputs (``defence.defended_logits``: its argmax is exactly ``defence.predict``), and
+  :meth:`DefendedLogits.query` gives those logits *and* whether the detector flagged the input. A query
+  attack succeeds only on an input that is misclassified **and** not flagged: being flagged is a failure
+  for the attacker (:func:`robustcheck.attacks.base.query_model`). Gradient attacks under ``black-box``
+  are *transfer* attacks: x′ is crafted on a surrogate classifier (``Suite(surrogate=...)``, or the
+  reference architecture trained on the suite's data from another seed) and then evaluated on the
+  defended pipeline.
 """
 
 from __future__ import annotations
@@ -27,8 +29,6 @@ from robustcheck.errors import ConfigError
 
 #: Attacks that only query outputs (never gradients); they run on :class:`DefendedLogits` in black-box.
 GRADIENT_FREE = frozenset({"square", "square-l2", "random-noise"})
-#: Logit margin of the "rejected" column of :class:`DefendedLogits` over the largest class logit.
-REJECT_MARGIN = 1e3
 
 
 def is_gradient_free(name: str, cls: type) -> bool:
@@ -36,10 +36,16 @@ def is_gradient_free(name: str, cls: type) -> bool:
 
 
 class EOT(nn.Module):
-    """Expectation over Transformation (Athalye et al. 2018): the mean of ``n`` forward passes.
+    """Expectation over Transformation (Athalye et al. 2018) over ``samples`` draws of a module's randomness.
 
-    Averaging logits averages their input gradients too (the gradient is linear), so a gradient attack
-    on ``EOT(m, n)`` follows E[∇ₓ m(x)] estimated from ``n`` samples of the module's randomness.
+    Gradient attacks do not differentiate ``forward``: they call
+    :func:`robustcheck.attacks.gradients.loss_gradient`, which recognises the wrapper by ``eot_samples``
+    and ``module`` and averages the gradients of the *loss* of ``samples`` passes of ``module`` (the EOT
+    estimate of E_r[∇ₓ L]); the gradient of the loss of averaged logits would be a different, biased
+    quantity. ``forward`` is for plain prediction (and for third-party attacks that only take a module):
+    the mean of the ``samples`` passes' logits. Every pass runs under
+    :func:`robustcheck.attacks.gradients.fresh_randomness`, so a defence that predicts with a seeded draw
+    samples its randomness afresh here (from the global generator, which the attacks seed).
     """
 
     def __init__(self, module: nn.Module, samples: int) -> None:
@@ -49,10 +55,20 @@ class EOT(nn.Module):
             raise ConfigError(f"EOT samples must be a positive int, got {samples!r}")
         self.module, self.samples = module, samples
 
+    @property
+    def eot_samples(self) -> int:
+        """Passes averaged (the attribute :func:`robustcheck.attacks.gradients.loss_gradient` looks for)."""
+        return self.samples
+
     def forward(self, x: Tensor) -> Tensor:
-        out = self.module(x)
-        for _ in range(self.samples - 1):
-            out = out + self.module(x)
+        from robustcheck.attacks.gradients import fresh_randomness
+
+        if self.samples == 1:
+            return self.module(x)
+        with fresh_randomness():
+            out = self.module(x)
+            for _ in range(self.samples - 1):
+                out = out + self.module(x)
         return out / self.samples
 
 
@@ -65,38 +81,36 @@ def white_box_model(defence: BaseDefence, eot_samples: int = 1) -> nn.Module:
 
 
 class DefendedLogits(nn.Module):
-    """Black-box oracle: logits consistent with ``defence.predict`` plus a "rejected" column (see module doc).
-
-    ``forward`` runs without gradients: a black-box attacker only sees outputs.
+    """Black-box oracle (see module doc): ``forward`` = ``defence.defended_logits`` without gradients;
+    :meth:`query` adds the detector's flag. Nothing else about the defence is visible through it.
     """
 
     def __init__(self, defence: BaseDefence) -> None:
         super().__init__()
         self.training = False  # a wrapper around frozen models; torchattacks restores this flag recursively
         self.defence = defence
-        self.clf = defence.classifier  # a submodule so torchattacks finds parameters and a device
+        self.clf = defence.classifier  # a submodule so third-party attacks find parameters and a device
 
     @torch.no_grad()
     def forward(self, x: Tensor) -> Tensor:
-        d = self.defence
-        logits = self.clf(x)
-        flagged = d.flagged(x) if d.is_detector else torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
-        if d.is_purifier:
-            purified = self.clf(d.purify(x))
-            use_p = flagged if d.is_detector else torch.ones_like(flagged)
-            logits = torch.where(use_p.view(-1, 1), purified, logits)
-        reject = torch.where(flagged, logits.amax(1) + REJECT_MARGIN, logits.amin(1) - REJECT_MARGIN)
-        return torch.cat([logits, reject.view(-1, 1)], 1)
+        return self.defence.defended_logits(x)
+
+    @torch.no_grad()
+    def query(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """(defended logits, flagged) per input: what one black-box query reveals."""
+        return self.defence.defended_logits(x), self.defence.flagged(x)
 
 
 class AdaptiveTarget(nn.Module):
     """What a detector-aware attack gets in white-box: the defence's parts, differentiable.
 
-    ``forward(x)`` returns the logits that decide the label of an *unflagged* input — C(x) for a
-    detector (``BaseDefence.predict`` only purifies flagged inputs), C∘P (BPDA/EOT as declared) for a
-    pure purifier, C for no defence — so "misclassified and not flagged" is ``forward(x).argmax(1) ≠ y``
-    and ``score(x) ≤ threshold``. ``score`` is the defence's differentiable score (EOT-averaged when
-    stochastic); ``purify`` is P (identity without a purifier).
+    ``forward(x)`` returns the logits that decide the label of an *unflagged* input
+    (``defence.unflagged_logits``: C(x) for a detector that purifies flagged inputs only, C∘P for a
+    purifier that reforms every input — MagNet — or a pure purifier, BPDA as declared; C for no
+    defence), under EOT when the defence is stochastic; so "misclassified and not flagged" is
+    ``forward(x).argmax(1) ≠ y`` and ``score(x) ≤ threshold``, and on unflagged inputs the argmax of
+    ``forward`` is exactly ``defence.predict``. ``score`` is the defence's differentiable score
+    (EOT-averaged when stochastic); ``purify`` is P (identity without a purifier).
     """
 
     def __init__(self, defence: BaseDefence | None, classifier: nn.Module, eot_samples: int = 1) -> None:
@@ -110,10 +124,12 @@ class AdaptiveTarget(nn.Module):
         if self.has_detector and not getattr(defence, "differentiable_score", True):
             raise ConfigError(f"defence {defence.name!r} declares differentiable_score = False; detector-aware "
                               f"attacks need a differentiable score(x)")
-        if defence is not None and self.has_purifier and not self.has_detector:
-            self.label_model: nn.Module = white_box_model(defence, eot_samples)
+        if defence is None:
+            self.label_model: nn.Module = classifier
         else:
-            self.label_model = classifier
+            label_model: nn.Module = _UnflaggedLogits(defence)
+            stochastic = getattr(defence, "stochastic", False)
+            self.label_model = EOT(label_model, eot_samples) if stochastic and eot_samples > 1 else label_model
 
     @property
     def threshold(self) -> float | None:
@@ -137,9 +153,14 @@ class AdaptiveTarget(nn.Module):
     def purify(self, x: Tensor) -> Tensor:
         if not self.has_purifier or self.defence is None:
             return x
-        d = self.defence
-        if d.differentiable:
-            return d.purify(x)
-        from defences.base import straight_through
+        return self.defence.attack_purify(x)
 
-        return straight_through(d.purify(x).detach(), d.bpda_surrogate(x))
+
+class _UnflaggedLogits(nn.Module):
+    def __init__(self, defence: BaseDefence) -> None:
+        super().__init__()
+        self.training = False
+        self.defence = defence
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.defence.unflagged_logits(x)

@@ -128,14 +128,25 @@ def test_cw_margin_is_right_on_negative_logits(tiny):
     assert abs(_norms(a.x_adv, x, 2).median() - _norms(b.x_adv, x, 2).median()) <= 0.05
 
 
-def test_probability_output_warns(tiny):
+def test_probability_output_is_an_error_with_an_opt_in(tiny):
+    """Probabilities break margin losses (DeepFool/CW success changes): an error naming the fix, not a
+    warning; LogProbabilities (the opt-in) gives the attacks valid logits with the same labels."""
+    from robustcheck.errors import ModelContractError
+    from robustcheck.models import LogProbabilities
+
     model, x, y = tiny
     probs = nn.Sequential(model, nn.Softmax(dim=1)).eval()
-    with pytest.warns(UserWarning, match="probabilities"):
-        build_attack("fgsm", {}, seed=0)(probs, x, y, [0.1])
+    for name in ("fgsm", "deepfool", "cw-l2"):
+        with pytest.raises(ModelContractError, match="returns probabilities.*LogProbabilities"):
+            build_attack(name, {}, seed=0)(probs, x[:8], y[:8], [0.1])
+    wrapped = LogProbabilities(probs).eval()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
+        [a] = build_attack("deepfool", {"steps": 50}, seed=0)(wrapped, x, y, [2.0])
+        [b] = build_attack("deepfool", {"steps": 50}, seed=0)(model, x, y, [2.0])
         build_attack("fgsm", {}, seed=0)(model, x, y, [0.1])  # logits: no warning
+    # log-softmax differs from the logits by a per-row constant: the same attack, the same result
+    assert (a.success == b.success).float().mean() >= 0.95
 
 
 def test_bad_attack_configs(tiny):

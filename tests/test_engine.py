@@ -112,12 +112,20 @@ def test_classifier_with_wrong_class_count_rejected(tmp_path):
         engine.evaluate(suite.cases()[0])
 
 
-def test_classifier_returning_probabilities_warns(tmp_path):
+def test_classifier_returning_probabilities_is_an_error_unless_declared(tmp_path):
     engine = Engine(device="cpu", scale="smoke", cache_dir=str(tmp_path))
-    suite = tiny_suite(classifier=lambda: nn.Sequential(nn.Flatten(), nn.Linear(784, 10), nn.Softmax(1)),
-                       defences=["none"], attacks=[Attack("fgsm", eps=0.1)])
-    with pytest.warns(UserWarning, match="probabilities"):
+
+    def factory():
+        torch.manual_seed(0)
+        return nn.Sequential(nn.Flatten(), nn.Linear(784, 10), nn.Softmax(1))
+
+    suite = tiny_suite(classifier=factory, defences=["none"], attacks=[Attack("fgsm", eps=0.1)])
+    with pytest.raises(ModelContractError, match="returns probabilities.*outputs='probabilities'"):
         engine.evaluate(suite.cases()[0])
+    declared = tiny_suite(classifier=factory, defences=["none"], attacks=[Attack("fgsm", eps=0.1)],
+                          outputs="probabilities")
+    res = engine.evaluate(declared.cases()[0])
+    assert res.metrics["clean_accuracy"] is not None
 
 
 def test_bad_device():

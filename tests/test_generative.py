@@ -96,8 +96,8 @@ def test_vae_inference_scale_sampling_and_white_box_target():
         assert torch.equal(d0.purify(x), mean_recon)  # s = 0: the posterior mean
         assert not torch.allclose(d1.purify(x), mean_recon)  # s = 1 samples
         assert torch.equal(d1.purify(x), d1.purify(x))  # seeded: reproducible
-        # white-box target: sampling disabled (003 §3)
-        assert torch.allclose(d1.attack_model()(x), clf(mean_recon))
+        # white-box target: exactly the evaluated pipeline C∘P (fixed noise), not the mean decoder
+        assert torch.allclose(d1.attack_model()(x), clf(d1.purify(x)))
 
 
 def test_bad_parameters():

@@ -3,8 +3,10 @@
 Success in the detector-aware sense (Carlini & Wagner 2017; EVALUATION.md): x′ is misclassified (or
 reaches the target) **and** not flagged (S(x′) ≤ t) **and** within the ε-ball. The loop is signed
 gradient ascent on a per-example objective defined by the subclass, projected onto the L∞ ε-ball ∩
-[0, 1], with restarts; it returns per example the best iterate: a successful one if any iterate
-succeeded, else the one with the highest objective.
+[0, 1], with restarts; it returns per example the best iterate in lexicographic order (success first,
+then the objective): a successful one if any iterate succeeded, else the one with the highest objective.
+On a ``stochastic`` defence (EOT) each step averages the objective's gradients over ``eot_samples``
+passes that draw the defence's randomness afresh (:func:`robustcheck.attacks.gradients.eot_gradient`).
 
 These attacks need the defence, not only a model: the engine passes a
 :class:`robustcheck.threat.AdaptiveTarget` in white-box (and a defence-less one, i.e. the bare
@@ -13,13 +15,15 @@ classifier, in grey-box). Given a plain module they attack it as a defence-less 
 
 from __future__ import annotations
 
+import math
 from abc import abstractmethod
 
 import torch
 from torch import Tensor, nn
 
 from robustcheck.attacks.base import BaseAttack, check_positive
-from robustcheck.attacks.iterative import BestIterate, objective, random_in_ball
+from robustcheck.attacks.gradients import eot_gradient
+from robustcheck.attacks.iterative import objective, random_in_ball
 
 
 class AdaptiveAttack(BaseAttack):
@@ -66,23 +70,44 @@ class AdaptiveAttack(BaseAttack):
         assert eps is not None
         alpha = self.alpha if self.alpha is not None else 2.5 * eps / self.steps
         tgt = target if self.targeted else None
-        best: BestIterate | None = None
+        # EOT over a stochastic defence: the mean of the objective's gradients over ``n`` passes of a
+        # single-sample view of the target (each pass draws the defence's randomness afresh), not the
+        # gradient of the objective of EOT-averaged logits and scores.
+        d = model.defence
+        n = int(getattr(model, "eot_samples", 1)) if d is not None and getattr(d, "stochastic", False) else 1
+        view = AdaptiveTarget(d, model.classifier, 1) if n > 1 else model
+
+        def one_pass(xr: Tensor) -> tuple[Tensor, list[Tensor]]:
+            obj, logits, score = self.objective(view, xr, y, tgt)
+            return obj.sum(), [obj, logits, score]
+
+        best = _LexBest(x)
         for r in range(self.restarts):
             x_adv = random_in_ball(x, eps, "linf") if r > 0 and eps > 0 else x.clone()
             for step in range(self.steps + 1):
-                x_adv.requires_grad_(True)
-                obj, logits, score = self.objective(model, x_adv, y, tgt)
-                with torch.no_grad():
-                    key = obj.detach() + 1e6 * self.succeeded(model, logits, score, y, tgt).to(obj.dtype)
-                    if best is None:
-                        best = BestIterate(x_adv.detach(), key)
-                    else:
-                        best.update(x_adv, key)
-                if step == self.steps:
+                grad, (obj, logits, score) = eot_gradient(one_pass, x_adv, n, need_grad=step < self.steps)
+                best.update(x_adv, self.succeeded(model, logits, score, y, tgt), obj)
+                if grad is None:
                     break
-                (grad,) = torch.autograd.grad(obj.sum(), x_adv)
                 with torch.no_grad():
                     x_adv = x_adv.detach() + alpha * torch.nan_to_num(grad).sign()
                     x_adv = (x + (x_adv - x).clamp(-eps, eps)).clamp(0, 1)
-        assert best is not None
         return best.x
+
+
+class _LexBest:
+    """Per example, the best iterate in lexicographic order: success first, then the objective (no
+    constant bonus whose size must dominate the objective's range)."""
+
+    def __init__(self, x: Tensor) -> None:
+        self.x = x.clone()
+        self.success = torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
+        self.obj = torch.full((x.shape[0],), -math.inf, dtype=x.dtype, device=x.device)
+
+    @torch.no_grad()
+    def update(self, x: Tensor, success: Tensor, obj: Tensor) -> None:
+        obj = obj.detach().to(self.obj.dtype)
+        better = (success & ~self.success) | ((success == self.success) & (obj > self.obj))
+        self.x[better] = x.detach()[better]
+        self.success = self.success | success
+        self.obj = torch.where(better, obj, self.obj)

@@ -20,7 +20,7 @@ from typing import Any, ClassVar, final
 import torch
 from torch import Tensor, nn
 
-from robustcheck.errors import ConfigError
+from robustcheck.errors import ConfigError, ModelContractError
 from robustcheck.models.contract import looks_like_probabilities
 from robustcheck.suite import check_eps
 
@@ -102,13 +102,15 @@ class BaseAttack(ABC):
     ) -> list[AttackResult]:
         eps_list = check_eps(eps, f"attack {self.name!r}")
         self._check_inputs(x, y, target)
-        self._warn_if_probabilities(model, x)
+        self._refuse_probabilities(model, x)
         results: dict[float, list[Tensor]] = {e: [] for e in eps_list}
         unbounded: list[Tensor] = []
         # Third-party attack code (torchattacks restores the *wrapper's* training flag, recursively) may
         # flip train/eval modes; every module's own flag is restored on the way out, else dropout stays on.
         modes = [(m, m.training) for m in model.modules()]
-        with torch.random.fork_rng(devices=[x.device] if x.device.type == "cuda" else []), _restore_modes(modes):
+        guard = _FiniteGuard(model)
+        with torch.random.fork_rng(devices=[x.device] if x.device.type == "cuda" else []), _restore_modes(modes), \
+                guard:
             torch.manual_seed(self.seed)
             for start in range(0, x.shape[0], self.batch_size):
                 xb = x[start : start + self.batch_size]
@@ -123,6 +125,9 @@ class BaseAttack(ABC):
                     for e in eps_list:
                         x_adv = self.run(model, xb, yb, e, tb).detach().clamp(0, 1)
                         results[e].append(x_adv)
+            successes = {e: self._success(model, torch.cat(results[e]) if results[e] else x.clone(), y, target)
+                         for e in eps_list}
+        guard.raise_if_bad(self.name)
         out = []
         for e in eps_list:
             x_adv = torch.cat(results[e]) if results[e] else x.clone()
@@ -130,7 +135,7 @@ class BaseAttack(ABC):
                 AttackResult(
                     eps=e,
                     x_adv=x_adv,
-                    success=self._success(model, x_adv, y, target),
+                    success=successes[e],
                     unbounded_success=torch.cat(unbounded) if unbounded else None,
                 )
             )
@@ -152,26 +157,76 @@ class BaseAttack(ABC):
             raise ConfigError(f"attack {self.name!r} is targeted: pass target labels")
 
     @torch.no_grad()
-    def _warn_if_probabilities(self, model: nn.Module, x: Tensor) -> None:
-        """Margin losses (CW, DeepFool, best-iterate tracking) need logits; warn once per call."""
+    def _refuse_probabilities(self, model: nn.Module, x: Tensor) -> None:
+        """Margin losses (CW, DeepFool, best-iterate tracking) and KL scores need logits: a model that
+        returns probabilities makes the attack weak, so it is an error (EVALUATION.md)."""
         if x.shape[0] == 0:
             return
-        out = model(x[: min(32, x.shape[0])])
+        out = query_model(model, x[: min(32, x.shape[0])])[0]
         if isinstance(out, Tensor) and out.dim() == 2 and looks_like_probabilities(out.float().cpu()):
-            warnings.warn(
-                f"robustcheck: attack {self.name!r}: the model seems to return probabilities (rows in [0, 1] "
-                f"summing to 1), not logits; margin losses break and the attack will be weak — return logits",
-                stacklevel=3,
+            raise ModelContractError(
+                f"attack {self.name!r}: the model returns probabilities (rows in [0, 1] summing to 1), not "
+                f"logits; margin losses would be invalid and the attack weak. Return logits, or wrap the model "
+                f"in robustcheck.models.LogProbabilities (Suite(outputs='probabilities') does it for you)"
             )
 
     @torch.no_grad()
     def _success(self, model: nn.Module, x_adv: Tensor, y: Tensor, target: Tensor | None) -> Tensor:
-        pred = batched_predict(model, x_adv, self.batch_size)
-        return pred == target if self.targeted and target is not None else pred != y
+        """Misclassified (or on target) **and** not flagged, where the model is a black-box oracle that
+        reports flags (:func:`query_model`)."""
+        preds, flags = [], []
+        for i in range(0, x_adv.shape[0], self.batch_size):
+            logits, flagged = query_model(model, x_adv[i : i + self.batch_size])
+            preds.append(logits.argmax(1))
+            if flagged is not None:
+                flags.append(flagged)
+        pred = torch.cat(preds) if preds else torch.empty(0, dtype=torch.long, device=x_adv.device)
+        ok = pred == target if self.targeted and target is not None else pred != y
+        return ok & ~torch.cat(flags) if flags else ok
 
     def loss_sign(self) -> float:
         """+1 to ascend the loss of the true class (untargeted), -1 to descend towards the target."""
         return -1.0 if self.targeted else 1.0
+
+
+def query_model(model: nn.Module, x: Tensor) -> tuple[Tensor, Tensor | None]:
+    """(logits, flagged or None): a black-box oracle (``robustcheck.threat.DefendedLogits``) reports
+    whether its detector flagged each input; a plain model reports nothing (None)."""
+    query = getattr(model, "query", None)
+    if callable(query):
+        logits, flagged = query(x)
+        return logits, flagged
+    return model(x), None
+
+
+class _FiniteGuard:
+    """Counts attack queries whose model output held NaN or inf (a forward hook on the attacked model);
+    such an attack's result is not a number to report (the model breaks off the data manifold)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.model, self.bad, self.calls, self._handle = model, 0, 0, None
+
+    def _hook(self, module: nn.Module, args: Any, out: Any) -> None:
+        if isinstance(out, Tensor):
+            self.calls += 1
+            if not bool(torch.isfinite(out.detach()).all()):
+                self.bad += 1
+
+    def __enter__(self) -> _FiniteGuard:
+        self._handle = self.model.register_forward_hook(self._hook)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._handle is not None:
+            self._handle.remove()
+
+    def raise_if_bad(self, attack: str) -> None:
+        if self.bad:
+            raise ModelContractError(
+                f"attack {attack!r}: the attacked model returned NaN or inf logits on {self.bad} of {self.calls} "
+                f"forward passes during the attack (off the data manifold); the attack's result is "
+                f"meaningless. Make the model finite on every input in [0, 1] (e.g. clamp before log/div)"
+            )
 
 
 @torch.no_grad()

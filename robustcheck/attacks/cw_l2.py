@@ -45,6 +45,13 @@ from robustcheck.attacks.registry import ATTACKS
 _UPPER = 1e10
 
 
+def still_decreasing(loss: Tensor, prev: Tensor, rel: float = 1e-4) -> Tensor:
+    """CW's early-abort test: the loss fell by at least ``rel`` of its magnitude since the last check.
+    With κ > 0 the loss l2² + c·max(−margin, −κ) can be negative, where ``loss ≤ 0.9999·prev`` would
+    keep an example whose loss went *up*; the first check (``prev`` = +∞) always passes."""
+    return torch.where(torch.isfinite(prev), loss <= prev - rel * prev.abs(), torch.ones_like(loss, dtype=torch.bool))
+
+
 @ATTACKS.register("cw-l2")
 class CWL2(BaseAttack):
     norm = "l2"
@@ -122,7 +129,7 @@ class CWL2(BaseAttack):
                     step = self.lr * (ma / (1 - b1**t)) / ((va / (1 - b2**t)).sqrt() + adam_eps)
                     w[active] = wa.detach() - step
                     if self.abort_early and (it + 1) % check_every == 0:
-                        keep = loss.detach() <= 0.9999 * prev_loss[active]
+                        keep = still_decreasing(loss.detach(), prev_loss[active])
                         prev_loss[active] = loss.detach()
                         active = active[keep]
                         if active.numel() == 0:

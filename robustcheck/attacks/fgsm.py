@@ -12,12 +12,12 @@ Example:
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
 from robustcheck.attacks.base import BaseAttack
-from robustcheck.attacks.iterative import ascent_direction
+from robustcheck.attacks.gradients import loss_gradient
+from robustcheck.attacks.iterative import ascent_direction, better_of
 from robustcheck.attacks.registry import ATTACKS
 
 
@@ -31,8 +31,7 @@ class FGSM(BaseAttack):
 
     def run(self, model: nn.Module, x: Tensor, y: Tensor, eps: float | None, target: Tensor | None) -> Tensor:
         assert eps is not None
-        x_req = x.clone().requires_grad_(True)
         labels = target if self.targeted and target is not None else y
-        loss = F.cross_entropy(model(x_req), labels, reduction="sum")
-        (grad,) = torch.autograd.grad(loss, x_req)
-        return (x + self.loss_sign() * eps * ascent_direction(grad, self.norm)).clamp(0, 1)
+        grad, logits = loss_gradient(model, x, lambda z: F.cross_entropy(z, labels, reduction="sum"))  # EOT-aware
+        x_adv = (x + self.loss_sign() * eps * ascent_direction(grad, self.norm)).clamp(0, 1)
+        return better_of(model, x, logits, x_adv, y, target if self.targeted else None)

@@ -21,6 +21,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from robustcheck.attacks.base import BaseAttack, margin, project
+from robustcheck.attacks.gradients import loss_gradient
 from robustcheck.errors import ConfigError
 
 
@@ -44,6 +45,16 @@ class BestIterate:
         better = obj > self.obj
         self.x[better] = x.detach()[better]
         self.obj = torch.where(better, obj, self.obj)
+
+
+@torch.no_grad()
+def better_of(model: nn.Module, x_first: Tensor, logits_first: Tensor, x_second: Tensor, y: Tensor,
+              target: Tensor | None) -> Tensor:
+    """Per example, the point with the higher :func:`objective` of two the attack evaluated (ties: the
+    second). A single-step attack evaluates the model at its start point; when that point already fooled
+    the model, it must be returned rather than a step that undoes it (silent success, EVALUATION.md)."""
+    first_better = objective(logits_first, y, target) > objective(model(x_second), y, target)
+    return torch.where(first_better.view(-1, *([1] * (x_first.dim() - 1))), x_first, x_second)
 
 
 def random_in_ball(x: Tensor, eps: float, norm: str) -> Tensor:
@@ -111,10 +122,9 @@ class IterativeAttack(BaseAttack):
         for _ in range(self.restarts):
             x_adv = random_in_ball(x, eps, self.norm) if self.random_start and eps > 0 else x.clone()
             for _ in range(self.steps):
-                x_adv.requires_grad_(True)
-                logits = model(x_adv)
-                loss = F.cross_entropy(logits, labels, reduction="sum")
-                (grad,) = torch.autograd.grad(loss, x_adv)
+                # EOT-aware: under an EOT wrapper, the mean of the loss gradients of its passes
+                grad, logits = loss_gradient(model, x_adv,
+                                             lambda z: F.cross_entropy(z, labels, reduction="sum"))
                 with torch.no_grad():
                     best.update(x_adv, objective(logits, y, tgt))
                     x_adv = x_adv.detach() + sign * alpha * ascent_direction(grad, self.norm)

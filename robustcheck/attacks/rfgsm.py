@@ -20,6 +20,8 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from robustcheck.attacks.base import BaseAttack
+from robustcheck.attacks.gradients import loss_gradient
+from robustcheck.attacks.iterative import better_of
 from robustcheck.attacks.registry import ATTACKS
 from robustcheck.errors import ConfigError
 
@@ -43,9 +45,8 @@ class RFGSM(BaseAttack):
         if alpha > eps:
             raise ConfigError(f"attack 'r-fgsm': alpha={alpha:g} exceeds eps={eps:g}; the random step must fit in ε")
         x_rand = (x + alpha * torch.randn_like(x).sign()).clamp(0, 1)
-        x_req = x_rand.clone().requires_grad_(True)
         labels = target if self.targeted and target is not None else y
-        loss = F.cross_entropy(model(x_req), labels, reduction="sum")
-        (grad,) = torch.autograd.grad(loss, x_req)
+        grad, logits = loss_gradient(model, x_rand, lambda z: F.cross_entropy(z, labels, reduction="sum"))  # EOT-aware
         x_adv = x_rand + self.loss_sign() * (eps - alpha) * grad.sign()
-        return torch.min(torch.max(x_adv, x - eps), x + eps).clamp(0, 1)
+        x_adv = torch.min(torch.max(x_adv, x - eps), x + eps).clamp(0, 1)
+        return better_of(model, x_rand, logits, x_adv, y, target if self.targeted else None)

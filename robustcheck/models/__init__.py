@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from robustcheck.models.contract import check_classifier, frozen_eval
+from robustcheck.models.contract import LogProbabilities, check_classifier, frozen_eval
 from robustcheck.models.registry import CLASSIFIERS, ClassifierInfo, register_classifier
 from robustcheck.models.training import train_classifier
 
@@ -12,6 +12,7 @@ from robustcheck.models import cifar, fashion, mnist  # noqa: F401  # isort: ski
 __all__ = [
     "CLASSIFIERS",
     "ClassifierInfo",
+    "LogProbabilities",
     "check_classifier",
     "frozen_eval",
     "register_classifier",

@@ -20,6 +20,19 @@ def frozen_eval(model: nn.Module, *, name: str = "classifier") -> nn.Module:
     return model
 
 
+class LogProbabilities(nn.Module):
+    """Wraps a classifier that returns softmax probabilities: outputs log p (clamped at 1e-30), which are
+    valid logits — same argmax, softmax(log p) = p, and margin/CE losses are the ones the attacks expect.
+    ``Suite(outputs="probabilities")`` applies it; use it directly with the library API."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.model(x).clamp_min(1e-30).log()
+
+
 def looks_like_probabilities(out: Tensor) -> bool:
     """Rows in [0, 1] that sum to 1: the model returns probabilities, not logits."""
     return bool(((out >= 0) & (out <= 1)).all() and torch.allclose(out.sum(1), torch.ones(out.shape[0]), atol=1e-4))
@@ -39,10 +52,10 @@ def check_classifier(model: nn.Module, x: Tensor, num_classes: int, *, name: str
     if not torch.isfinite(out).all():
         raise ModelContractError(f"{name} outputs NaN or inf on clean inputs")
     if looks_like_probabilities(out.float().cpu()):
-        warnings.warn(
-            f"robustcheck: {name} seems to return probabilities (rows in [0,1] summing to 1), not logits; "
-            f"margin losses (CW) and KL scores break — return logits",
-            stacklevel=2,
+        raise ModelContractError(
+            f"{name} returns probabilities (rows in [0, 1] summing to 1), not logits: margin losses (CW, "
+            f"DeepFool), best-iterate tracking and KL scores would be wrong. Return logits, or declare it with "
+            f"Suite(outputs='probabilities') (library API: wrap it in robustcheck.models.LogProbabilities)"
         )
     again = model(x)
     if not torch.allclose(out, again, atol=1e-5, rtol=1e-4):
