@@ -33,7 +33,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from defences.base import BaseDefence, FitContext
+from defences.base import BaseDefence, FitContext, either_branch_logits
 from defences.registry import DEFENCES
 from robustcheck.errors import ConfigError
 from robustcheck.models.training import seeded_batches
@@ -211,14 +211,15 @@ class _AutoencoderDefence(BaseDefence):
         return self.predict_and_score(x)[0]
 
     def defended_logits(self, x: Tensor) -> Tensor:
-        """C(AE(x)) on flagged rows, C(x) on the others (the passes of the score are shared)."""
+        """C(AE(x)) on flagged rows, C(x) on the others, as :func:`defences.base.either_branch_logits`
+        (the passes of the score are shared)."""
         logits, logits_rec = self.classifier(x), self.classifier(self.ae(x))
         t = self.threshold
         if t is None:
             return logits
         with torch.no_grad():
             flagged = kl_divergence(logits, logits_rec) > t
-        return torch.where(flagged.view(-1, 1), logits_rec, logits)
+        return either_branch_logits(logits, logits_rec, flagged)
 
 
 @DEFENCES.register("ae-kl")

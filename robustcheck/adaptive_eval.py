@@ -119,7 +119,7 @@ def _family_quantity(metrics: dict[str, Any], detector: bool, n: int) -> tuple[f
     detector-aware success (``adaptive_success_rate`` over the correctly classified inputs, higher =
     stronger attack)."""
     if detector:
-        n_correct = int(round((metrics.get("clean_accuracy") or 0.0) * n))
+        n_correct = round((metrics.get("clean_accuracy") or 0.0) * n)
         return metrics.get("adaptive_success_rate"), max(n_correct, 1), True
     return metrics.get("corrected_accuracy"), n, False
 

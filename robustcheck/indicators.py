@@ -141,16 +141,7 @@ class IterateRecorder(nn.Module):
 
 def gradient_health(model: nn.Module, x: Tensor, y: Tensor) -> tuple[float, bool]:
     """(fraction of inputs whose input gradient of the CW margin is exactly 0, any NaN/inf gradient)."""
-    xr = x.detach().clone().requires_grad_(True)
-    with torch.enable_grad():
-        out = model(xr)
-        (g,) = torch.autograd.grad(margin(out, y).sum(), xr, allow_unused=True)
-    if g is None:
-        return 1.0, False
-    flat = g.flatten(1)
-    nan = bool((~torch.isfinite(flat)).any())
-    zero = (torch.nan_to_num(flat).abs().amax(1) == 0).double().mean().item()
-    return zero, nan
+    return score_gradient_health(lambda z: margin(model(z), y), x)
 
 
 def score_gradient_health(score: Any, x: Tensor) -> tuple[float, bool]:

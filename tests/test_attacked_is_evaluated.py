@@ -137,3 +137,26 @@ def test_square_agrees_with_torchattacks_on_a_plain_model(attack, ta_norm, eps, 
     d = (res.x_adv - x).flatten(1)
     norms = d.abs().amax(1) if ta_norm == "Linf" else d.norm(dim=1)
     assert float(norms.max()) <= eps + 1e-5 and res.x_adv.min() >= 0 and res.x_adv.max() <= 1
+
+
+def test_white_box_gradient_drives_both_branches_of_a_flag_selected_defence(tiny, data):
+    """ae-kl labels C(AE(x)) when flagged, C(x) otherwise. Following only the selected branch (C(x) on a
+    clean, unflagged input) is myopic: white-box FGSM then equals grey-box FGSM and is scored on C(AE(x))
+    once flagged. The white-box gradient is that of log softmax C(x) + log softmax C(AE(x))."""
+    model, x, y = tiny
+    d = _fitted("ae-kl", model, data)
+    xs, ys = x[:32], y[:32]
+    unflagged = ~d.flagged(xs)
+    assert bool(unflagged.any())
+    xr = xs.clone().requires_grad_(True)
+    (g,) = torch.autograd.grad(torch.nn.functional.cross_entropy(d.attack_model()(xr), ys, reduction="sum"), xr)
+    xb = xs.clone().requires_grad_(True)
+    both = torch.log_softmax(model(xb), 1) + torch.log_softmax(model(d.ae(xb)), 1)
+    (g_both,) = torch.autograd.grad(torch.nn.functional.cross_entropy(both, ys, reduction="sum"), xb)
+    xc = xs.clone().requires_grad_(True)
+    (g_c,) = torch.autograd.grad(torch.nn.functional.cross_entropy(model(xc), ys, reduction="sum"), xc)
+    # rows where the surrogate's argmax already is the label carry no lift (logits_with_labels)
+    rows = unflagged & (both.argmax(1) == model(xs).argmax(1))
+    assert bool(rows.any())
+    assert torch.allclose(g[rows], g_both[rows], atol=1e-6)
+    assert not torch.allclose(g[rows], g_c[rows], atol=1e-6)

@@ -178,7 +178,7 @@ def test_two_instances_with_different_weights_do_not_share_x_adv(tmp_path):
     s = tiny(defences=[Defence(one, id="one"), Defence(half, id="half")],
              attacks=[Attack("pgd-linf", eps=0.2, steps=3)], threat_models=["white-box"])
     c1, c2 = s.cases()
-    (d1, k1), (d2, k2) = eng.defence(s, c1), eng.defence(s, c2)
+    (_, k1), (_, k2) = eng.defence(s, c1), eng.defence(s, c2)
     assert k1 != k2
     r1, r2 = eng.evaluate(c1), eng.evaluate(c2)
     assert entries(tmp_path, "adversarial") == 2

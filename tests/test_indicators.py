@@ -40,7 +40,7 @@ def test_unbounded_probe_starts_from_the_test_inputs(monkeypatch):
         return real(name, params, **kw)
 
     monkeypatch.setattr(AE, "build_attack", spy)
-    model, x, y = trained_tiny(n=200, epochs=1)
+    model, _, _ = trained_tiny(n=200, epochs=1)
     engine = Engine(device="cpu", scale="smoke", cache_dir=None)
     suite = Suite(name="unb", classifier=lambda: model, attacks=[Attack("pgd-l2", eps=1.0)],
                   threat_models=["white-box"], scales=TINY)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import inspect
 import math
-import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass

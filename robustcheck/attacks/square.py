@@ -108,7 +108,7 @@ class _Square(BaseAttack):
         self.steps, self.restarts, self.p_init = steps, restarts, float(p_init)
 
     def side(self, it: int, h: int, w: int) -> int:
-        s = int(round(math.sqrt(p_at(self.p_init, it, self.steps) * h * w)))
+        s = round(math.sqrt(p_at(self.p_init, it, self.steps) * h * w))
         return max(self.min_side, min(s, h - 1 if h > 1 else 1, w - 1 if w > 1 else 1))
 
     def run(self, model: nn.Module, x: Tensor, y: Tensor, eps: float | None, target: Tensor | None) -> Tensor:
@@ -162,11 +162,7 @@ class SquareLinf(_Square):
             window = torch.where(same, (x0w - new).clamp(0, 1) - x0w, window)
             cand = delta.clone()
             cand[:, :, r : r + s, col : col + s] = window
-            x_new = (x0 + cand).clamp(0, 1)
-            new_loss = margin_loss(model, x_new, y[active])
-            improved = new_loss < loss[active]
-            x_cur[active[improved]] = x_new[improved]
-            loss[active[improved]] = new_loss[improved]
+            _accept(model, x0, cand, y, active, x_cur, loss)
         return x_cur, loss
 
 
@@ -181,7 +177,7 @@ class SquareL2(_Square):
         return s if s % 2 == 1 or s + 1 > min(h, w) else s + 1
 
     def search(self, model: nn.Module, x: Tensor, y: Tensor, eps: float) -> tuple[Tensor, Tensor]:
-        n, c, h, w = x.shape
+        _, c, h, w = x.shape
         delta = self.initial(x, eps)
         x_cur = (x + delta).clamp(0, 1)
         loss = margin_loss(model, x_cur, y)
@@ -210,12 +206,7 @@ class SquareL2(_Square):
             cand = d.clone()
             cand[win2] = 0
             cand[win1] = pattern * mass.clamp_min(0).sqrt().view(na, c, 1, 1)
-            cand = _to_ball(cand, eps)
-            x_new = (x0 + cand).clamp(0, 1)
-            new_loss = margin_loss(model, x_new, y[active])
-            improved = new_loss < loss[active]
-            x_cur[active[improved]] = x_new[improved]
-            loss[active[improved]] = new_loss[improved]
+            _accept(model, x0, _to_ball(cand, eps), y, active, x_cur, loss)
         return x_cur, loss
 
     @staticmethod
@@ -235,6 +226,16 @@ class SquareL2(_Square):
                 delta[:, :, top + i * s : top + (i + 1) * s, left : left + s] += pattern
                 left += s
         return _to_ball(delta, eps, exact=True)
+
+
+def _accept(model: nn.Module, x0: Tensor, cand: Tensor, y: Tensor, active: Tensor, x_cur: Tensor,
+            loss: Tensor) -> None:
+    """Query x₀ + candidate perturbation for the ``active`` rows; keep it (in place) where the loss fell."""
+    x_new = (x0 + cand).clamp(0, 1)
+    new_loss = margin_loss(model, x_new, y[active])
+    improved = new_loss < loss[active]
+    x_cur[active[improved]] = x_new[improved]
+    loss[active[improved]] = new_loss[improved]
 
 
 def _to_ball(delta: Tensor, eps: float, exact: bool = False) -> Tensor:
