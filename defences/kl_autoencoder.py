@@ -33,7 +33,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from defences.base import BaseDefence, FitContext, either_branch_logits
+from defences.base import BaseDefence, FitContext, flag_selected_logits
 from defences.registry import DEFENCES
 from robustcheck.errors import ConfigError
 from robustcheck.models.training import seeded_batches
@@ -211,7 +211,7 @@ class _AutoencoderDefence(BaseDefence):
         return self.predict_and_score(x)[0]
 
     def defended_logits(self, x: Tensor) -> Tensor:
-        """C(AE(x)) on flagged rows, C(x) on the others, as :func:`defences.base.either_branch_logits`
+        """C(AE(x)) on flagged rows, C(x) on the others, as :func:`defences.base.flag_selected_logits`
         (the passes of the score are shared)."""
         logits, logits_rec = self.classifier(x), self.classifier(self.ae(x))
         t = self.threshold
@@ -219,7 +219,7 @@ class _AutoencoderDefence(BaseDefence):
             return logits
         with torch.no_grad():
             flagged = kl_divergence(logits, logits_rec) > t
-        return either_branch_logits(logits, logits_rec, flagged)
+        return flag_selected_logits(logits, logits_rec, flagged)
 
 
 @DEFENCES.register("ae-kl")

@@ -211,14 +211,12 @@ class AutoencoderKLEnsemble(BaseDefence):
         return self.predict_and_score(x)[0]
 
     def defended_logits(self, x: Tensor) -> Tensor:
-        """The eq 10 vote is not differentiable: the gradient is that of log softmax C(x) plus the log of a
-        surrogate of the vote (``attack_target``: the weighted mean of softmax outputs, or C∘AE of the
-        primary member), which drives both the unflagged label and the vote away from y (as
-        :func:`defences.base.either_branch_logits`), and the logits are lifted so that their argmax is
+        """The eq 10 vote is not differentiable: the gradient is that of a surrogate of the vote
+        (``attack_target``: the log of the weighted mean of softmax outputs, or C∘AE of the primary member;
+        as :func:`defences.base.flag_selected_logits`), and the logits are lifted so that their argmax is
         exactly ``predict``."""
         base = self.classifier(x)
         if self.threshold is None:
             return base
         surrogate = _EnsembleTarget(self)(x) if self.attack_target == "ensemble" else self.classifier(self.members[0](x))
-        both = torch.log_softmax(base, 1) + torch.log_softmax(surrogate, 1)
-        return logits_with_labels(both, self.predict(x))
+        return logits_with_labels(surrogate, self.predict(x))

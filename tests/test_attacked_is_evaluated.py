@@ -139,10 +139,10 @@ def test_square_agrees_with_torchattacks_on_a_plain_model(attack, ta_norm, eps, 
     assert float(norms.max()) <= eps + 1e-5 and res.x_adv.min() >= 0 and res.x_adv.max() <= 1
 
 
-def test_white_box_gradient_drives_both_branches_of_a_flag_selected_defence(tiny, data):
+def test_white_box_gradient_of_a_flag_selected_defence_is_the_correctors(tiny, data):
     """ae-kl labels C(AE(x)) when flagged, C(x) otherwise. Following only the selected branch (C(x) on a
-    clean, unflagged input) is myopic: white-box FGSM then equals grey-box FGSM and is scored on C(AE(x))
-    once flagged. The white-box gradient is that of log softmax C(x) + log softmax C(AE(x))."""
+    clean, unflagged input, what a ``torch.where`` differentiates) is myopic: white-box FGSM then equals
+    grey-box FGSM and is scored on C(AE(x)) once flagged. The white-box gradient is that of C(AE(x))."""
     model, x, y = tiny
     d = _fitted("ae-kl", model, data)
     xs, ys = x[:32], y[:32]
@@ -151,12 +151,12 @@ def test_white_box_gradient_drives_both_branches_of_a_flag_selected_defence(tiny
     xr = xs.clone().requires_grad_(True)
     (g,) = torch.autograd.grad(torch.nn.functional.cross_entropy(d.attack_model()(xr), ys, reduction="sum"), xr)
     xb = xs.clone().requires_grad_(True)
-    both = torch.log_softmax(model(xb), 1) + torch.log_softmax(model(d.ae(xb)), 1)
-    (g_both,) = torch.autograd.grad(torch.nn.functional.cross_entropy(both, ys, reduction="sum"), xb)
+    rec = model(d.ae(xb))
+    (g_rec,) = torch.autograd.grad(torch.nn.functional.cross_entropy(rec, ys, reduction="sum"), xb)
     xc = xs.clone().requires_grad_(True)
     (g_c,) = torch.autograd.grad(torch.nn.functional.cross_entropy(model(xc), ys, reduction="sum"), xc)
-    # rows where the surrogate's argmax already is the label carry no lift (logits_with_labels)
-    rows = unflagged & (both.argmax(1) == model(xs).argmax(1))
+    # rows where C(AE(x))'s argmax already is the defended label carry no lift (logits_with_labels)
+    rows = unflagged & (rec.argmax(1) == model(xs).argmax(1))
     assert bool(rows.any())
-    assert torch.allclose(g[rows], g_both[rows], atol=1e-6)
+    assert torch.allclose(g[rows], g_rec[rows], atol=1e-6)
     assert not torch.allclose(g[rows], g_c[rows], atol=1e-6)
