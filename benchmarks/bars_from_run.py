@@ -8,6 +8,10 @@ and a defended-clean-accuracy floor, and, for detector-aware cases, an adaptive-
 the output into the suite and keep the measured value in the comment.
 
     python benchmarks/bars_from_run.py mnist-kl-family .robustcheck/results/0006_*.json [more records] --margin 0.06
+
+``--write suites/kl_family.py`` replaces the previously generated lines of that suite file in place (every
+``Thresholds(scale=D, defence=...)`` line with one of the metrics this script writes and a measured value
+in its comment), keeping the hand-written bars, and prints what changed.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 from collections import defaultdict
 
 
@@ -58,6 +63,7 @@ def main() -> None:
     ap.add_argument("--adaptive-attacks", default="", help="comma list: detector-aware attacks whose white-box "
                     "cases get an adaptive_success_rate ceiling (measured + --margin)")
     ap.add_argument("--scale", default="default")
+    ap.add_argument("--write", default=None, help="suite file whose generated bar lines are replaced in place")
     args = ap.parse_args()
     cases = merged(args.records, args.suite)
     auc_attacks = {a for a in args.auc_attacks.split(",") if a}
@@ -99,7 +105,34 @@ def main() -> None:
     for d, v in sorted(clean.items()):
         lines.append(f'        Thresholds(scale=D, defence="{d}", defended_clean_accuracy='
                      f"{floor2(v - args.clean_margin):.2f}),  # {v:.3f}")
-    print("\n".join(lines))
+    if args.write:
+        write(args.write, lines)
+    else:
+        print("\n".join(lines))
+
+
+GENERATED = re.compile(r'^\s+Thresholds\(scale=D, defence="[^"]+".*, (corrected_accuracy|worst_case_corrected_accuracy|'
+                       r"detection_auc|adaptive_success_rate|defended_clean_accuracy)=[0-9.]+\),\s+# .*$")
+
+
+def write(path: str, lines: list[str]) -> None:
+    """Replace the generated bar lines of a suite file by ``lines`` (at the place of the first one)."""
+    with open(path, encoding="utf-8") as f:
+        old = f.read().splitlines()
+    keep, at = [], None
+    for line in old:
+        if GENERATED.match(line):
+            if at is None:
+                at = len(keep)
+            continue
+        keep.append(line)
+    if at is None:
+        raise SystemExit(f"{path}: no generated bar lines found to replace")
+    new = keep[:at] + lines + keep[at:]
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(new) + "\n")
+    removed = {ln.strip() for ln in old} - {ln.strip() for ln in new}
+    print(f"{path}: {len(removed)} bar lines replaced, {len(lines)} written")
 
 
 if __name__ == "__main__":
