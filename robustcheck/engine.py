@@ -422,6 +422,8 @@ class Engine:
             metrics = dict(base)
             if case.suite.indicators:
                 metrics.update(AE.indicators(self, case))
+            else:  # a suite-wide opt-out of every integrity check: shown, never silent (not gating)
+                metrics["indicators_off"] = 1.0
         if postprocess is not None:
             postprocess(metrics)
         bars = case.bars(self.scale_name)

@@ -41,6 +41,7 @@ INDICATOR_FLAGS = {
     "shattered_score_gradients": "score-shattered",
     "adaptive_weaker": "adaptive<oblivious",
     "noise_as_strong": "noise>=attack",
+    "indicators_off": "checks-off",
 }
 #: ``status`` of a case record (robustcheck.engine.CaseResult.status) as shown in the result column.
 STATUS_LABELS = {"inconclusive": "INCONCLUSIVE", "inconclusive-allowed": "passed (inconclusive allowed)"}

@@ -361,6 +361,8 @@ class Suite:
             common to all members, id ``<defence>|family=<name>|eps=<ε>|<threat>``; select its bars with
             ``Thresholds(attack=<name>, worst_case_corrected_accuracy=...)``.
         indicators: compute the attack-failure indicators of :mod:`robustcheck.indicators` per case.
+            ``False`` switches every integrity check off (no case can be inconclusive); each case then
+            shows ``checks-off`` in the flags column and ``indicators_off = 1`` in its record.
         surrogate: the classifier black-box *transfer* attacks craft x′ on: a registered classifier name
             or a factory returning a trained ``nn.Module`` (never the target itself). Default: the
             suite's classifier architecture when it is a registered name, else the reference classifier

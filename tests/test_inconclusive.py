@@ -159,3 +159,14 @@ def test_report_shows_inconclusive_and_allowed():
     assert "shattered [inconclusive-allowed]" in table and "passed (inconclusive allowed)" in table
     md = format_markdown({"suites": {"s": {"a": recs[0], "b": recs[1]}}}, [])
     assert "❌ inconclusive" in md and "inconclusive allowed: shattered_gradients" in md
+
+
+def test_switching_every_check_off_is_shown_not_silent(cache_dir):
+    """Suite(indicators=False) is a suite-wide opt-out: no case can be inconclusive, so each case says so."""
+    engine = Engine(device="cpu", scale="smoke", cache_dir=str(cache_dir))
+    suite = Suite(name="off", defences=[MaskedRound], attacks=[Attack("pgd-linf", eps=0.1)],
+                  threat_models=["white-box"], scales=TINY, indicators=False)
+    res = engine.evaluate(suite.cases()[0])
+    assert res.passed and res.metrics["indicators_off"] == 1.0
+    record = {"case": res.case_id, "metrics": res.metrics, "status": res.status, "outcome": "passed"}
+    assert "checks-off" in format_table([record])
