@@ -4,8 +4,9 @@ Strategies draw attack configurations (:class:`AttackConfig`) over the adaptive-
 hyper-parameters — σ (``sigma-pgd``), β (``bim-recon``), κ (``cw-detector``), step size, iterations,
 restarts, targeted or not, EOT samples and ε within a range. Checkers raise :class:`PropertyFailure`
 (an ``AssertionError``) whose message contains the configuration as Python that rebuilds it; under
-hypothesis a failing example shrinks to a minimal configuration, printed as
-``Falsifying example: ...(config=AttackConfig('sigma-pgd', eps=0.05, steps=1, ...))``.
+hypothesis a failing example shrinks to a minimal configuration, and the failure reported last ends with
+``reproduce: from robustcheck.properties import AttackConfig; config = AttackConfig('sigma-pgd', eps=0.05,
+steps=1, ...)`` (hypothesis' own header for it changes wording between versions).
 
 Example (a user's own detector)::
 
