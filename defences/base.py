@@ -160,6 +160,14 @@ class BaseDefence(nn.Module):
         self._classifier: list[nn.Module] = []  # a list keeps it out of state_dict and .parameters()
 
     # --- wiring -----------------------------------------------------------------------------
+    def build(self, input_shape: tuple[int, ...], num_classes: int) -> None:
+        """Build the networks that depend on the data: ``input_shape`` is C×H×W of one example and
+        ``num_classes`` the number of classes of the suite's data. The engine calls it once, before
+        :meth:`bind`, under an RNG seeded from (suite seed, defence name), so initial weights never depend
+        on the process history. It must be idempotent (a second call with the same shape changes nothing)
+        and raise :class:`~robustcheck.errors.ConfigError` in whole sentences when the defence cannot take
+        the shape. Default: nothing to build."""
+
     def bind(self, classifier: nn.Module) -> BaseDefence:
         self._classifier = [classifier]
         return self

@@ -73,7 +73,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
         root = Path(args.rootdir).resolve()
         suites = load_suites(root, args.suite_files)
         if args.what == "suites":
-            rows = [(s.name, p.relative_to(root).as_posix(), s.dataset, len(s.cases())) for p, s in suites]
+            rows = [(s.name, p.relative_to(root).as_posix(), s.dataset_id, len(s.cases())) for p, s in suites]
             print(tabulate(rows, headers=["suite", "file", "dataset", "cases"]))
         else:
             for p, s in suites:

@@ -28,6 +28,8 @@ from robustcheck.data import DatasetSplits, Split, load_dataset
 from robustcheck.errors import ConfigError, ModelContractError
 from robustcheck.indicators import inconclusive_reasons
 from robustcheck.models import CLASSIFIERS, LogProbabilities, check_classifier, frozen_eval, train_classifier
+from robustcheck.models.contract import check_input_fits, check_preprocessing
+from robustcheck.models.sources import ModelFile, Normalized, looks_like_path, private_module
 from robustcheck.suite import Bar, Case, FamilyCase, Scale, Suite
 from robustcheck.threat import is_gradient_free
 
@@ -165,9 +167,10 @@ def _eps_index(eps_list: list[float], eps: float) -> int:
     raise ConfigError(f"ε {eps:g} is not among the attack's ε {list(eps_list)}")
 
 
-#: Suite fields that do not change a case's numbers (labels, bars, the grid itself, resolved elsewhere).
+#: Suite fields that do not change a case's numbers (labels, bars, the grid itself, resolved elsewhere: the
+#: dataset by its content hash, the classifier by its key).
 _SUITE_FIELDS_NOT_IN_METRICS = frozenset({"name", "thresholds", "attacks", "defences", "families", "classifier",
-                                          "scales", "data_root", "seed", "n_samples", "indicators"})
+                                          "scales", "data_root", "seed", "n_samples", "indicators", "dataset"})
 
 
 @dataclass
@@ -216,8 +219,11 @@ class Engine:
         return 64 if self.device.type == "cpu" else 512
 
     def data(self, suite: Suite) -> DatasetSplits:
+        """The suite's data in any accepted form (:mod:`robustcheck.data.sources`), split and hashed; a
+        user's object is memoised by identity (held by the memo)."""
         root = suite.data_root if suite.data_root is not None else self.data_root
-        key = (suite.dataset, self.seed(suite), str(root))
+        key = (suite.dataset if isinstance(suite.dataset, str) else _ByIdentity(suite.dataset), self.seed(suite),
+               str(root))
         if key not in self._data:
             self._data[key] = load_dataset(suite.dataset, seed=self.seed(suite), root=root)
         return self._data[key]
@@ -225,31 +231,41 @@ class Engine:
     def train_split(self, suite: Suite) -> Split:
         return self.data(suite).train.subset(self.scale(suite).train_limit)
 
-    def classifier(self, suite: Suite, seed: int | None = None, spec: str | Callable[[], Any] | None = None) -> _Model:
-        """The suite's classifier; ``seed`` and ``spec`` (a registered name or a factory) override the
-        suite's (the black-box transfer surrogate, :meth:`surrogate`)."""
+    def classifier(self, suite: Suite, seed: int | None = None, spec: Any = None) -> _Model:
+        """The suite's classifier; ``seed`` and ``spec`` (any form ``Suite(classifier=...)`` takes) override
+        the suite's (the black-box transfer surrogate, :meth:`surrogate`). Before any training it is
+        checked on one batch of the suite's data (:func:`~robustcheck.models.contract.check_input_fits`)."""
         data = self.data(suite)
         scale = self.scale(suite)
         seed = self.seed(suite) if seed is None else seed
         spec = suite.classifier if spec is None else spec
-        # a factory is memoised by the object itself (held by the memo, so its id is never reused); the
-        # key of what it returns is a content key: architecture and the bytes of every tensor
+        user = not isinstance(spec, str) or looks_like_path(spec) and spec not in CLASSIFIERS
+        if isinstance(spec, str) and user:
+            spec = ModelFile(spec)
+        # the declared preprocessing belongs to the user's models (registered ones train on [0, 1] pixels)
+        normalize = getattr(suite, "normalize", None) if user else None
+        # a factory or instance is memoised by the object itself (held by the memo, so its id is never
+        # reused); the key of what it gives is a content key: architecture and the bytes of every tensor
         outputs = getattr(suite, "outputs", "logits")  # a suite setting that changes the module returned
-        mem_key = (_identity(spec) if callable(spec) else spec, data.content_hash, scale, seed, outputs)
+        mem_key = (_identity(spec), data.content_hash, scale, seed, outputs, normalize)
         if mem_key in self._classifiers:
             return self._classifiers[mem_key]
-        if isinstance(spec, str):
+        name = f"classifier of suite {suite.name!r}"
+        probe = data.val.x[:256]
+        if not user:
             info = CLASSIFIERS.get(spec)()
             epochs = min(scale.classifier_epochs, info.train.get("epochs", scale.classifier_epochs))
             hp = {**info.train, "epochs": epochs}
             train = self.train_split(suite)
             with seeded_rng(seed):
-                arch = repr(info.factory())
-            key = content_key("classifier", spec, arch, data.content_hash, hp, len(train), seed)
+                untrained = info.build(data.input_shape, data.num_classes)
+            # the architecture must take the data before a minute is spent training it
+            check_input_fits(untrained.eval(), probe[:8], data.num_classes, name=f"{name} ({spec!r}, untrained)")
+            key = content_key("classifier", spec, repr(untrained), data.content_hash, hp, len(train), seed)
 
             def compute() -> dict[str, Any]:
                 with seeded_rng(seed):  # the caller's RNG is left as it was
-                    model = info.factory()
+                    model = info.build(data.input_shape, data.num_classes)
                     train_classifier(model, train, epochs=epochs, batch_size=hp.get("batch_size", 128),
                                      lr=hp.get("lr", 1e-3), seed=seed, device=self.device, desc=spec,
                                      **{k: hp[k] for k in ("optimizer", "momentum", "milestones") if k in hp})
@@ -257,28 +273,41 @@ class Engine:
 
             state = self.cache.get_or_compute("classifiers", key, compute)
             with seeded_rng(seed):
-                module = info.factory()
+                module = info.build(data.input_shape, data.num_classes)
             module.load_state_dict(state)
             module.eval()
         else:
-            # a factory that initialises weights draws them from an RNG seeded by the suite's seed, not
-            # from whatever state the process left in the global RNG
-            with seeded_rng(derive_seed(seed, "classifier-factory")):
-                module = spec()
-            if not isinstance(module, nn.Module):
-                raise ConfigError(f"suite {suite.name!r}: classifier factory returned {type(module).__name__}, "
-                                  f"not a torch.nn.Module")
-            key = content_key("user-classifier", getattr(spec, "__module__", None),
-                              getattr(spec, "__qualname__", type(spec).__qualname__),
+            module, identity = self._user_module(suite, spec, seed)
+            check_input_fits(module.eval(), probe[:8], data.num_classes, name=name, normalize=normalize)
+            if normalize is not None:
+                module = Normalized(module, *normalize)
+            key = content_key("user-classifier", identity,
                               f"{type(module).__module__}.{type(module).__qualname__}", repr(module),
-                              module_fingerprint(module), outputs)
+                              module_fingerprint(module), outputs, normalize)
             if outputs == "probabilities":  # declared: attacks and scores see log p (valid logits)
                 module = LogProbabilities(module)
-        module = frozen_eval(module.to(self.device), name=f"classifier of suite {suite.name!r}")
-        check_classifier(module, data.val.x[:32].to(self.device), data.num_classes,
-                         name=f"classifier of suite {suite.name!r}")
+            check_preprocessing(module, probe, data.val.y[:256], data.num_classes, name=name,
+                                normalize=normalize)
+        module = frozen_eval(module.to(self.device), name=name)
+        check_classifier(module, data.val.x[:32].to(self.device), data.num_classes, name=name)
         self._classifiers[mem_key] = _Model(module, key)
         return self._classifiers[mem_key]
+
+    @staticmethod
+    def _user_module(suite: Suite, spec: Any, seed: int) -> tuple[nn.Module, Any]:
+        """(the module a user's classifier spec gives, a hashable identity of the spec)."""
+        if isinstance(spec, nn.Module):  # an instance: used as it is, on a private copy
+            return private_module(spec), f"instance:{type(spec).__module__}.{type(spec).__qualname__}"
+        if isinstance(spec, ModelFile):
+            return spec.load(), spec.identity
+        # a factory that initialises weights draws them from an RNG seeded by the suite's seed, not
+        # from whatever state the process left in the global RNG
+        with seeded_rng(derive_seed(seed, "classifier-factory")):
+            module = spec()
+        if not isinstance(module, nn.Module):
+            raise ConfigError(f"suite {suite.name!r}: classifier factory returned {type(module).__name__}, "
+                              f"not a torch.nn.Module")
+        return module, (getattr(spec, "__module__", None), getattr(spec, "__qualname__", type(spec).__qualname__))
 
     def surrogate(self, suite: Suite) -> _Model:
         """The classifier black-box *transfer* attacks craft x′ on: ``suite.surrogate``, else the suite's
@@ -288,7 +317,8 @@ class Engine:
         seed = self.seed(suite) + 1
         spec = suite.surrogate
         if spec is None:
-            spec = suite.classifier if isinstance(suite.classifier, str) else self._reference_classifier(suite)
+            registered = isinstance(suite.classifier, str) and suite.classifier in CLASSIFIERS
+            spec = suite.classifier if registered else self._reference_classifier(suite)
         sur = self.classifier(suite, seed=seed, spec=spec)
         target = self.classifier(suite)
         if sur.key == target.key or module_fingerprint(sur.module) == module_fingerprint(target.module):
@@ -298,15 +328,16 @@ class Engine:
         return sur
 
     def _reference_classifier(self, suite: Suite) -> str:
+        """The registered classifier made for the suite's data (mnist-cnn for MNIST), else the one sized
+        from the data's shape (``shape-cnn``)."""
+        dataset = self.data(suite).name
         names = CLASSIFIERS.list()
         for primary_only in (True, False):  # the one made for this dataset first (mnist-cnn for MNIST)
             for name in names:
                 datasets = CLASSIFIERS.get(name)().datasets
-                if (datasets[:1] if primary_only else datasets).count(suite.dataset):
+                if (datasets[:1] if primary_only else datasets).count(dataset):
                     return name
-        raise ConfigError(f"suite {suite.name!r}: black-box transfer attacks need a surrogate classifier and no "
-                          f"reference classifier is registered for dataset {suite.dataset!r}; set "
-                          f"Suite(surrogate=<registered name or factory of an independently trained model>)")
+        return "shape-cnn"
 
     def defence(self, suite: Suite, case: Case) -> tuple[BaseDefence, str]:
         """(the bound, trained and calibrated defence, its *evaluated-defence key*).
@@ -342,6 +373,8 @@ class Engine:
         if not isinstance(d, BaseDefence):
             raise ConfigError(f"defence {spec.name!r}: the factory returned {type(d).__name__}, not a "
                               f"defences.BaseDefence")
+        with seeded_rng(derive_seed(seed, "defence-build", spec.name)):  # networks sized from the data
+            d.build(data.input_shape, data.num_classes)
         with seeded_rng(derive_seed(seed, "defence-bind", spec.name)):  # bind may build modules (ae-kl's head)
             d.bind(clf.module)
         key = content_key("defence", spec.name, f"{type(d).__module__}.{type(d).__qualname__}", d.config(),
@@ -438,6 +471,29 @@ class Engine:
     def base_metrics(self, case: Case) -> dict[str, Any]:
         """The metrics of one (non-family) case, memoised per run (sibling cases reuse them)."""
         return self._base(case)[0]
+
+    def provenance(self, case: Case) -> dict[str, Any]:
+        """What a case measured, for the run record: the data (identity, content hash, shape, classes, split
+        sizes), the classifier (identity, content key, weights hash) and the evaluated defence (name,
+        parameters, config, evaluated-defence key, threshold)."""
+        suite = case.suite
+        data, clf = self.data(suite), self.classifier(suite)
+        out: dict[str, Any] = {
+            "dataset": {"id": suite.dataset_id, "name": data.name, "content_hash": data.content_hash,
+                        "input_shape": list(data.input_shape), "num_classes": data.num_classes,
+                        "sizes": {"train": len(self.train_split(suite)), "val": len(data.val),
+                                  "test": len(data.test)}},
+            "classifier": {"id": suite.classifier_id, "key": clf.key, "weights": module_fingerprint(clf.module),
+                           "normalize": [list(v) for v in suite.normalize] if suite.normalize else None},
+            "torch_threads": torch.get_num_threads(),
+        }
+        if not isinstance(case, FamilyCase):
+            d, evaluated = self.defence(suite, case)
+            out["defence"] = {"id": case.defence.id, "name": case.defence.name,
+                              "params": {k: _describe(v) for k, v in sorted(case.defence.params.items())},
+                              "config": _describe(d.config()), "evaluated_key": evaluated,
+                              "threshold": float(d.threshold) if d.is_detector and d.threshold is not None else None}
+        return out
 
     def metrics_key(self, case: Case) -> str:
         """Content key of a case's metrics: everything they depend on (classifier and evaluated-defence

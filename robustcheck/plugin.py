@@ -172,8 +172,7 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
     for case in cases:
         item = RobustcheckItem.from_parent(collector, name=case.nodeid_name, case=case)
         item.add_marker(pytest.mark.robustcheck)
-        clf = obj.classifier if isinstance(obj.classifier, str) else getattr(obj.classifier, "__name__", "custom")
-        item.add_marker(pytest.mark.xdist_group(name=f"robustcheck:{obj.dataset}:{clf}"))
+        item.add_marker(pytest.mark.xdist_group(name=f"robustcheck:{obj.dataset_id}:{obj.classifier_id}"))
         if not enabled:
             item.add_marker(pytest.mark.skip(reason="run with --robustcheck"))
         items.append(item)

@@ -115,6 +115,8 @@ class RobustcheckSession:
             "case": result.case_id,
             "nodeid": nodeid,
             "seed": self.engine.seed(case.suite),
+            # what was measured: data and classifier identity and hashes, the evaluated defence
+            "measured": self.engine.provenance(case),
             "metrics": {k: (None if v is not None and math.isnan(v) else v) for k, v in result.metrics.items()},
             "bars": {k: b.describe() for k, b in result.bars.items()},
             "outcome": "passed" if ok else "FAILED",

@@ -23,6 +23,7 @@ import math
 import numbers
 import os
 import re
+from pathlib import Path
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -343,8 +344,16 @@ class Suite:
 
     Args:
         name: suite id (first part of every item id).
-        dataset: ``"mnist-embedded"`` or a torchvision name (``"mnist"``, ``"fashion-mnist"``, ``"cifar10"``).
-        classifier: a registered classifier name, or a factory returning a trained ``nn.Module``.
+        dataset: the data: a registered name (``"mnist-embedded"``, ``"digits-8x8"``, torchvision's
+            ``"mnist"``, ``"fashion-mnist"``, ``"cifar10"``, or one added with ``register_dataset``), a path
+            to an image folder (ImageFolder layout), tensors ``(x, y)``, a mapping of ``train``/``val``/
+            ``test`` to ``(x, y)`` or Datasets, a map-style torch ``Dataset`` of (image, label), or a
+            callable returning one of these. Missing splits are derived (stratified, from ``seed``);
+            classes and input shape come from the data (:mod:`robustcheck.data.sources`).
+        classifier: a registered classifier name (trained here on the suite's data), a factory returning
+            a trained ``nn.Module``, an ``nn.Module``, or a model file: a path to TorchScript or a
+            ``torch.export`` program, or ``ModelFile(path, factory=...)`` for a state dict
+            (:mod:`robustcheck.models.sources`). It is checked on one batch of the data before any work.
         defences: names or :class:`Defence` specs.
         attacks: :class:`Attack` specs.
         threat_models: any of ``black-box``, ``grey-box``, ``white-box``.
@@ -367,6 +376,10 @@ class Suite:
             or a factory returning a trained ``nn.Module`` (never the target itself). Default: the
             suite's classifier architecture when it is a registered name, else the reference classifier
             of the data's input shape, trained on the suite's data from seed ``seed + 1``.
+        normalize: ``(mean, std)`` (numbers or per-channel sequences): the user's model expects
+            ``(x - mean) / std``. It becomes part of the model, so attacks perturb [0, 1] pixels and ε
+            keeps its meaning. A model that does much better under another common preprocessing (0–255,
+            [-1, 1], standardised) than under the declared one is an error at startup.
         outputs: ``"logits"`` (default; a classifier returning probabilities is an error) or
             ``"probabilities"``: the classifier returns softmax probabilities, and every attack and
             score sees their log (valid logits: same argmax, margins in log space).
@@ -375,8 +388,8 @@ class Suite:
     name: str
     attacks: Sequence[Attack]
     defences: Sequence[Defence | str] = ("none",)
-    dataset: str = "mnist-embedded"
-    classifier: str | Callable[[], Any] = "mnist-cnn"
+    dataset: Any = "mnist-embedded"
+    classifier: Any = "mnist-cnn"
     threat_models: Sequence[str] = ("grey-box",)
     thresholds: Sequence[Thresholds] = ()
     seed: int = 0
@@ -390,6 +403,7 @@ class Suite:
     indicators: bool = True
     surrogate: str | Callable[[], Any] | None = None
     outputs: str = "logits"
+    normalize: Any = None
 
     def __post_init__(self) -> None:
         _check_id(self.name, "suite name")
@@ -417,6 +431,9 @@ class Suite:
         if self.surrogate is not None and not (isinstance(self.surrogate, str) or callable(self.surrogate)):
             raise ConfigError(f"suite {self.name!r}: surrogate must be a registered classifier name or a factory "
                               f"returning an nn.Module, got {self.surrogate!r}")
+        from robustcheck.models.sources import check_normalize
+
+        object.__setattr__(self, "normalize", check_normalize(self.normalize, f"suite {self.name!r}"))
         if self.outputs not in ("logits", "probabilities"):
             raise ConfigError(f"suite {self.name!r}: outputs must be 'logits' or 'probabilities', "
                               f"got {self.outputs!r}")
@@ -450,6 +467,27 @@ class Suite:
                 raise ConfigError(f"suite {self.name!r}: Thresholds(attack={th.attack!r}) matches no attack; "
                                   f"known: {', '.join(sorted(attack_ids))}")
 
+    @property
+    def dataset_id(self) -> str:
+        """A short identity of the dataset spec (a registered name, ``folder:<path>``, ``tensors``, a
+        Dataset's class, a callable's qualified name); the run record adds the content hash."""
+        from robustcheck.data import describe
+
+        return describe(self.dataset)
+
+    @property
+    def classifier_id(self) -> str:
+        """A short identity of the classifier spec (a name, a file, a factory's or a module's qualified
+        name); the run record adds the weights' hash."""
+        c = self.classifier
+        if isinstance(c, str):
+            return c
+        identity = getattr(c, "identity", None)
+        if isinstance(identity, str):  # ModelFile
+            return identity
+        obj = c if hasattr(c, "__qualname__") else type(c)
+        return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', '?')}"
+
     def _check_families(self, atts: Sequence[Attack]) -> None:
         if not isinstance(self.families, Mapping):
             raise ConfigError(f"suite {self.name!r}: families must map a name to a list of attack ids")
@@ -475,18 +513,31 @@ class Suite:
         # Imported here: the registries live in higher layers that import this module.
         from defences import DEFENCES
         from robustcheck.attacks import validate_params
-        from robustcheck.data import DATASETS
-        from robustcheck.models import CLASSIFIERS
+        from torch import nn
 
-        if self.dataset not in DATASETS:
-            raise ConfigError(f"suite {self.name!r}: unknown dataset {self.dataset!r}; known: {', '.join(DATASETS)}")
-        if isinstance(self.classifier, str):
-            CLASSIFIERS.get(self.classifier)
-        elif not callable(self.classifier):
-            raise ConfigError(f"suite {self.name!r}: classifier must be a registered name or a factory")
+        from robustcheck.data import DATASETS, FORMS, is_dataset_spec
+        from robustcheck.models import CLASSIFIERS, ModelFile
+        from robustcheck.models.sources import looks_like_path
+
+        if isinstance(self.dataset, str) and self.dataset not in DATASETS and not Path(self.dataset).is_dir():
+            raise ConfigError(f"suite {self.name!r}: dataset {self.dataset!r} is neither a registered name (known: "
+                              f"{', '.join(DATASETS)}) nor an existing image folder.")
+        if not is_dataset_spec(self.dataset):
+            raise ConfigError(f"suite {self.name!r}: dataset is {type(self.dataset).__name__}; accepted: {FORMS}.")
+        registered = isinstance(self.classifier, str) and self.classifier in CLASSIFIERS
+        if isinstance(self.classifier, str) and not registered and not looks_like_path(self.classifier):
+            CLASSIFIERS.get(self.classifier)  # unknown name: the registry's error lists the known ones
+        elif not isinstance(self.classifier, (str, ModelFile, nn.Module)) and not callable(self.classifier):
+            raise ConfigError(f"suite {self.name!r}: classifier must be a registered name, a factory returning an "
+                              f"nn.Module, an nn.Module, a model file path or ModelFile(...); got "
+                              f"{type(self.classifier).__name__}.")
         if isinstance(self.surrogate, str):
             CLASSIFIERS.get(self.surrogate)
-        if self.outputs == "probabilities" and isinstance(self.classifier, str):
+        if self.normalize is not None and registered:
+            raise ConfigError(f"suite {self.name!r}: normalize declares the preprocessing of a user's model; the "
+                              f"registered classifier {self.classifier!r} is trained by robustcheck on [0, 1] "
+                              f"pixels and needs none.")
+        if self.outputs == "probabilities" and registered:
             raise ConfigError(f"suite {self.name!r}: outputs='probabilities' declares a user classifier that returns "
                               f"probabilities; the registered classifier {self.classifier!r} returns logits")
         from defences.registry import check_defence_class

