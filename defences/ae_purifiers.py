@@ -10,6 +10,15 @@ linear → 128; decoder linear 128 → 32·7·7 + ReLU, transposed conv 32→32 
 a sigmoid output (the paper names no output activation; a sigmoid keeps P(x) in [0, 1] and makes the
 binary cross-entropy reconstruction loss of the VAE ELBO well defined, so all members use it).
 
+Other shapes (:mod:`defences.architectures`): ``architecture="auto"`` (default) keeps the 003 §5
+networks above for 1×28×28 and otherwise builds the generic convolutional encoder (conv 3×3 stride 2
+stages down to at most 4×4, linear → the code) and decoder (linear, mirrored transposed convs, crop to
+H×W, sigmoid). ``"mnist"`` insists on the 003 §5 networks (a ConfigError on other shapes). A callable
+``architecture(input_shape: tuple[int, int, int], code_size: int, latent: int) -> (encoder, decoder)``
+returns both modules: the encoder maps N×C×H×W to N×``code_size`` (the code h(x), 128, for the AEs; [μ,
+log σ²], 2·128, for the VAEs), the decoder maps N×``latent`` (128) to N×C×H×W with values in [0, 1]
+(the loss is a binary cross-entropy).
+
 Training noise (003 §4.1, §5): each training input is corrupted as x̃ = clip(x + stp·n, 0, 1),
 n ~ N(0, I), with the stochastic parameter ``stp`` (the paper's range is 0.1–0.4). A *denoising*
 model reconstructs the clean x from x̃; a plain model reconstructs x̃ itself (noise as data
@@ -41,6 +50,18 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from defences.architectures import (
+    Shape,
+    Unbuilt,
+    architecture_id,
+    as_shape,
+    call_architecture,
+    check_architecture,
+    fmt_shape,
+    generic_decoder,
+    generic_encoder,
+    shape_mismatch,
+)
 from defences.base import BaseDefence, FitContext
 from defences.registry import DEFENCES
 from robustcheck.errors import ConfigError
@@ -48,6 +69,7 @@ from robustcheck.models.training import seeded_batches
 from robustcheck.progress import progress
 
 LATENT = 128
+MNIST_SHAPE: Shape = (1, 28, 28)
 
 
 def conv_encoder(out_features: int = LATENT) -> nn.Sequential:
@@ -108,7 +130,10 @@ def bce_per_example(recon: Tensor, target: Tensor) -> Tensor:
 
 
 class GenerativePurifier(BaseDefence):
-    """Base of the 003 family: noise injection, optional contractive penalty, seeded training loop."""
+    """Base of the 003 family: noise injection, optional contractive penalty, seeded training loop.
+
+    Networks: ``encoder_attr`` names the encoder (output ``code_factor`` × :data:`LATENT` features) and
+    ``decoder`` maps a latent of :data:`LATENT` to an image; :meth:`build` sizes both from the data."""
 
     is_detector = False
     is_purifier = True
@@ -116,10 +141,14 @@ class GenerativePurifier(BaseDefence):
     denoising: ClassVar[bool] = False
     default_stp: ClassVar[float] = 0.3
     default_contractive: ClassVar[float] = 0.0
+    encoder_attr: ClassVar[str] = "encoder"
+    code_factor: ClassVar[int] = 1
 
     def __init__(self, *, stp: float | None = None, contractive: float | None = None,
-                 projections: int | None = 4, lr: float = 1e-3) -> None:
+                 projections: int | None = 4, lr: float = 1e-3,
+                 architecture: str | Callable[[Shape, int, int], tuple[nn.Module, nn.Module]] = "auto") -> None:
         super().__init__()
+        check_architecture(self.name, architecture, ("mnist",))
         stp = self.default_stp if stp is None else stp
         contractive = self.default_contractive if contractive is None else contractive
         if isinstance(stp, bool) or not isinstance(stp, (int, float)) or not 0.0 <= stp <= 1.0:
@@ -134,9 +163,50 @@ class GenerativePurifier(BaseDefence):
             raise ConfigError(f"defence {self.name!r}: lr must be > 0, got {lr!r}")
         self.stp, self.contractive, self.projections, self.lr = float(stp), float(contractive), projections, float(lr)
 
+        self.architecture = architecture
+        #: the shape and network built (None: a callable architecture not called yet)
+        self.input_shape: Shape | None = None
+        self.built_architecture: str | None = None
+        setattr(self, self.encoder_attr, Unbuilt(self.name))
+        self.decoder: nn.Module = Unbuilt(self.name)
+        if isinstance(architecture, str):  # "auto" starts with the 003 §5 networks (1×28×28)
+            self._install(MNIST_SHAPE, "mnist")
+
+    def _install(self, shape: Shape, name: str) -> None:
+        code = self.code_factor * LATENT
+        if callable(self.architecture):
+            encoder, decoder = call_architecture(self.name, self.architecture, shape, code, LATENT, count=2)
+        elif name == "mnist":
+            encoder, decoder = conv_encoder(code), conv_decoder(LATENT)
+        else:
+            encoder, decoder = generic_encoder(shape, code), generic_decoder(LATENT, shape, "sigmoid")
+        setattr(self, self.encoder_attr, encoder)
+        self.decoder = decoder
+        self.input_shape, self.built_architecture = shape, name
+
+    def resolve(self, shape: Shape) -> str:
+        """The network ``architecture`` gives for ``shape``: ``"mnist"``, ``"generic"`` or a callable's id."""
+        if callable(self.architecture):
+            return architecture_id(self.architecture)
+        if self.architecture == "mnist" and shape != MNIST_SHAPE:
+            raise shape_mismatch(self.name, "mnist", f"{fmt_shape(MNIST_SHAPE)} (003 §5)", shape)
+        return "mnist" if shape == MNIST_SHAPE else "generic"
+
+    def build(self, input_shape: tuple[int, ...], num_classes: int) -> None:
+        """(Re)build encoder and decoder for ``input_shape`` unless they were built for it already."""
+        shape = as_shape(self.name, input_shape)
+        name = self.resolve(shape)
+        if shape != self.input_shape or name != self.built_architecture:
+            self._install(shape, name)
+
     def config(self) -> dict[str, Any]:
-        return {"stp": self.stp, "contractive": self.contractive, "projections": self.projections,
-                "lr": self.lr, "denoising": self.denoising}
+        cfg: dict[str, Any] = {"stp": self.stp, "contractive": self.contractive, "projections": self.projections,
+                               "lr": self.lr, "denoising": self.denoising}
+        built = self.built_architecture or architecture_id(self.architecture)
+        if built != "mnist":  # the default keeps its cache key; other networks depend on the shape
+            cfg["architecture"] = built
+            cfg["input_shape"] = list(self.input_shape) if self.input_shape is not None else None
+        return cfg
 
     # --- to implement -------------------------------------------------------------------------
     def code(self, x: Tensor) -> Tensor:
@@ -164,9 +234,7 @@ class GenerativePurifier(BaseDefence):
         return loss
 
     def fit(self, ctx: FitContext) -> None:
-        if tuple(ctx.train.x.shape[1:]) != (1, 28, 28):
-            raise ConfigError(f"defence {self.name!r}: the 003 §5 autoencoder takes 1×28×28 inputs, "
-                              f"got {tuple(ctx.train.x.shape[1:])}")
+        self.build(tuple(ctx.train.x.shape[1:]), ctx.num_classes)
         torch.manual_seed(ctx.seed)
         g = torch.Generator().manual_seed(ctx.seed)
         self.to(ctx.device).train()
@@ -182,10 +250,7 @@ class GenerativePurifier(BaseDefence):
 class _AE(GenerativePurifier):
     """Deterministic autoencoder P(x) = dec(enc(x)), trained with per-pixel BCE summed per image."""
 
-    def __init__(self, **kw: Any) -> None:
-        super().__init__(**kw)
-        self.encoder = conv_encoder(LATENT)
-        self.decoder = conv_decoder(LATENT)
+    encoder: nn.Module
 
     def code(self, x: Tensor) -> Tensor:
         return self.encoder(x)

@@ -12,6 +12,18 @@ The table's flattened size 1024 matches neither 28×28 nor 32×32 inputs (128·4
 we zero-pad 28×28 images to 32×32 so the 4→8→16→32 decoder mirrors the encoder, use 2048, and crop
 the reconstruction back.
 
+Other shapes (:mod:`defences.architectures`): the network is built by :meth:`CVAEDetector.build` from
+the data's C×H×W and number of classes (``channels`` and ``num_classes`` are only the sizes used before
+``build``). ``architecture="auto"`` (default) is Table 6.1 for c×28×28 and c×32×32 (``"table6.1"``
+insists on those) and otherwise the same layers on the input zero-padded (centred) to the next multiple
+of 8 per side, at least 16 (so the last BatchNorm sees at least 2×2 values per example even for an 8×8
+image), with the flattened size 128·(H′/8)·(W′/8) and the reconstruction cropped back to H×W. A callable
+``architecture(input_shape: tuple[int, int, int], zdim: int, cond_dim: int) -> nn.Module`` returns one
+VAE with the interface of :class:`TableVAE`: ``forward(x, cond=None, noise=None)`` →
+(reconstruction of x's shape in [0, 1], μ, log σ²) with z = μ + σ·noise (noise None: z = μ), μ and
+log σ² of size ``zdim``, ``cond`` an N×``cond_dim`` one-hot code (``cond_dim`` 0: no condition). It is
+called once per class (``"separate"``) or once with ``cond_dim = num_classes`` (``"onehot"``).
+
 Score (eq 6.3, Algorithm 1): with ŷ = C(X) the classifier's prediction,
 S(X) = Recon(X, ŷ) = ‖X − X_rcn,ŷ‖²₂, reconstructing through the posterior mean (no sampling).
 
@@ -36,12 +48,24 @@ detector; an attack on the detector score is not implemented here).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from defences.architectures import (
+    Shape,
+    Unbuilt,
+    architecture_id,
+    as_shape,
+    call_architecture,
+    check_architecture,
+    crop_to,
+    pad_to,
+    shape_mismatch,
+)
 from defences.base import BaseDefence, FitContext
 from defences.registry import DEFENCES
 from defences.vae_purifiers import elbo_terms
@@ -51,58 +75,83 @@ from robustcheck.progress import progress
 
 
 class TableVAE(nn.Module):
-    """004 Table 6.1 VAE on c×32×32 inputs; ``cond_dim`` > 0 adds a one-hot condition."""
+    """004 Table 6.1 VAE; ``cond_dim`` > 0 adds a one-hot condition.
 
-    def __init__(self, channels: int = 1, zdim: int = 128, cond_dim: int = 0) -> None:
+    Inputs up to ``padded`` (H′, W′, multiples of 8; 32×32 in the table) are zero-padded to it, centred,
+    and the reconstruction is cropped back to the input's size (28×28 MNIST images: 2 pixels a side)."""
+
+    def __init__(self, channels: int = 1, zdim: int = 128, cond_dim: int = 0,
+                 padded: tuple[int, int] = (32, 32)) -> None:
         super().__init__()
-        self.cond_dim = cond_dim
+        if padded[0] % 8 or padded[1] % 8:
+            raise ConfigError(f"The Table 6.1 VAE needs a padded size that is a multiple of 8, got {padded}.")
+        self.cond_dim, self.padded = cond_dim, (int(padded[0]), int(padded[1]))
+        fh, fw = padded[0] // 8, padded[1] // 8
+        flat = 128 * fh * fw
         self.encoder = nn.Sequential(
             nn.Conv2d(channels, 32, 4, 2, 1), nn.BatchNorm2d(32), nn.ReLU(),
             nn.Conv2d(32, 64, 4, 2, 1), nn.BatchNorm2d(64), nn.ReLU(),
             nn.Conv2d(64, 128, 4, 2, 1), nn.BatchNorm2d(128), nn.Flatten(),
         )
-        self.mean = nn.Linear(2048 + cond_dim, zdim)
-        self.logvar = nn.Linear(2048 + cond_dim, zdim)
-        self.project = nn.Linear(zdim + cond_dim, 2048)
+        self.mean = nn.Linear(flat + cond_dim, zdim)
+        self.logvar = nn.Linear(flat + cond_dim, zdim)
+        self.project = nn.Linear(zdim + cond_dim, flat)
         self.decoder = nn.Sequential(
-            nn.Unflatten(1, (128, 4, 4)),
+            nn.Unflatten(1, (128, fh, fw)),
             nn.ConvTranspose2d(128, 64, 4, 2, 1), nn.BatchNorm2d(64), nn.ReLU(),
             nn.ConvTranspose2d(64, 32, 4, 2, 1), nn.BatchNorm2d(32), nn.ReLU(),
             nn.ConvTranspose2d(32, channels, 4, 2, 1), nn.Sigmoid(),
         )
 
     def encode(self, x: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        h = self.encoder(x)
+        h = self.encoder(pad_to(x, self.padded))
         if cond is not None:
             h = torch.cat([h, cond], 1)
         return self.mean(h), self.logvar(h)
 
     def decode(self, z: Tensor, cond: Tensor | None = None) -> Tensor:
+        """The reconstruction at the padded size."""
         if cond is not None:
             z = torch.cat([z, cond], 1)
         return self.decoder(self.project(z))
 
     def forward(self, x: Tensor, cond: Tensor | None = None, noise: Tensor | None = None
                 ) -> tuple[Tensor, Tensor, Tensor]:
-        """(reconstruction, μ, log σ²); z = μ + σ·noise (noise None: z = μ)."""
+        """(reconstruction cropped to x's size, μ, log σ²); z = μ + σ·noise (noise None: z = μ)."""
         mu, logvar = self.encode(x, cond)
         z = mu if noise is None else mu + (0.5 * logvar).exp() * noise
-        return self.decode(z, cond), mu, logvar
+        return crop_to(self.decode(z, cond), x.shape), mu, logvar
 
 
-def pad32(x: Tensor) -> Tensor:
-    """Zero-pad 28×28 images to 32×32 (Table 6.1 needs 32×32); 32×32 passes through."""
-    h, w = x.shape[-2:]
-    if (h, w) == (32, 32):
-        return x
-    if (h, w) != (28, 28):
-        raise ConfigError(f"the 004 Table 6.1 VAE takes 28×28 or 32×32 images, got {h}×{w}")
-    return F.pad(x, (2, 2, 2, 2))
+TABLE_SIZES = ((28, 28), (32, 32))  # Table 6.1 (28×28 zero-padded to 32×32)
+TableArchitecture = Callable[[Shape, int, int], nn.Module]
 
 
-def crop_like(r: Tensor, x: Tensor) -> Tensor:
-    off = (r.shape[-1] - x.shape[-1]) // 2
-    return r[..., off : off + x.shape[-2], off : off + x.shape[-1]]
+def table_vae_padding(shape: Shape) -> tuple[int, int]:
+    """The padded size of the Table 6.1 layers for ``shape``: 32×32 for the table's sizes, else the next
+    multiple of 8 per side, at least 16 (module doc)."""
+    if tuple(shape[1:]) in TABLE_SIZES:
+        return (32, 32)
+    return tuple(max(16, -(-s // 8) * 8) for s in shape[1:])  # type: ignore[return-value]
+
+
+def resolve_table_architecture(defence: str, architecture: str | TableArchitecture, shape: Shape) -> str:
+    """``"table6.1"``, ``"generic"`` or a callable's id for ``shape`` (ConfigError if ``"table6.1"``
+    does not take it)."""
+    if callable(architecture):
+        return architecture_id(architecture)
+    fits = tuple(shape[1:]) in TABLE_SIZES
+    if architecture == "table6.1" and not fits:
+        raise shape_mismatch(defence, "table6.1", "c×28×28 or c×32×32", shape)
+    return "table6.1" if fits else "generic"
+
+
+def make_table_vae(defence: str, architecture: str | TableArchitecture, shape: Shape, zdim: int,
+                   cond_dim: int = 0) -> nn.Module:
+    """One VAE for ``shape``: the user's callable, or the Table 6.1 layers (padded as needed)."""
+    if callable(architecture):
+        return call_architecture(defence, architecture, shape, zdim, cond_dim)
+    return TableVAE(shape[0], zdim, cond_dim, table_vae_padding(shape))
 
 
 def p_values(errors: Tensor, reference: Tensor) -> Tensor:
@@ -124,8 +173,9 @@ class CVAEDetector(BaseDefence):
 
     def __init__(self, *, conditioning: str = "separate", num_classes: int = 10, channels: int = 1,
                  zdim: int = 128, lr: float = 1e-3, reference: str = "train",
-                 p_threshold: float | None = None) -> None:
+                 p_threshold: float | None = None, architecture: str | TableArchitecture = "auto") -> None:
         super().__init__()
+        check_architecture(self.name, architecture, ("table6.1",))
         if conditioning not in ("separate", "onehot"):
             raise ConfigError(f"defence {self.name!r}: conditioning must be 'separate' (004) or 'onehot', "
                               f"got {conditioning!r}")
@@ -141,15 +191,55 @@ class CVAEDetector(BaseDefence):
             raise ConfigError(f"defence {self.name!r}: p_threshold must be in (0, 1) or None, got {p_threshold!r}")
         self.conditioning, self.num_classes, self.channels, self.zdim = conditioning, num_classes, channels, zdim
         self.lr, self.reference, self.p_threshold = float(lr), reference, p_threshold
+        self.architecture = architecture
+        #: the shape the VAEs were built for (a callable waits for build()) and the network built
+        self.input_shape: Shape | None = None
+        self.built_architecture: str | None = None
         if conditioning == "separate":
-            self.vaes = nn.ModuleList([TableVAE(channels, zdim) for _ in range(num_classes)])
+            self.vaes = nn.ModuleList()
         else:
-            self.vae = TableVAE(channels, zdim, cond_dim=num_classes)
+            self.vae: nn.Module = Unbuilt(self.name)
+        if isinstance(architecture, str):  # Table 6.1 for channels×28×28 until build() says otherwise
+            self._install((channels, 28, 28), num_classes, "table6.1")
         self.register_buffer("reference_errors", torch.zeros(0))
 
+    def _install(self, shape: Shape, num_classes: int, name: str) -> None:
+        if self.conditioning == "separate":
+            self.vaes = nn.ModuleList(
+                [make_table_vae(self.name, self.architecture, shape, self.zdim) for _ in range(num_classes)])
+        else:
+            self.vae = make_table_vae(self.name, self.architecture, shape, self.zdim, cond_dim=num_classes)
+        self.input_shape, self.built_architecture = shape, name
+        self.channels, self.num_classes = shape[0], num_classes
+
+    def _plan(self, shape: Shape | None, name: str | None) -> tuple[Any, ...]:
+        """What the networks depend on (the Table 6.1 VAE is the same for 28×28 and 32×32)."""
+        if shape is None or callable(self.architecture):
+            return (name, shape)
+        return (name, shape[0], table_vae_padding(shape))
+
+    def build(self, input_shape: tuple[int, ...], num_classes: int) -> None:
+        """(Re)build the VAEs for ``input_shape`` and ``num_classes`` unless they were built for them."""
+        shape = as_shape(self.name, input_shape)
+        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+            raise ConfigError(f"Defence {self.name!r} needs at least 2 classes, but the data has {num_classes!r}.")
+        name = resolve_table_architecture(self.name, self.architecture, shape)
+        if (self._plan(shape, name) == self._plan(self.input_shape, self.built_architecture)
+                and num_classes == self.num_classes):
+            self.input_shape = shape
+            return
+        self._install(shape, num_classes, name)
+
     def config(self) -> dict[str, Any]:
-        return {"conditioning": self.conditioning, "num_classes": self.num_classes, "channels": self.channels,
-                "zdim": self.zdim, "lr": self.lr, "reference": self.reference}
+        cfg: dict[str, Any] = {"conditioning": self.conditioning, "num_classes": self.num_classes,
+                               "channels": self.channels, "zdim": self.zdim, "lr": self.lr,
+                               "reference": self.reference}
+        built = self.built_architecture or architecture_id(self.architecture)
+        if built != "table6.1":
+            cfg["architecture"] = built
+        if self.input_shape != (1, 28, 28):  # the default keeps its cache key
+            cfg["input_shape"] = list(self.input_shape) if self.input_shape is not None else None
+        return cfg
 
     def _load_from_state_dict(self, state_dict: Any, prefix: str, *args: Any, **kwargs: Any) -> None:
         key = prefix + "reference_errors"
@@ -159,30 +249,23 @@ class CVAEDetector(BaseDefence):
 
     # --- the conditional VAE --------------------------------------------------------------------
     def reconstruct(self, x: Tensor, c: Tensor, noise: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
-        """(X_rcn,c, μ, log σ²) for images ``x`` conditioned on labels ``c`` (28×28 crops kept)."""
-        xp = pad32(x)
+        """(X_rcn,c, μ, log σ²) for images ``x`` conditioned on labels ``c``."""
         if self.conditioning == "onehot":
-            r, mu, lv = self.vae(xp, F.one_hot(c, self.num_classes).to(x.dtype), noise)
-            return crop_like(r, x), mu, lv
-        r = torch.empty_like(xp)
+            return self.vae(x, F.one_hot(c, self.num_classes).to(x.dtype), noise)
+        r = torch.empty_like(x)
         mu = x.new_empty(x.shape[0], self.zdim)
         lv = x.new_empty(x.shape[0], self.zdim)
         for k in torch.unique(c).tolist():
             m = c == k
-            r[m], mu[m], lv[m] = self.vaes[k](xp[m], None, None if noise is None else noise[m])
-        return crop_like(r, x), mu, lv
+            r[m], mu[m], lv[m] = self.vaes[k](x[m], None, None if noise is None else noise[m])
+        return r, mu, lv
 
     def recon_error(self, x: Tensor, c: Tensor) -> Tensor:
         """Eq 6.3: ‖X − X_rcn,c‖²₂ per example (posterior mean, no sampling)."""
         return (x - self.reconstruct(x, c)[0]).pow(2).flatten(1).sum(1)
 
     def fit(self, ctx: FitContext) -> None:
-        if ctx.num_classes != self.num_classes:
-            raise ConfigError(f"defence {self.name!r}: built for {self.num_classes} classes, data has "
-                              f"{ctx.num_classes}; pass num_classes={ctx.num_classes}")
-        if ctx.train.x.shape[1] != self.channels:
-            raise ConfigError(f"defence {self.name!r}: built for {self.channels} channels, data has "
-                              f"{ctx.train.x.shape[1]}; pass channels={ctx.train.x.shape[1]}")
+        self.build(tuple(ctx.train.x.shape[1:]), ctx.num_classes)
         torch.manual_seed(ctx.seed)
         g = torch.Generator().manual_seed(ctx.seed)
         self.to(ctx.device).train()

@@ -16,6 +16,14 @@ epoch here (measured: val MSE stuck at 0.113, outputs < 1e-22), so the output is
 reconstruction may leave [0, 1] — the classifier is simply applied to it. Trained with Adam, lr 1e-3, batch 128 (50 epochs in the paper; the
 suite's scale sets the epochs).
 
+Other shapes (:mod:`defences.architectures`): ``architecture="auto"`` (default) builds A.1 for
+1×28×28, A.3 for 3×32×32 and otherwise the generic convolutional autoencoder (conv 3×3 stride 2 stages
+down to at most 4×4, linear → ``latent_dim``, mirrored transposed convs, crop to H×W, linear output, as
+A.1). ``"mnist"`` / ``"cifar10"`` insist on the paper's network (a ConfigError on other shapes). A
+callable ``architecture(input_shape: tuple[int, int, int]) -> nn.Module`` returns the autoencoder itself
+(N×C×H×W → N×C×H×W; ``latent_dim`` is then not used). :meth:`build` makes the network for the data's
+shape (the engine calls it; :meth:`fit` calls it too).
+
 Threat models: grey-box (x′ crafted on C), white-box (x′ crafted on C∘AE).
 
 Example:
@@ -33,6 +41,17 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from defences.architectures import (
+    Shape,
+    Unbuilt,
+    architecture_id,
+    as_shape,
+    call_architecture,
+    check_architecture,
+    fmt_shape,
+    generic_autoencoder,
+    shape_mismatch,
+)
 from defences.base import BaseDefence, FitContext, flag_selected_logits
 from defences.registry import DEFENCES
 from robustcheck.errors import ConfigError
@@ -83,6 +102,17 @@ AE_ARCHITECTURES: dict[str, tuple[Callable[[int], nn.Module], tuple[int, int, in
     "mnist": (mnist_autoencoder, (1, 28, 28)),
     "cifar10": (cifar10_autoencoder, (3, 32, 32)),
 }
+
+
+def paper_architecture_for(shape: tuple[int, ...]) -> str | None:
+    """The name in :data:`AE_ARCHITECTURES` whose input shape is ``shape``, or None."""
+    return next((name for name, (_, s) in AE_ARCHITECTURES.items() if s == tuple(shape)), None)
+
+
+def autoencoder_for(shape: Shape, latent_dim: int) -> nn.Module:
+    """A.1 / A.3 where the shape matches, else the generic convolutional AE with a linear output."""
+    name = paper_architecture_for(shape)
+    return AE_ARCHITECTURES[name][0](latent_dim) if name else generic_autoencoder(shape, latent_dim)
 
 
 def kl_divergence(p_logits: Tensor, q_logits: Tensor) -> Tensor:
@@ -138,23 +168,59 @@ class _AutoencoderDefence(BaseDefence):
     trainable = True
     loss: ClassVar[str] = "kl"
 
-    def __init__(self, *, latent_dim: int = 10, lr: float = 1e-3, architecture: str = "mnist") -> None:
+    def __init__(self, *, latent_dim: int = 10, lr: float = 1e-3,
+                 architecture: str | Callable[[Shape], nn.Module] = "auto") -> None:
         super().__init__()
-        if architecture not in AE_ARCHITECTURES:
-            raise ConfigError(f"defence {self.name!r}: architecture must be one of {', '.join(AE_ARCHITECTURES)}, "
-                              f"got {architecture!r}")
+        check_architecture(self.name, architecture, tuple(AE_ARCHITECTURES))
         if not isinstance(latent_dim, int) or latent_dim <= 0:
             raise ConfigError(f"defence {self.name!r}: latent_dim must be a positive int, got {latent_dim!r}")
         if not lr > 0:
             raise ConfigError(f"defence {self.name!r}: lr must be > 0, got {lr!r}")
         self.latent_dim, self.lr, self.architecture = latent_dim, float(lr), architecture
-        factory, self.input_shape = AE_ARCHITECTURES[architecture]
-        self.ae = factory(latent_dim)
+        #: the shape the autoencoder was built for (None: a callable not called yet) and the network built
+        self.input_shape: Shape | None = None
+        self.built_architecture: str | None = None
+        self.ae: nn.Module = Unbuilt(self.name)
+        self._built = False  # build() was called (the shape is the data's, not the default one)
+        if isinstance(architecture, str):  # "auto" starts as A.1 (the default MNIST suite's network)
+            name = "mnist" if architecture == "auto" else architecture
+            factory, self.input_shape = AE_ARCHITECTURES[name]
+            self.ae, self.built_architecture = factory(latent_dim), name
+
+    def resolve(self, shape: Shape) -> str:
+        """The network ``architecture`` gives for ``shape``: a paper name, ``"generic"``, or a callable's id."""
+        if callable(self.architecture):
+            return architecture_id(self.architecture)
+        if self.architecture == "auto":
+            return paper_architecture_for(shape) or "generic"
+        self.check_input_shape(shape)
+        return self.architecture
+
+    def build(self, input_shape: tuple[int, ...], num_classes: int) -> None:
+        """(Re)build the autoencoder for ``input_shape`` unless it was built for it already."""
+        shape = as_shape(self.name, input_shape)
+        name = self.resolve(shape)
+        self._built = True
+        if shape == self.input_shape and name == self.built_architecture:
+            return
+        if callable(self.architecture):
+            self.ae = call_architecture(self.name, self.architecture, shape)
+        else:
+            self.ae = autoencoder_for(shape, self.latent_dim) if name == "generic" else AE_ARCHITECTURES[name][0](
+                self.latent_dim)
+        self.input_shape, self.built_architecture = shape, name
+        self.on_rebuilt()
+
+    def on_rebuilt(self) -> None:
+        """Hook: the autoencoder was rebuilt for a new shape (the hidden-layer head follows)."""
 
     def config(self) -> dict[str, Any]:
         cfg: dict[str, Any] = {"loss": self.loss, "latent_dim": self.latent_dim, "lr": self.lr}
-        if self.architecture != "mnist":  # the default keeps the skeleton's cache key
-            cfg["architecture"] = self.architecture
+        built = self.built_architecture or architecture_id(self.architecture)
+        if built != "mnist":  # the default keeps the skeleton's cache key
+            cfg["architecture"] = built
+        if built not in AE_ARCHITECTURES:  # generic or a callable: the network depends on the shape
+            cfg["input_shape"] = list(self.input_shape) if self.input_shape is not None else None
         return cfg
 
     def training_loss(self, x: Tensor) -> Tensor:
@@ -170,15 +236,15 @@ class _AutoencoderDefence(BaseDefence):
         return list(self.ae.parameters())
 
     def check_input_shape(self, shape: tuple[int, ...]) -> None:
-        if tuple(shape) != self.input_shape:
-            raise ConfigError(
-                f"defence {self.name!r}: the {self.architecture!r} autoencoder takes "
-                f"{'×'.join(map(str, self.input_shape))} inputs, got {tuple(shape)}; set architecture="
-            )
+        """A ConfigError (one sentence) when a named paper architecture does not take ``shape``."""
+        if isinstance(self.architecture, str) and self.architecture in AE_ARCHITECTURES:
+            takes = AE_ARCHITECTURES[self.architecture][1]
+            if tuple(shape) != takes:
+                raise shape_mismatch(self.name, self.architecture, fmt_shape(takes), tuple(shape))
 
     def fit(self, ctx: FitContext, on_epoch_end: Callable[[int], None] | None = None) -> None:
         """Adam on :meth:`training_loss`; ``on_epoch_end(epoch)`` (1-based) lets the ensemble save checkpoints."""
-        self.check_input_shape(tuple(ctx.train.x.shape[1:]))
+        self.build(tuple(ctx.train.x.shape[1:]), ctx.num_classes)
         torch.manual_seed(ctx.seed)
         g = torch.Generator().manual_seed(ctx.seed)
         self.to(ctx.device).train()
@@ -229,7 +295,9 @@ class AutoencoderKL(_AutoencoderDefence):
     Args:
         latent_dim: size of the latent vector (10 in appendix A.1, 40 in A.3).
         lr: Adam learning rate.
-        architecture: ``"mnist"`` (A.1, 1×28×28) or ``"cifar10"`` (A.3 conv AE, 3×32×32).
+        architecture: ``"auto"`` (default: A.1 for 1×28×28, A.3 for 3×32×32, the generic conv AE
+            otherwise), ``"mnist"`` (A.1 only), ``"cifar10"`` (A.3 conv AE only) or a callable
+            ``architecture(input_shape: tuple[int, int, int]) -> nn.Module`` returning the autoencoder.
         temperature: T of eq 9; the training target becomes M(x)_T (T < 1 sharpens). T = 1 is eq 5.
             The adversarial score (eq 6) always uses the unscaled M(x).
         hidden_layer: name of a classifier submodule (``named_modules()``); when set, a linear + softmax
@@ -241,9 +309,9 @@ class AutoencoderKL(_AutoencoderDefence):
     name = "ae-kl"
     loss = "kl"
 
-    def __init__(self, *, latent_dim: int = 10, lr: float = 1e-3, architecture: str = "mnist",
-                 temperature: float = 1.0, hidden_layer: str | None = None, hidden_dim: int = 10,
-                 lam: float = 1.0) -> None:
+    def __init__(self, *, latent_dim: int = 10, lr: float = 1e-3,
+                 architecture: str | Callable[[Shape], nn.Module] = "auto", temperature: float = 1.0,
+                 hidden_layer: str | None = None, hidden_dim: int = 10, lam: float = 1.0) -> None:
         super().__init__(latent_dim=latent_dim, lr=lr, architecture=architecture)
         if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0:
             raise ConfigError(f"defence {self.name!r}: temperature must be a number > 0, got {temperature!r}")
@@ -270,14 +338,31 @@ class AutoencoderKL(_AutoencoderDefence):
         """Bind, and build the eq 7 head once the feature size of ``hidden_layer`` is known."""
         super().bind(classifier)
         if self.hidden_layer is not None:
-            tap = LayerTap(classifier, self.hidden_layer)
-            p = next(iter(classifier.parameters()), None)
-            with torch.no_grad():
-                _, feat = tap(torch.zeros(1, *self.input_shape, device=p.device if p is not None else "cpu"))
-            if self.head is None or self.head[0].in_features != feat.shape[1]:
-                self.head = nn.Sequential(nn.Linear(feat.shape[1], self.hidden_dim))
-            self._tap = tap
+            self._tap = LayerTap(classifier, self.hidden_layer)
+            self._build_head(provisional=not self._built and self.architecture == "auto")
         return self
+
+    def on_rebuilt(self) -> None:
+        if self.hidden_layer is not None and self._classifier:
+            self._build_head(provisional=False)
+
+    def _build_head(self, provisional: bool) -> None:
+        """The eq 7 head on the flattened ``hidden_layer`` output of an input of the built shape.
+
+        ``provisional``: :meth:`build` has not run and ``"auto"`` still has its default 1×28×28 network;
+        if the classifier does not take that shape, the head waits for :meth:`build` (called by ``fit``)."""
+        if self.input_shape is None:
+            return  # a callable architecture not built yet: build() makes the head
+        p = next(iter(self.classifier.parameters()), None)
+        try:
+            with torch.no_grad():
+                _, feat = self._tap(torch.zeros(1, *self.input_shape, device=p.device if p is not None else "cpu"))
+        except RuntimeError:
+            if provisional:
+                return
+            raise
+        if self.head is None or self.head[0].in_features != feat.shape[1]:
+            self.head = nn.Sequential(nn.Linear(feat.shape[1], self.hidden_dim))
 
     def trained_parameters(self) -> list[nn.Parameter]:
         return super().trained_parameters() + (list(self.head.parameters()) if self.head is not None else [])

@@ -11,6 +11,13 @@ at its last checkpoint) the label is the weighted vote
 Unflagged inputs get C(x). Ties (the paper is silent) go to the primary member's label when it is among
 the tied classes, else to the smallest tied class index.
 
+Architectures: ``"conv"`` is A.1 for 1×28×28, A.3's conv AE for 3×32×32 and otherwise the generic
+convolutional AE of :mod:`defences.architectures`; ``"dense"`` is A.3's dense AE (one hidden layer of
+512 each side) sized from C×H×W; a callable ``architecture(input_shape: tuple[int, int, int]) -> nn.Module``
+returns one fresh autoencoder per call (called once per checkpoint when built, and once more, under the
+seed ``ctx.seed + index``, for the network that is trained). :meth:`build` sizes the members from the
+data.
+
 White-box target (``attack_target``): ``"ensemble"`` (default, adaptive) differentiates the weighted
 mean of the members' and the classifier's softmax outputs, a smooth surrogate of the vote;
 ``"primary"`` attacks C∘AE_primary only — the paper's transfer setting.
@@ -22,27 +29,41 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from defences.architectures import Shape, Unbuilt, architecture_id, as_shape, call_architecture
 from defences.base import BaseDefence, FitContext, logits_with_labels
-from defences.kl_autoencoder import AutoencoderKL, kl_divergence, mnist_autoencoder
+from defences.kl_autoencoder import AutoencoderKL, autoencoder_for, kl_divergence
 from defences.registry import DEFENCES
 from robustcheck.errors import ConfigError
 
 
-def dense_autoencoder(latent_dim: int = 10) -> nn.Module:
-    """The dense AE of appendix A.3 (one hidden layer of 512 each side) sized for 1×28×28 inputs."""
+def dense_autoencoder(latent_dim: int = 10, input_shape: Shape = (1, 28, 28)) -> nn.Module:
+    """The dense AE of appendix A.3 (one hidden layer of 512 each side) sized for ``input_shape``."""
+    n = math.prod(input_shape)
     return nn.Sequential(
-        nn.Flatten(), nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, latent_dim),
-        nn.Linear(latent_dim, 512), nn.ReLU(), nn.Linear(512, 784), nn.Unflatten(1, (1, 28, 28)),
+        nn.Flatten(), nn.Linear(n, 512), nn.ReLU(), nn.Linear(512, latent_dim),
+        nn.Linear(latent_dim, 512), nn.ReLU(), nn.Linear(512, n), nn.Unflatten(1, tuple(input_shape)),
     )
 
 
-ARCHITECTURES = {"conv": mnist_autoencoder, "dense": dense_autoencoder}
+def conv_autoencoder(latent_dim: int = 10, input_shape: Shape = (1, 28, 28)) -> nn.Module:
+    """A.1 for 1×28×28, A.3's conv AE for 3×32×32, the generic conv AE otherwise."""
+    return autoencoder_for(input_shape, latent_dim)
+
+
+#: name → factory(latent_dim, input_shape)
+ARCHITECTURES: dict[str, Callable[[int, Shape], nn.Module]] = {"conv": conv_autoencoder, "dense": dense_autoencoder}
+DEFAULT_SHAPE: Shape = (1, 28, 28)
+
+
+def _returning(ae: nn.Module) -> Callable[[Shape], nn.Module]:
+    """An architecture callable that hands over an autoencoder made (and seeded) elsewhere."""
+    return lambda _shape: ae
 
 
 def weighted_vote(member_labels: Tensor, classifier_labels: Tensor, weights: Tensor, num_classes: int) -> Tensor:
@@ -94,8 +115,9 @@ class AutoencoderKLEnsemble(BaseDefence):
     Args:
         checkpoints: epochs at which each architecture's AE is saved as a member: ints ≥ 1 are epochs,
             floats in (0, 1] fractions of the training epochs (rounded up). The last one is the primary.
-        architectures: AE architectures, each trained once with the eq 5 loss: ``"conv"`` (A.1) or
-            ``"dense"`` (A.3's dense AE for 28×28).
+        architectures: AE architectures, each trained once with the eq 5 loss: ``"conv"`` (A.1 / A.3 /
+            generic conv AE, by shape), ``"dense"`` (A.3's dense AE sized from C×H×W) or a callable
+            ``architecture(input_shape: tuple[int, int, int]) -> nn.Module`` (see the module docstring).
         weights: member weights w_j (ordered architecture-major, checkpoints from last to first);
             the classifier's weight is 1 − Σ w_j. Default: the members share 1 − ``classifier_weight``.
         classifier_weight: the classifier's weight when ``weights`` is not given.
@@ -108,16 +130,19 @@ class AutoencoderKLEnsemble(BaseDefence):
     is_purifier = True
     trainable = True
 
-    def __init__(self, *, checkpoints: Sequence[float] = (0.5, 1.0), architectures: Sequence[str] = ("conv",),
+    def __init__(self, *, checkpoints: Sequence[float] = (0.5, 1.0),
+                 architectures: Sequence[str | Callable[[Shape], nn.Module]] = ("conv",),
                  weights: Sequence[float] | None = None, classifier_weight: float = 0.25,
                  attack_target: str = "ensemble", latent_dim: int = 10, lr: float = 1e-3,
                  temperature: float = 1.0) -> None:
         super().__init__()
         self.checkpoints = self._check_checkpoints(checkpoints)
-        self.architectures = tuple(architectures) if not isinstance(architectures, str) else (architectures,)
-        if not self.architectures or any(a not in ARCHITECTURES for a in self.architectures):
+        single = isinstance(architectures, str) or callable(architectures)
+        self.architectures: tuple[str | Callable[[Shape], nn.Module], ...] = (
+            (architectures,) if single else tuple(architectures))  # type: ignore[assignment]
+        if not self.architectures or any(not callable(a) and a not in ARCHITECTURES for a in self.architectures):
             raise ConfigError(f"defence {self.name!r}: architectures must be a non-empty list of "
-                              f"{', '.join(ARCHITECTURES)}, got {architectures!r}")
+                              f"{', '.join(ARCHITECTURES)} or callables, got {architectures!r}")
         if attack_target not in ("ensemble", "primary"):
             raise ConfigError(f"defence {self.name!r}: attack_target must be 'ensemble' or 'primary', "
                               f"got {attack_target!r}")
@@ -134,11 +159,28 @@ class AutoencoderKLEnsemble(BaseDefence):
                 raise ConfigError(f"defence {self.name!r}: weights must be {n} numbers >= 0 summing to <= 1 "
                                   f"(one per checkpoint × architecture), got {list(weights)!r}")
         self.register_buffer("weights", torch.tensor(w, dtype=torch.float32))
-        self.trainer_args = {"latent_dim": latent_dim, "lr": lr, "temperature": temperature}
+        self.trainer_args: dict[str, Any] = {"latent_dim": latent_dim, "lr": lr, "temperature": temperature}
         AutoencoderKL(**self.trainer_args)  # validates them
+        #: the shape the members were built for (None: a callable is not built yet; see build())
+        self.input_shape: Shape | None = None if any(callable(a) for a in self.architectures) else DEFAULT_SHAPE
         self.members = nn.ModuleList(
-            [ARCHITECTURES[a](latent_dim) for a in self.architectures for _ in self.checkpoints]
+            [self.make(a, DEFAULT_SHAPE) if self.input_shape else Unbuilt(self.name)
+             for a in self.architectures for _ in self.checkpoints]
         )
+
+    def make(self, architecture: str | Callable[[Shape], nn.Module], shape: Shape) -> nn.Module:
+        """One fresh autoencoder of ``architecture`` for ``shape``."""
+        if callable(architecture):
+            return call_architecture(self.name, architecture, shape)
+        return ARCHITECTURES[architecture](self.trainer_args["latent_dim"], shape)
+
+    def build(self, input_shape: tuple[int, ...], num_classes: int) -> None:
+        """Build every member for ``input_shape`` unless they were built for it already."""
+        shape = as_shape(self.name, input_shape)
+        if shape == self.input_shape:
+            return
+        self.members = nn.ModuleList([self.make(a, shape) for a in self.architectures for _ in self.checkpoints])
+        self.input_shape = shape
 
     def _check_checkpoints(self, checkpoints: Sequence[float]) -> tuple[float, ...]:
         cps = tuple(checkpoints) if isinstance(checkpoints, (list, tuple)) else ()
@@ -152,8 +194,11 @@ class AutoencoderKLEnsemble(BaseDefence):
         return cps
 
     def config(self) -> dict[str, Any]:
-        return {"checkpoints": list(self.checkpoints), "architectures": list(self.architectures),
-                "weights": self.weights.tolist(), "attack_target": self.attack_target, **self.trainer_args}
+        cfg = {"checkpoints": list(self.checkpoints), "architectures": [architecture_id(a) for a in self.architectures],
+               "weights": self.weights.tolist(), "attack_target": self.attack_target, **self.trainer_args}
+        if self.input_shape != DEFAULT_SHAPE:  # the default keeps its cache key
+            cfg["input_shape"] = list(self.input_shape) if self.input_shape is not None else None
+        return cfg
 
     def checkpoint_epochs(self, epochs: int) -> list[int]:
         """Resolve ``checkpoints`` against the number of training epochs, last (primary) first."""
@@ -168,12 +213,15 @@ class AutoencoderKLEnsemble(BaseDefence):
 
     def fit(self, ctx: FitContext) -> None:
         """Train each architecture once on eq 5 and keep copies of its AE at the checkpoint epochs."""
+        shape = as_shape(self.name, ctx.train.x.shape[1:])
+        self.build(shape, ctx.num_classes)
         epochs = self.checkpoint_epochs(ctx.epochs)
         for a_idx, arch in enumerate(self.architectures):
-            trainer = AutoencoderKL(**self.trainer_args)
-            trainer.name = f"{self.name}:{arch}"
             torch.manual_seed(ctx.seed + a_idx)  # seeded initialisation of each architecture
-            trainer.ae = ARCHITECTURES[arch](self.trainer_args["latent_dim"])
+            ae = self.make(arch, shape)
+            trainer = AutoencoderKL(architecture=_returning(ae), **self.trainer_args)
+            trainer.name = f"{self.name}:{architecture_id(arch)}"
+            trainer.build(shape, ctx.num_classes)
             trainer.bind(ctx.classifier)
             saved: dict[int, dict[str, Tensor]] = {}
 

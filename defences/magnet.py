@@ -11,20 +11,38 @@
   sigmoid); measured: after 10 epochs on the 3,500 embedded digits it had not left the mean-image plateau
   (defended clean accuracy 0.113, detection AUC 0.22–0.35), so it is not the default at CPU scale.
 
+Other shapes (:mod:`defences.architectures`): ``architecture="auto"`` (default) is ``"a1"`` on 1×28×28,
+``"a3"`` (A.3's CIFAR conv autoencoder, latent 40) on 3×32×32 and otherwise the generic convolutional
+autoencoder (linear output, latent 10, as A.1). A callable
+``architecture(input_shape: tuple[int, int, int]) -> nn.Module`` returns the autoencoder; it is called
+by :meth:`build` and again in :meth:`fit`, under the seed of the fit, for a freshly initialised one.
+
 This differs from ``ae-mse`` in the score (pixel-space reconstruction error, not the KL of eq 6) and in
 reforming every input.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from defences.architectures import (
+    Shape,
+    Unbuilt,
+    architecture_id,
+    as_shape,
+    call_architecture,
+    check_architecture,
+    fmt_shape,
+    generic_autoencoder,
+    shape_mismatch,
+)
 from defences.base import BaseDefence, FitContext
-from defences.kl_autoencoder import mnist_autoencoder
+from defences.kl_autoencoder import cifar10_autoencoder, mnist_autoencoder
 from defences.registry import DEFENCES
 from robustcheck.errors import ConfigError
 from robustcheck.models.training import seeded_batches
@@ -44,12 +62,23 @@ def magnet_autoencoder() -> nn.Module:
     )
 
 
+#: name → (factory, the input shape it takes)
+MAGNET_ARCHITECTURES: dict[str, tuple[Callable[[], nn.Module], Shape]] = {
+    "a1": (mnist_autoencoder, (1, 28, 28)),
+    "a3": (cifar10_autoencoder, (3, 32, 32)),
+    "magnet": (magnet_autoencoder, (1, 28, 28)),
+}
+
+
 @DEFENCES.register("magnet")
 class MagNet(BaseDefence):
     """Reconstruction-error detector + reformer.
 
     Args:
-        architecture: ``"a1"`` (default: the A.1 autoencoder of ``ae-mse``) or ``"magnet"``.
+        architecture: ``"auto"`` (default: ``"a1"`` on 1×28×28, ``"a3"`` on 3×32×32, the generic conv AE
+            otherwise), ``"a1"`` (the A.1 autoencoder of ``ae-mse``), ``"a3"`` (A.3's CIFAR conv AE),
+            ``"magnet"`` (MagNet's MNIST AE) or a callable
+            ``architecture(input_shape: tuple[int, int, int]) -> nn.Module`` returning the autoencoder.
         norm: 1 or 2, the power of the per-pixel reconstruction error.
         noise: std of the Gaussian noise added to training inputs.
         weight_decay: L2 penalty of Adam.
@@ -62,11 +91,10 @@ class MagNet(BaseDefence):
     trainable = True
     reforms_all = True  # the defended label is C(AE(x)) for every input, flagged or not
 
-    def __init__(self, *, architecture: str = "a1", norm: int = 2, noise: float = 0.1,
-                 weight_decay: float = 1e-9, lr: float = 1e-3) -> None:
+    def __init__(self, *, architecture: str | Callable[[Shape], nn.Module] = "auto", norm: int = 2,
+                 noise: float = 0.1, weight_decay: float = 1e-9, lr: float = 1e-3) -> None:
         super().__init__()
-        if architecture not in ("magnet", "a1"):
-            raise ConfigError(f"defence {self.name!r}: architecture must be 'magnet' or 'a1', got {architecture!r}")
+        check_architecture(self.name, architecture, tuple(MAGNET_ARCHITECTURES))
         if norm not in (1, 2) or isinstance(norm, bool):
             raise ConfigError(f"defence {self.name!r}: norm must be 1 or 2, got {norm!r}")
         for key, v in (("noise", noise), ("weight_decay", weight_decay)):
@@ -76,11 +104,51 @@ class MagNet(BaseDefence):
             raise ConfigError(f"defence {self.name!r}: lr must be > 0, got {lr!r}")
         self.architecture, self.norm = architecture, norm
         self.noise, self.weight_decay, self.lr = float(noise), float(weight_decay), float(lr)
-        self.ae = magnet_autoencoder() if architecture == "magnet" else mnist_autoencoder()
+        #: the shape and network the autoencoder was built for (None: a callable not called yet)
+        self.input_shape: Shape | None = None
+        self.built_architecture: str | None = None
+        self.ae: nn.Module = Unbuilt(self.name)
+        if isinstance(architecture, str):  # "auto" starts as A.1 (the default MNIST suite's network)
+            self.built_architecture = "a1" if architecture == "auto" else architecture
+            self.input_shape = MAGNET_ARCHITECTURES[self.built_architecture][1]
+            self.ae = self.new_autoencoder()
+
+    def resolve(self, shape: Shape) -> str:
+        """The network ``architecture`` gives for ``shape``: a name, ``"generic"``, or a callable's id."""
+        if callable(self.architecture):
+            return architecture_id(self.architecture)
+        if self.architecture == "auto":
+            return next((n for n in ("a1", "a3") if MAGNET_ARCHITECTURES[n][1] == shape), "generic")
+        takes = MAGNET_ARCHITECTURES[self.architecture][1]
+        if shape != takes:
+            raise shape_mismatch(self.name, self.architecture, fmt_shape(takes), shape)
+        return self.architecture
+
+    def new_autoencoder(self) -> nn.Module:
+        """A freshly initialised autoencoder of the built architecture and shape."""
+        assert self.input_shape is not None and self.built_architecture is not None
+        if callable(self.architecture):
+            return call_architecture(self.name, self.architecture, self.input_shape)
+        if self.built_architecture == "generic":
+            return generic_autoencoder(self.input_shape, 10)
+        return MAGNET_ARCHITECTURES[self.built_architecture][0]()
+
+    def build(self, input_shape: tuple[int, ...], num_classes: int) -> None:
+        """(Re)build the autoencoder for ``input_shape`` unless it was built for it already."""
+        shape = as_shape(self.name, input_shape)
+        name = self.resolve(shape)
+        if shape == self.input_shape and name == self.built_architecture:
+            return
+        self.input_shape, self.built_architecture = shape, name
+        self.ae = self.new_autoencoder()
 
     def config(self) -> dict[str, Any]:
-        return {"architecture": self.architecture, "norm": self.norm, "noise": self.noise,
-                "weight_decay": self.weight_decay, "lr": self.lr}
+        built = self.built_architecture or architecture_id(self.architecture)
+        cfg: dict[str, Any] = {"architecture": built, "norm": self.norm, "noise": self.noise,
+                               "weight_decay": self.weight_decay, "lr": self.lr}
+        if built not in MAGNET_ARCHITECTURES:  # generic or a callable: the network depends on the shape
+            cfg["input_shape"] = list(self.input_shape) if self.input_shape is not None else None
+        return cfg
 
     def training_loss(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """MSE between the clean x and AE(x + noise) (noise clipped into [0, 1])."""
@@ -91,11 +159,9 @@ class MagNet(BaseDefence):
         return F.mse_loss(self.ae(noisy), x)
 
     def fit(self, ctx: FitContext) -> None:
-        if tuple(ctx.train.x.shape[1:]) != (1, 28, 28):
-            raise ConfigError(f"defence {self.name!r}: the MNIST autoencoder takes 1×28×28 inputs, "
-                              f"got {tuple(ctx.train.x.shape[1:])}")
+        self.build(tuple(ctx.train.x.shape[1:]), ctx.num_classes)
         torch.manual_seed(ctx.seed)
-        self.ae = magnet_autoencoder() if self.architecture == "magnet" else mnist_autoencoder()
+        self.ae = self.new_autoencoder()
         g = torch.Generator().manual_seed(ctx.seed)
         gn = torch.Generator().manual_seed(ctx.seed + 1)
         self.to(ctx.device).train()

@@ -24,13 +24,23 @@ Autoencoder (002 §4.2): conv 3×3/3 (1→16) + ReLU + max-pool 2/2, conv 3×3/2
 (2×2×8 code); transposed convs 3/2 (8→16) + ReLU, 5/3 pad 1 (16→8) + ReLU, 2/2 pad 1 (8→1) + tanh (the
 paper's "inverse tangent"). Adam, lr 1e-3, weight decay 1e-5, batch 128 (100 epochs in the paper).
 
+Other shapes (:mod:`defences.architectures`): ``architecture="auto"`` (default) keeps the 002 autoencoder
+for 1×28×28 and otherwise builds the generic convolutional autoencoder (conv 3×3 stride 2 stages down to
+at most 4×4, a 64-d code, mirrored transposed convs, crop to H×W, tanh output as above); ``"mnist"``
+insists on the 002 network; a callable ``architecture(input_shape: tuple[int, int, int]) -> nn.Module``
+returns the autoencoder (called by ``build`` and again, under the fit's seed, in ``fit``). The
+independent loss network is the registered ``mnist-cnn`` for 1×28×28 data with 10 classes and otherwise
+the same A.1 layers sized from C×H×W and the number of classes (:func:`a1_loss_network`: max-pooling
+rounds up, so any size works), whose ReLUs keep the names ``"2"``, ``"7"`` and ``"12"``. A VGG-16 loss
+network takes 1- or 3-channel images.
+
 A purifier only: the defended label is C(AE(x)) for every input. The loss network is used for training
 only and is not part of the saved state.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +48,17 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from defences.architectures import (
+    Shape,
+    Unbuilt,
+    architecture_id,
+    as_shape,
+    call_architecture,
+    check_architecture,
+    fmt_shape,
+    generic_autoencoder,
+    shape_mismatch,
+)
 from defences.base import BaseDefence, FitContext
 from defences.registry import DEFENCES
 from robustcheck.attacks import build_attack
@@ -48,6 +69,8 @@ from robustcheck.progress import progress
 
 MNIST_LAYERS = ("2", "7", "12")
 VGG_LAYERS = ("features.9", "features.16", "features.29")
+MNIST_SHAPE: Shape = (1, 28, 28)
+GENERIC_CODE = 64  # size of the generic autoencoder's code (002's network has a 2×2×8 = 32-d code)
 
 
 def dae_autoencoder() -> nn.Module:
@@ -58,6 +81,21 @@ def dae_autoencoder() -> nn.Module:
         nn.ConvTranspose2d(8, 16, 3, stride=2), nn.ReLU(),  # 5
         nn.ConvTranspose2d(16, 8, 5, stride=3, padding=1), nn.ReLU(),  # 15
         nn.ConvTranspose2d(8, 1, 2, stride=2, padding=1), nn.Tanh(),  # 28
+    )
+
+
+def a1_loss_network(input_shape: Shape, num_classes: int) -> nn.Module:
+    """The A.1 MNIST CNN (``mnist-cnn``) sized for ``input_shape`` and ``num_classes``: the same layers and
+    module names, max-pooling with ``ceil_mode`` so that odd and tiny sizes work."""
+    c, h, w = input_shape
+    for _ in range(2):
+        h, w = -(-h // 2), -(-w // 2)
+    return nn.Sequential(
+        nn.ZeroPad2d((0, 1, 0, 1)), nn.Conv2d(c, 64, kernel_size=2), nn.ReLU(), nn.MaxPool2d(2, ceil_mode=True),
+        nn.Dropout(0.3),
+        nn.ZeroPad2d((0, 1, 0, 1)), nn.Conv2d(64, 32, kernel_size=2), nn.ReLU(), nn.MaxPool2d(2, ceil_mode=True),
+        nn.Dropout(0.3),
+        nn.Flatten(), nn.Linear(32 * h * w, 256), nn.ReLU(), nn.Dropout(0.5), nn.Linear(256, num_classes),
     )
 
 
@@ -118,6 +156,8 @@ class PerceptualDAE(BaseDefence):
         loss_net_epochs: epochs of the independent loss network (2 by default: a feature extractor, not a
             competitive classifier, is needed).
         lr, weight_decay: Adam settings.
+        architecture: ``"auto"`` (default), ``"mnist"`` (the 002 autoencoder, 1×28×28 only) or a callable
+            ``architecture(input_shape: tuple[int, int, int]) -> nn.Module`` returning the autoencoder.
     """
 
     name = "perceptual-dae"
@@ -126,8 +166,10 @@ class PerceptualDAE(BaseDefence):
 
     def __init__(self, *, eps: float = 0.2, pgd_steps: int = 20, pgd_alpha: float = 0.1,
                  loss_net: str = "independent", layers: Sequence[str] | None = None, loss_net_epochs: int = 2,
-                 lr: float = 1e-3, weight_decay: float = 1e-5) -> None:
+                 lr: float = 1e-3, weight_decay: float = 1e-5,
+                 architecture: str | Callable[[Shape], nn.Module] = "auto") -> None:
         super().__init__()
+        check_architecture(self.name, architecture, ("mnist",))
         if not (isinstance(eps, (int, float)) and 0 < eps <= 1):
             raise ConfigError(f"defence {self.name!r}: eps must be in (0, 1], got {eps!r}")
         for key, v in (("pgd_steps", pgd_steps), ("loss_net_epochs", loss_net_epochs)):
@@ -143,17 +185,69 @@ class PerceptualDAE(BaseDefence):
         if not self.layers or not all(isinstance(n, str) for n in self.layers):
             raise ConfigError(f"defence {self.name!r}: layers must be a non-empty list of names, got {layers!r}")
         self.loss_net_epochs, self.lr, self.weight_decay = loss_net_epochs, float(lr), float(weight_decay)
-        self.ae = dae_autoencoder()
+        self.architecture = architecture
+        #: the data's shape and classes the networks are built for (None: a callable not called yet)
+        self.input_shape: Shape | None = None
+        self.num_classes = 10
+        self.built_architecture: str | None = None
+        self.ae: nn.Module = Unbuilt(self.name)
+        if isinstance(architecture, str):  # "auto" starts with the 002 autoencoder (1×28×28)
+            self.input_shape, self.built_architecture = MNIST_SHAPE, "mnist"
+            self.ae = self.new_autoencoder()
+
+    def resolve(self, shape: Shape) -> str:
+        """The network ``architecture`` gives for ``shape``: ``"mnist"``, ``"generic"`` or a callable's id."""
+        if callable(self.architecture):
+            return architecture_id(self.architecture)
+        if self.architecture == "mnist" and shape != MNIST_SHAPE:
+            raise shape_mismatch(self.name, "mnist", f"{fmt_shape(MNIST_SHAPE)} (002 §4.2)", shape)
+        return "mnist" if shape == MNIST_SHAPE else "generic"
+
+    def new_autoencoder(self) -> nn.Module:
+        """A freshly initialised autoencoder of the built architecture and shape."""
+        assert self.input_shape is not None
+        if callable(self.architecture):
+            return call_architecture(self.name, self.architecture, self.input_shape)
+        if self.built_architecture == "mnist":
+            return dae_autoencoder()
+        return generic_autoencoder(self.input_shape, GENERIC_CODE, "tanh")
+
+    def build(self, input_shape: tuple[int, ...], num_classes: int) -> None:
+        """(Re)build the autoencoder for ``input_shape`` unless it was built for it already; the loss
+        network (trained in ``fit``, not saved) follows ``input_shape`` and ``num_classes``."""
+        shape = as_shape(self.name, input_shape)
+        if self.loss_net != "independent" and shape[0] not in (1, 3):
+            raise ConfigError(f"Defence {self.name!r}: a VGG-16 loss network takes 1- or 3-channel images, but "
+                              f"the data has {fmt_shape(shape)} inputs; use loss_net='independent'.")
+        name = self.resolve(shape)
+        self.num_classes = int(num_classes)
+        if shape == self.input_shape and name == self.built_architecture:
+            return
+        self.input_shape, self.built_architecture = shape, name
+        self.ae = self.new_autoencoder()
 
     def config(self) -> dict[str, Any]:
-        return {"eps": self.eps, "pgd_steps": self.pgd_steps, "pgd_alpha": self.pgd_alpha, "loss_net": self.loss_net,
-                "layers": list(self.layers), "loss_net_epochs": self.loss_net_epochs, "lr": self.lr,
-                "weight_decay": self.weight_decay}
+        cfg: dict[str, Any] = {
+            "eps": self.eps, "pgd_steps": self.pgd_steps, "pgd_alpha": self.pgd_alpha, "loss_net": self.loss_net,
+            "layers": list(self.layers), "loss_net_epochs": self.loss_net_epochs, "lr": self.lr,
+            "weight_decay": self.weight_decay}
+        built = self.built_architecture or architecture_id(self.architecture)
+        if built != "mnist":  # the default keeps its cache key
+            cfg["architecture"] = built
+        if self.input_shape != MNIST_SHAPE:
+            cfg["input_shape"] = list(self.input_shape) if self.input_shape is not None else None
+        if self.num_classes != 10:  # the loss network's output size
+            cfg["num_classes"] = self.num_classes
+        return cfg
 
     def build_loss_network(self, ctx: FitContext) -> FeatureTaps:
         if self.loss_net == "independent":
             torch.manual_seed(ctx.seed + 1000)
-            net = CLASSIFIERS.get("mnist-cnn")().factory()
+            shape = as_shape(self.name, ctx.train.x.shape[1:])
+            if shape == MNIST_SHAPE and ctx.num_classes == 10:
+                net = CLASSIFIERS.get("mnist-cnn")().factory()
+            else:
+                net = a1_loss_network(shape, ctx.num_classes)
             train_classifier(net, ctx.train, epochs=self.loss_net_epochs, seed=ctx.seed + 1000, device=ctx.device,
                              desc="perceptual-dae loss network")
             return FeatureTaps(net.to(ctx.device), self.layers)
@@ -179,13 +273,11 @@ class PerceptualDAE(BaseDefence):
         return torch.cat([a.x_adv, b.x_adv]).detach(), torch.cat([x, x])
 
     def fit(self, ctx: FitContext) -> None:
-        if tuple(ctx.train.x.shape[1:]) != (1, 28, 28):
-            raise ConfigError(f"defence {self.name!r}: the 002 autoencoder takes 1×28×28 inputs, "
-                              f"got {tuple(ctx.train.x.shape[1:])}")
+        self.build(tuple(ctx.train.x.shape[1:]), ctx.num_classes)
         taps = self.build_loss_network(ctx)
         x_adv, x_clean = self.adversarial_training_set(ctx)
         torch.manual_seed(ctx.seed)
-        self.ae = dae_autoencoder().to(ctx.device)
+        self.ae = self.new_autoencoder().to(ctx.device)
         g = torch.Generator().manual_seed(ctx.seed)
         self.train()
         opt = torch.optim.Adam(self.ae.parameters(), lr=self.lr, weight_decay=self.weight_decay)

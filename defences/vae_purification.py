@@ -5,6 +5,14 @@ Training (004 §7.2, eq 7.1): an unconditional VAE with the Table 6.1 architectu
 the mean μ_d and std σ_d of the clean reconstruction distances d(X) = ‖X − recon(X)‖²₂ on the
 validation split are stored (buffers) for variants C–H. recon() uses the posterior mean.
 
+Other shapes: as for ``cvae-detector`` (:mod:`defences.cvae_detector`), :meth:`VAEPurifier.build` sizes
+the VAE from the data's C×H×W (``channels`` is only the channel count used before ``build``):
+``architecture="auto"`` (default) is Table 6.1 for c×28×28 / c×32×32 (``"table6.1"`` insists on those),
+otherwise the same layers on the input zero-padded to a multiple of 8 per side (at least 16) and cropped
+back. A callable ``architecture(input_shape: tuple[int, int, int], zdim: int, cond_dim: int) -> nn.Module``
+(the same signature as ``cvae-detector``'s; ``cond_dim`` is 0 here) returns the VAE:
+``forward(x, cond=None, noise=None)`` → (reconstruction of x's shape in [0, 1], μ, log σ²).
+
 Purification (eq 7.3): minimise over ε   c‖ε‖²₂ + L(X + ε)   for ``iterations`` steps, starting at
 X_pur,0 = X and clipping to [0, 1] after every step, with the variants of §7.5:
 
@@ -43,11 +51,17 @@ import math
 from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 from torch.nn import functional as F
 
+from defences.architectures import Shape, Unbuilt, architecture_id, as_shape, check_architecture
 from defences.base import BaseDefence, FitContext
-from defences.cvae_detector import TableVAE, crop_like, pad32
+from defences.cvae_detector import (
+    TableArchitecture,
+    make_table_vae,
+    resolve_table_architecture,
+    table_vae_padding,
+)
 from defences.registry import DEFENCES
 from defences.vae_purifiers import elbo_terms
 from robustcheck.attacks.gradients import fresh_randomness_active
@@ -86,8 +100,10 @@ class VAEPurifier(BaseDefence):
 
     def __init__(self, *, variant: str = "E", iterations: int = 10, lr: float = 0.02, c: float = 0.0,
                  noise: float = 0.05, max_rotation: float = 10.0, max_resize: float = 0.1,
-                 channels: int = 1, zdim: int = 128, train_lr: float = 1e-3, seed: int = 0) -> None:
+                 channels: int = 1, zdim: int = 128, train_lr: float = 1e-3, seed: int = 0,
+                 architecture: str | TableArchitecture = "auto") -> None:
         super().__init__()
+        check_architecture(self.name, architecture, ("table6.1",))
         if variant not in VARIANTS:
             raise ConfigError(f"defence {self.name!r}: variant must be one of {', '.join(VARIANTS)} (004 §7.5), "
                               f"got {variant!r}")
@@ -104,14 +120,44 @@ class VAEPurifier(BaseDefence):
         self.variant, self.iterations, self.lr, self.c = variant, iterations, float(lr), float(c)
         self.noise, self.max_rotation, self.max_resize = float(noise), float(max_rotation), float(max_resize)
         self.channels, self.zdim, self.train_lr, self.seed = channels, zdim, float(train_lr), int(seed)
-        self.vae = TableVAE(channels, zdim)
+        self.architecture = architecture
+        #: the shape the VAE was built for (a callable waits for build()) and the network built
+        self.input_shape: Shape | None = None
+        self.built_architecture: str | None = None
+        self.vae: nn.Module = Unbuilt(self.name)
+        if isinstance(architecture, str):  # Table 6.1 for channels×28×28 until build() says otherwise
+            self._install((channels, 28, 28), "table6.1")
         self.register_buffer("err_mean", torch.tensor(0.0))
         self.register_buffer("err_std", torch.tensor(1.0))
 
+    def _install(self, shape: Shape, name: str) -> None:
+        self.vae = make_table_vae(self.name, self.architecture, shape, self.zdim)
+        self.input_shape, self.built_architecture, self.channels = shape, name, shape[0]
+
+    def build(self, input_shape: tuple[int, ...], num_classes: int) -> None:
+        """(Re)build the VAE for ``input_shape`` unless it was built for it already (Table 6.1 is the same
+        network for 28×28 and 32×32)."""
+        shape = as_shape(self.name, input_shape)
+        name = resolve_table_architecture(self.name, self.architecture, shape)
+        same = shape == self.input_shape or (
+            not callable(self.architecture) and self.input_shape is not None and shape[0] == self.input_shape[0]
+            and table_vae_padding(shape) == table_vae_padding(self.input_shape))
+        if same and name == self.built_architecture:
+            self.input_shape = shape
+            return
+        self._install(shape, name)
+
     def config(self) -> dict[str, Any]:
-        return {"variant": self.variant, "iterations": self.iterations, "lr": self.lr, "c": self.c,
-                "noise": self.noise, "max_rotation": self.max_rotation, "max_resize": self.max_resize,
-                "channels": self.channels, "zdim": self.zdim, "train_lr": self.train_lr, "seed": self.seed}
+        cfg: dict[str, Any] = {
+            "variant": self.variant, "iterations": self.iterations, "lr": self.lr, "c": self.c,
+            "noise": self.noise, "max_rotation": self.max_rotation, "max_resize": self.max_resize,
+            "channels": self.channels, "zdim": self.zdim, "train_lr": self.train_lr, "seed": self.seed}
+        built = self.built_architecture or architecture_id(self.architecture)
+        if built != "table6.1":
+            cfg["architecture"] = built
+        if self.input_shape != (1, 28, 28):  # the default keeps its cache key
+            cfg["input_shape"] = list(self.input_shape) if self.input_shape is not None else None
+        return cfg
 
     @property  # type: ignore[override]
     def stochastic(self) -> bool:  # F/G/H draw noise and/or transforms at every step (module doc)
@@ -128,16 +174,14 @@ class VAEPurifier(BaseDefence):
     # --- the VAE ------------------------------------------------------------------------------------
     def recon(self, x: Tensor) -> Tensor:
         """recon(X) through the posterior mean."""
-        return crop_like(self.vae(pad32(x))[0], x)
+        return self.vae(x)[0]
 
     def distance(self, x: Tensor) -> Tensor:
         """d(X) = ‖X − recon(X)‖²₂ per example."""
         return (x - self.recon(x)).pow(2).flatten(1).sum(1)
 
     def fit(self, ctx: FitContext) -> None:
-        if ctx.train.x.shape[1] != self.channels:
-            raise ConfigError(f"defence {self.name!r}: built for {self.channels} channels, data has "
-                              f"{ctx.train.x.shape[1]}; pass channels={ctx.train.x.shape[1]}")
+        self.build(tuple(ctx.train.x.shape[1:]), ctx.num_classes)
         torch.manual_seed(ctx.seed)
         g = torch.Generator().manual_seed(ctx.seed)
         self.to(ctx.device).train()
@@ -146,8 +190,8 @@ class VAEPurifier(BaseDefence):
             for idx in seeded_batches(len(ctx.train), ctx.batch_size, g):
                 x = ctx.train.x[idx].to(ctx.device)
                 noise = torch.randn(x.shape[0], self.zdim, generator=g).to(ctx.device)
-                r, mu, logvar = self.vae(pad32(x), None, noise)
-                bce, kl = elbo_terms(x, crop_like(r, x), mu, logvar)  # eq 7.1
+                r, mu, logvar = self.vae(x, None, noise)
+                bce, kl = elbo_terms(x, r, mu, logvar)  # eq 7.1
                 opt.zero_grad(set_to_none=True)
                 (bce + kl).mean().backward()
                 opt.step()

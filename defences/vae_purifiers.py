@@ -1,6 +1,7 @@
 """Variational autoencoder input purifiers of seed 003: ``vae``, ``dvae``, ``cvae-contractive``.
 
-Same architecture, noise injection and training loop as :mod:`defences.ae_purifiers` (003 §5), with
+Same architecture (other shapes and ``architecture=`` included), noise injection and training loop as
+:mod:`defences.ae_purifiers` (003 §5), with
 a Gaussian encoder q(z|x) = N(μ(x), diag σ²(x)) (two linear heads of size 128 on the conv features)
 and the ELBO loss: BCE(x_target, dec(z)) + KL(q(z|x) ‖ N(0, I)), z = μ + σ·n (reparameterisation).
 
@@ -29,9 +30,9 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
-from defences.ae_purifiers import LATENT, GenerativePurifier, bce_per_example, conv_decoder, conv_encoder
+from defences.ae_purifiers import GenerativePurifier, bce_per_example
 from defences.registry import DEFENCES
 from robustcheck.errors import ConfigError
 
@@ -47,6 +48,10 @@ def elbo_terms(x_target: Tensor, recon: Tensor, mu: Tensor, logvar: Tensor) -> t
 
 
 class _VAE(GenerativePurifier):
+    encoder_attr = "features"  # one linear layer gives [μ, log σ²]
+    code_factor = 2
+    features: nn.Module
+
     def __init__(self, *, scale: float = 1.0, sample_seed: int = 0, **kw: Any) -> None:
         super().__init__(**kw)
         if isinstance(scale, bool) or not isinstance(scale, (int, float)) or scale < 0:
@@ -55,8 +60,6 @@ class _VAE(GenerativePurifier):
         if not isinstance(sample_seed, int) or isinstance(sample_seed, bool):
             raise ConfigError(f"defence {self.name!r}: sample_seed must be an int, got {sample_seed!r}")
         self.scale, self.sample_seed = float(scale), sample_seed
-        self.features = conv_encoder(2 * LATENT)  # one linear layer gives [μ, log σ²]
-        self.decoder = conv_decoder(LATENT)
 
     def config(self) -> dict[str, Any]:
         # the scale acts at inference only, but it is part of the identity of the evaluated defence

@@ -399,7 +399,7 @@ class Engine:
         with seeded_rng(derive_seed(seed, "defence-calibrate", spec.name)):
             d.calibrate(data.val.x.to(self.device), suite.fpr)
         evaluated = content_key("evaluated-defence", key, module_fingerprint(d),
-                                d.threshold if d.is_detector else None, sorted(spec.params.items()),
+                                d.threshold if d.is_detector else None, _describe(dict(sorted(spec.params.items()))),
                                 _settings(d))
         self._defences[mem_key] = (d, evaluated)
         return d, evaluated

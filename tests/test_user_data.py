@@ -245,20 +245,31 @@ def test_suite_rejects_a_bad_dataset_at_construction(tmp_path):
 
 
 # --- end to end through the engine: the user's data, classifier and a shape-sized surrogate --------------
-def _small_cnn(c: int, k: int):
-    return lambda: torch.nn.Sequential(torch.nn.Conv2d(c, 8, 3, padding=1), torch.nn.ReLU(),
-                                       torch.nn.AdaptiveAvgPool2d(2), torch.nn.Flatten(), torch.nn.Linear(32, k))
-
-
 @pytest.mark.parametrize("which", ["digits-8x8", "colour"])
 def test_engine_runs_on_user_data_of_another_shape(which, tmp_path):
+    """The user's data through the engine with shape-generic trainable defences (a purifier+detector and a
+    detector), under grey-box, white-box and black-box, cold then warm cache."""
+    from robustcheck import Defence
+
     dataset = which if which == "digits-8x8" else colour_set(240)
     c, k = (1, 10) if which == "digits-8x8" else (3, 3)
-    suite = Suite(name="user", dataset=dataset, classifier=_small_cnn(c, k), scales=TINY,
-                  attacks=[Attack("fgsm", eps=0.1)], threat_models=["grey-box", "black-box"], indicators=False)
+    eps = 0.1 if which == "digits-8x8" else 0.4  # the colour stripes are far apart
+    small = {s: Scale(n_samples=32, train_limit=400, classifier_epochs=4, defence_epochs=2, attack_steps=2)
+             for s in SCALE_NAMES}
+    # the reference classifier sized from the data, trained here; the surrogate is another one of them
+    suite = Suite(name="user", dataset=dataset, classifier="shape-cnn", scales=small,
+                  defences=["none", "ae-kl", Defence("cvae-detector", zdim=8)],
+                  attacks=[Attack("fgsm", eps=eps)], threat_models=["grey-box", "white-box", "black-box"],
+                  indicators=False)
     eng = Engine(device="cpu", scale="smoke", cache_dir=str(tmp_path))
-    for case in suite.cases():
-        m = eng.evaluate(case).metrics
-        assert 0.0 <= m["corrected_accuracy"] <= 1.0
-    sur = eng.surrogate(suite)  # no paper classifier takes this shape: the shape-sized reference one
-    assert sur.module(eng.data(suite).val.x[:2]).shape == (2, k)
+    cold = {case.id: eng.evaluate(case).metrics for case in suite.cases()}
+    for m in cold.values():
+        assert 0.0 <= m["corrected_accuracy"] <= 1.0 and m["clean_accuracy"] > 2 / k  # learned something
+    for d in ("ae-kl", "cvae-detector"):
+        m = cold[f"{d}|fgsm|eps={eps}|grey-box"]
+        assert m["n_successful"] > 0 and 0.0 <= m["detection_auc"] <= 1.0
+    warm_engine = Engine(device="cpu", scale="smoke", cache_dir=str(tmp_path))  # weights from the cache
+    for case in suite.cases()[:3]:
+        assert warm_engine.evaluate(case).metrics == pytest.approx(cold[case.id], nan_ok=True)
+    sur = eng.surrogate(suite)  # the black-box surrogate: the same architecture from another seed
+    assert sur.module(eng.data(suite).val.x[:2]).shape == (2, k) and sur.key != eng.classifier(suite).key

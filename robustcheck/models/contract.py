@@ -113,7 +113,7 @@ def _candidates(x: Tensor) -> list[tuple[str, tuple[tuple[float, ...], tuple[flo
 @torch.no_grad()
 def check_preprocessing(model: nn.Module, x: Tensor, y: Tensor, num_classes: int, *, name: str = "classifier",
                         normalize: tuple[tuple[float, ...], tuple[float, ...]] | None = None,
-                        margin: float = 0.1) -> None:
+                        margin: float = 0.05) -> None:
     """A user's model fed the wrong pixel scale runs silently at lower accuracy. On a validation batch,
     compare its accuracy on what it is given (``[0, 1]`` pixels, or the declared ``normalize``) with its
     accuracy under the usual alternatives; if one is better by ``margin`` or more, the declared
