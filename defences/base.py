@@ -153,6 +153,9 @@ class BaseDefence(nn.Module):
     #: A detector *and* purifier that reforms every input (MagNet): the label is C(P(x)) flagged or not.
     #: False (001 §3.2): only flagged inputs are purified.
     reforms_all: ClassVar[bool] = False
+    #: The interval ``purify`` outputs lie in. The default is the image box [0, 1]; a purifier whose paper
+    #: network has an unbounded (linear) output declares ``None`` so the contract check lets it through.
+    purify_range: ClassVar[tuple[float, float] | None] = (0.0, 1.0)
 
     def __init__(self) -> None:
         super().__init__()
@@ -260,3 +263,84 @@ class BaseDefence(nn.Module):
     @torch.no_grad()
     def batched(fn: Any, x: Tensor, batch_size: int = 500) -> Tensor:
         return torch.cat([fn(x[i : i + batch_size]) for i in range(0, x.shape[0], batch_size)])
+
+
+@torch.no_grad()
+def check_outputs(defence: BaseDefence, x: Tensor) -> None:
+    """The part of the defence contract that needs no threshold, run before calibration: ``score`` is a
+    finite 1-d float tensor with one value per input, ``purify`` a finite tensor of the input's shape
+    within :attr:`purify_range`, and both repeat exactly unless the defence declares ``stochastic``."""
+    name, n = defence.name, x.shape[0]
+
+    def call(what: str, fn: Any) -> Any:
+        try:
+            return fn(x)
+        except ModelContractError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the user's defence code: one clear message
+            detail = " ".join(str(exc).split())[:300]
+            raise ModelContractError(f"defence {name!r}: {what} failed on a batch of clean validation data of "
+                                     f"shape {tuple(x.shape)}: {type(exc).__name__}: {detail}") from None
+
+    outputs = []
+    if defence.is_detector:
+        score = call("score", defence.score)
+        if not isinstance(score, Tensor) or score.shape != (n,) or not score.is_floating_point():
+            what = f"{score.dtype} of shape {tuple(score.shape)}" if isinstance(score, Tensor) else type(score).__name__
+            raise ModelContractError(f"defence {name!r}: score must return a 1-d float tensor of shape ({n},) (one "
+                                     f"score per input); got {what}.")
+        if not torch.isfinite(score).all():
+            raise ModelContractError(f"defence {name!r}: score returned NaN or inf on clean inputs.")
+        outputs.append(("score", defence.score, score))
+    if defence.is_purifier:
+        p = call("purify", defence.purify)
+        if not isinstance(p, Tensor) or p.shape != x.shape:
+            what = f"shape {tuple(p.shape)}" if isinstance(p, Tensor) else type(p).__name__
+            raise ModelContractError(f"defence {name!r}: purify must return a tensor of the input's shape "
+                                     f"{tuple(x.shape)}; got {what}.")
+        if not torch.isfinite(p).all():
+            raise ModelContractError(f"defence {name!r}: purify returned NaN or inf on clean inputs.")
+        lo, hi = float(p.min()), float(p.max())
+        rng = type(defence).purify_range
+        if rng is not None and (lo < rng[0] - 1e-4 or hi > rng[1] + 1e-4):
+            raise ModelContractError(f"defence {name!r}: purify returned values in [{lo:.3g}, {hi:.3g}], outside "
+                                     f"[{rng[0]:g}, {rng[1]:g}]: a purified image must stay an image (clamp it), or "
+                                     f"the class declares purify_range = None for an unbounded output.")
+        outputs.append(("purify", defence.purify, p))
+    if not defence.stochastic:
+        for what, fn, first in outputs:
+            if not torch.allclose(call(what, fn), first, rtol=1e-4, atol=1e-6):
+                raise ModelContractError(f"defence {name!r} is not deterministic: two calls of {what} on the same "
+                                         f"inputs differ. A randomized defence must declare stochastic = True so "
+                                         f"that white-box attacks average gradients (EOT).")
+
+
+@torch.no_grad()
+def check_defence(defence: BaseDefence, x: Tensor) -> None:
+    """The whole defence contract on one batch of clean validation data, after fit and calibration and
+    before any attack: :func:`check_outputs`, then the defended labels are integer class indices of shape
+    (N,) that repeat exactly unless the defence declares ``stochastic``. One
+    :class:`ModelContractError` per breach, naming the defence and what it returned."""
+    check_outputs(defence, x)
+    name, n = defence.name, x.shape[0]
+
+    def labels() -> Tensor:
+        try:
+            out = defence.predict(x)
+        except ModelContractError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            detail = " ".join(str(exc).split())[:300]
+            raise ModelContractError(f"defence {name!r}: predict failed on a batch of clean validation data of "
+                                     f"shape {tuple(x.shape)}: {type(exc).__name__}: {detail}") from None
+        if not isinstance(out, Tensor) or out.shape != (n,) or out.is_floating_point() or out.dtype == torch.bool:
+            what = f"{out.dtype} of shape {tuple(out.shape)}" if isinstance(out, Tensor) else type(out).__name__
+            raise ModelContractError(f"defence {name!r}: predict must return integer class labels of shape ({n},); "
+                                     f"got {what}.")
+        return out
+
+    first = labels()
+    if not defence.stochastic and not torch.equal(first, labels()):
+        raise ModelContractError(f"defence {name!r} is not deterministic: two predictions on the same inputs "
+                                 f"differ. A randomized defence must declare stochastic = True so that white-box "
+                                 f"attacks average gradients (EOT).")

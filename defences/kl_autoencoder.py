@@ -166,6 +166,7 @@ class _AutoencoderDefence(BaseDefence):
     is_detector = True
     is_purifier = True
     trainable = True
+    purify_range = None  # A.1/A.3 end in a linear layer: the reconstruction may leave [0, 1] (module doc)
     loss: ClassVar[str] = "kl"
 
     def __init__(self, *, latent_dim: int = 10, lr: float = 1e-3,

@@ -129,6 +129,7 @@ class AutoencoderKLEnsemble(BaseDefence):
     is_detector = True
     is_purifier = True
     trainable = True
+    purify_range = None  # members are A.1/A.3 autoencoders with a linear output
 
     def __init__(self, *, checkpoints: Sequence[float] = (0.5, 1.0),
                  architectures: Sequence[str | Callable[[Shape], nn.Module]] = ("conv",),

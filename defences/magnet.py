@@ -89,6 +89,7 @@ class MagNet(BaseDefence):
     is_detector = True
     is_purifier = True
     trainable = True
+    purify_range = None  # the default "a1" reformer has a linear output (module doc)
     reforms_all = True  # the defended label is C(AE(x)) for every input, flagged or not
 
     def __init__(self, *, architecture: str | Callable[[Shape], nn.Module] = "auto", norm: int = 2,

@@ -163,6 +163,7 @@ class PerceptualDAE(BaseDefence):
     name = "perceptual-dae"
     is_purifier = True
     trainable = True
+    purify_range = (-1.0, 1.0)  # the 002 autoencoder ends in tanh
 
     def __init__(self, *, eps: float = 0.2, pgd_steps: int = 20, pgd_alpha: float = 0.1,
                  loss_net: str = "independent", layers: Sequence[str] | None = None, loss_net_epochs: int = 2,

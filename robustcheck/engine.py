@@ -20,6 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from defences import DEFENCES, BaseDefence, FitContext
+from defences.base import check_defence, check_outputs
 from robustcheck import adaptive_eval as AE
 from robustcheck import metrics as M
 from robustcheck.attacks import ATTACKS, accepted_params_of, build_attack
@@ -261,7 +262,9 @@ class Engine:
                 untrained = info.build(data.input_shape, data.num_classes)
             # the architecture must take the data before a minute is spent training it
             check_input_fits(untrained.eval(), probe[:8], data.num_classes, name=f"{name} ({spec!r}, untrained)")
-            key = content_key("classifier", spec, repr(untrained), data.content_hash, hp, len(train), seed)
+            # training is not bit-reproducible across torch thread counts: the count is part of the key
+            key = content_key("classifier", spec, repr(untrained), data.content_hash, hp, len(train), seed,
+                              torch.get_num_threads())
 
             def compute() -> dict[str, Any]:
                 with seeded_rng(seed):  # the caller's RNG is left as it was
@@ -379,7 +382,7 @@ class Engine:
             d.bind(clf.module)
         key = content_key("defence", spec.name, f"{type(d).__module__}.{type(d).__qualname__}", d.config(),
                           repr(d), clf.key, data.content_hash,
-                          scale.defence_epochs, scale.train_limit, seed,
+                          scale.defence_epochs, scale.train_limit, seed, torch.get_num_threads(),
                           module_fingerprint(d, exclude=_NOT_IDENTITY))  # the weights training starts from
         if getattr(d, "trainable", False):
             train = self.train_split(suite)
@@ -396,8 +399,14 @@ class Engine:
         d.to(self.device).eval()
         for p in d.parameters():
             p.requires_grad_(False)
+        probe = data.val.x[:32].to(self.device)
+        # the contract checks draw from their own seeded RNG, so they change no number
+        with seeded_rng(derive_seed(seed, "defence-check", spec.name)):
+            check_outputs(d, probe)  # scores and purified images, before calibration uses them
         with seeded_rng(derive_seed(seed, "defence-calibrate", spec.name)):
             d.calibrate(data.val.x.to(self.device), suite.fpr)
+        with seeded_rng(derive_seed(seed, "defence-check", spec.name)):
+            check_defence(d, probe)  # and the defended labels: the whole contract, before any attack
         evaluated = content_key("evaluated-defence", key, module_fingerprint(d),
                                 d.threshold if d.is_detector else None, _describe(dict(sorted(spec.params.items()))),
                                 _settings(d))

@@ -60,9 +60,10 @@ def check_classifier(model: nn.Module, x: Tensor, num_classes: int, *, name: str
         )
     again = model(x)
     if not torch.allclose(out, again, atol=1e-5, rtol=1e-4):
-        warnings.warn(
-            f"robustcheck: {name} is not deterministic (two forward passes differ); gradients need EOT",
-            stacklevel=2,
+        raise ModelContractError(
+            f"{name} is not deterministic: two forward passes in eval mode over the same inputs differ. Attacks "
+            f"on a randomized model need EOT (averaged gradients): make the classifier deterministic and put the "
+            f"randomness in a defence that declares stochastic = True."
         )
 
 
