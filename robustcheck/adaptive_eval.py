@@ -12,7 +12,7 @@ from torch import Tensor, nn
 from robustcheck import indicators as I
 from robustcheck import metrics as M
 from robustcheck.attacks import ATTACKS, accepted_params_of, build_attack
-from robustcheck.cache import content_key
+from robustcheck.cache import content_key, expect_tensors
 from robustcheck.errors import ConfigError
 from robustcheck.suite import Attack, Case, FamilyCase
 from robustcheck.threat import AdaptiveTarget, DefendedLogits, is_gradient_free, white_box_model
@@ -110,7 +110,8 @@ def _probe(engine: Engine, case: Case, key: tuple[Any, ...], fn: Any) -> float:
     n = min(PROBE_N, suite.n_samples or engine.scale(suite).n_samples or PROBE_N)  # the rows probed
     ckey = content_key("probe", *key, data_hash, PROBE_N, n, engine.seed(suite), str(engine.device))
     return _memo(engine, ckey, lambda: engine.cache.get_or_compute(
-        "probes", ckey, lambda: {"accuracy": torch.tensor(fn(), dtype=torch.float64)})["accuracy"].item())
+        "probes", ckey, lambda: {"accuracy": torch.tensor(fn(), dtype=torch.float64)},
+        validate=expect_tensors(accuracy=()))["accuracy"].item())
 
 
 def _family_quantity(metrics: dict[str, Any], detector: bool, n: int) -> tuple[float | None, int, bool]:

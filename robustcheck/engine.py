@@ -6,14 +6,17 @@ Expensive artefacts are cached in memory for the run and on disk across runs (co
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import copy
 import dataclasses
 import hashlib
 import logging
 import math
-from collections.abc import Callable, Iterator
+import inspect
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -24,7 +27,14 @@ from defences.base import check_defence, check_outputs
 from robustcheck import adaptive_eval as AE
 from robustcheck import metrics as M
 from robustcheck.attacks import ATTACKS, accepted_params_of, build_attack
-from robustcheck.cache import DiskCache, content_key, module_fingerprint
+from robustcheck.cache import (
+    DiskCache,
+    content_key,
+    expect_tensors,
+    loads_into,
+    module_fingerprint,
+    state_dict_validator,
+)
 from robustcheck.data import DatasetSplits, Split, load_dataset
 from robustcheck.errors import ConfigError, ModelContractError
 from robustcheck.indicators import inconclusive_reasons
@@ -160,6 +170,42 @@ def _describe(value: Any) -> Any:
     return value
 
 
+_OWN_MODULES = ("robustcheck", "defences", "torch", "torchvision", "torchattacks", "functools")
+
+
+def user_source_digest(objs: Iterable[Any]) -> str | None:
+    """sha256 of the source files of the modules defining every user-defined class (and its user-defined
+    bases) or function among ``objs``: the whole module, since code reads module-level names too. None if
+    one's source cannot be read (defined in a REPL or ``exec``)."""
+    seen: dict[str, str] = {}
+    for obj in objs:
+        for o in (inspect.getmro(obj) if inspect.isclass(obj) else (obj,)):
+            mod = getattr(o, "__module__", None) or ""
+            if mod.split(".")[0] in _OWN_MODULES or mod in seen:
+                continue
+            if mod == "builtins" and getattr(builtins, getattr(o, "__qualname__", ""), None) is o:
+                continue  # object, int, …: not the user's (a class made by exec() claims builtins too)
+            module = inspect.getmodule(o)
+            try:
+                seen[mod] = inspect.getsource(module) if module is not None else ""
+            except (OSError, TypeError):
+                return None
+            if module is None:
+                return None
+    return content_key("user-code", sorted(seen.items()))
+
+
+def _check_case_entry(obj: Any) -> None:
+    """A stored case: metric values (floats or None) and score tensors, and at least one metric."""
+    if not isinstance(obj, dict) or not any(isinstance(k, str) and k.startswith("m:") for k in obj):
+        raise TypeError("not a stored case (no metrics)")
+    for k, v in obj.items():
+        if k.startswith("m:") and not (v is None or isinstance(v, float)):
+            raise TypeError(f"metric {k[2:]!r} is {type(v).__name__}")
+        if k.startswith("s:") and not isinstance(v, Tensor):
+            raise TypeError(f"scores {k[2:]!r} are {type(v).__name__}")
+
+
 def _eps_index(eps_list: list[float], eps: float) -> int:
     """Position of ``eps`` in ``eps_list``, matched as the suite matches a family's ε (``math.isclose``)."""
     for i, e in enumerate(eps_list):
@@ -274,7 +320,7 @@ class Engine:
                                      **{k: hp[k] for k in ("optimizer", "momentum", "milestones") if k in hp})
                 return {k: v.detach().cpu() for k, v in model.state_dict().items()}
 
-            state = self.cache.get_or_compute("classifiers", key, compute)
+            state = self.cache.get_or_compute("classifiers", key, compute, validate=state_dict_validator(untrained))
             with seeded_rng(seed):
                 module = info.build(data.input_shape, data.num_classes)
             module.load_state_dict(state)
@@ -301,8 +347,8 @@ class Engine:
         """(the module a user's classifier spec gives, a hashable identity of the spec)."""
         if isinstance(spec, nn.Module):  # an instance: used as it is, on a private copy
             return private_module(spec), f"instance:{type(spec).__module__}.{type(spec).__qualname__}"
-        if isinstance(spec, ModelFile):
-            return spec.load(), spec.identity
+        if isinstance(spec, ModelFile):  # the file's bytes: TorchScript/export code changes with no weight change
+            return spec.load(), (spec.identity, hashlib.sha256(Path(spec.path).read_bytes()).hexdigest())
         # a factory that initialises weights draws them from an RNG seeded by the suite's seed, not
         # from whatever state the process left in the global RNG
         with seeded_rng(derive_seed(seed, "classifier-factory")):
@@ -395,7 +441,7 @@ class Engine:
                     d.fit(ctx)
                 return {k: v.detach().cpu() for k, v in d.state_dict().items()}
 
-            d.load_state_dict(self.cache.get_or_compute("defences", key, compute))
+            d.load_state_dict(self.cache.get_or_compute("defences", key, compute, validate=loads_into(lambda: _private_copy(d))))
         d.to(self.device).eval()
         for p in d.parameters():
             p.requires_grad_(False)
@@ -437,7 +483,8 @@ class Engine:
                     out["silent_success"] = AE.silent_from(rec, model, results[0].x_adv, y)
                 return out
 
-            blob = self.cache.get_or_compute("adversarial", key, compute)
+            shape = (len(eps_run), *x.shape) if minimization else tuple(x.shape)
+            blob = self.cache.get_or_compute("adversarial", key, compute, validate=expect_tensors(x_adv=shape))
             self._adv[key] = blob["x_adv"].to(self.device)
             self._silent[key] = blob.get("silent_success")
         self._last_adv_key = key
@@ -460,12 +507,7 @@ class Engine:
         if isinstance(case, FamilyCase):
             metrics = AE.family_metrics(self, case)
         else:
-            base, scores = self._base(case)
-            metrics = dict(base)
-            if case.suite.indicators:
-                metrics.update(AE.indicators(self, case))
-            else:  # a suite-wide opt-out of every integrity check: shown, never silent (not gating)
-                metrics["indicators_off"] = 1.0
+            metrics, scores = self._stored_case(case)
         if postprocess is not None:
             postprocess(metrics)
         bars = case.bars(self.scale_name)
@@ -476,6 +518,49 @@ class Engine:
                                                 for k, msg in reasons.items() if k not in allowed]
         return CaseResult(case.id, case.suite.name, metrics, bars, failures, scores, inconclusive=reasons,
                           inconclusive_allowed=[k for k in reasons if k in allowed])
+
+    def _case_metrics(self, case: Case) -> tuple[dict[str, Any], dict[str, Tensor]]:
+        """A (non-family) case's metrics with its integrity indicators, and its detector scores."""
+        base, scores = self._base(case)
+        metrics = dict(base)
+        if case.suite.indicators:
+            metrics.update(AE.indicators(self, case))
+        else:  # a suite-wide opt-out of every integrity check: shown, never silent (not gating)
+            metrics["indicators_off"] = 1.0
+        return metrics, scores
+
+    def _stored_case(self, case: Case) -> tuple[dict[str, Any], dict[str, Tensor]]:
+        """:meth:`_case_metrics`, stored on disk under the case's metrics key (which covers everything the
+        metrics depend on, and the cache's code and library versions): a warm run does not recompute an
+        unchanged case at all. Flat entry: ``m:<metric>`` plain values, ``s:<scores>`` tensors."""
+        user_code = self._user_code(case) if self.cache.enabled else None
+        if user_code is None:  # no cache, or code whose source cannot be read: never stored
+            return self._case_metrics(case)
+        key = content_key("case-metrics", self.metrics_key(case), case.suite.indicators, user_code)
+
+        def compute() -> dict[str, Any]:
+            metrics, scores = self._case_metrics(case)
+            out: dict[str, Any] = {f"m:{k}": (None if v is None else float(v)) for k, v in metrics.items()}
+            out.update({f"s:{k}": v.detach().cpu() for k, v in scores.items()})
+            return out
+
+        blob = self.cache.get_or_compute("metrics", key, compute, validate=_check_case_entry)
+        metrics = {k[2:]: v for k, v in blob.items() if k.startswith("m:")}
+        scores = {k[2:]: v for k, v in blob.items() if k.startswith("s:")}
+        return metrics, scores
+
+    def _user_code(self, case: Case) -> str | None:
+        """Digest of the source of the user's code a case runs (classes of the defence and of every
+        classifier submodule, factories, a user-registered attack): robustcheck's own source and the library
+        versions are in every disk key already, the user's are not, and an edited ``predict`` must not
+        reuse stored metrics. None when some source cannot be read (defined in a REPL or ``exec``)."""
+        suite = case.suite
+        objs: list[Any] = [type(self.defence(suite, case)[0]), ATTACKS.get(case.attack.name)]
+        objs += [type(m) for m in self.classifier(suite).module.modules()]
+        for spec in (suite.classifier, case.defence.factory, getattr(suite.classifier, "factory", None)):
+            if callable(spec) and not isinstance(spec, nn.Module):
+                objs.append(spec)
+        return user_source_digest(objs)
 
     def base_metrics(self, case: Case) -> dict[str, Any]:
         """The metrics of one (non-family) case, memoised per run (sibling cases reuse them)."""

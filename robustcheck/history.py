@@ -3,7 +3,9 @@
 Run records are numbered JSON files (``0001_20250101T120000Z.json``) under the results directory,
 written atomically by the process that aggregates results (the xdist controller, or the only
 process). Per-case detector scores, needed to draw ROC curves, go to a sidecar ``.npz`` with the
-same stem. A leftover temp file from a killed writer starts with a dot and is never read as a run.
+same stem. A leftover temp file from a killed writer starts with a dot, names its writer's pid, is never
+read as a run and is removed by the next run (:func:`robustcheck.safefiles.clean_stale_temps`). A run
+killed before its end leaves no record: the record is written once, complete, when the run finishes.
 
 The baseline (``robustcheck-baseline.json`` in the rootdir by default) holds, per suite and case, the
 value of each metric, and per metric the direction (from :data:`robustcheck.metrics.METRICS`, never
@@ -22,13 +24,13 @@ import json
 import math
 import os
 import re
-import tempfile
 import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from robustcheck import safefiles
 from robustcheck.errors import ConfigError
 from robustcheck.metrics import METRICS
 
@@ -55,32 +57,15 @@ def package_versions(names: Iterable[str] = PACKAGES) -> dict[str, str | None]:
 
 
 # ---------------------------------------------------------------------------- atomic files
-def _atomic_temp(folder: Path, blob: bytes) -> str:
-    """Write ``blob`` to a fsynced hidden temp file in ``folder`` with ordinary permissions."""
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".rc-", suffix=".tmp", dir=folder)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(blob)
-            fh.flush()
-            os.fsync(fh.fileno())
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return tmp
+def _atomic_temp(folder: Path, blob: bytes, target: str = "rc") -> str:
+    """Write ``blob`` to a fsynced hidden temp file for ``target`` in ``folder`` (named after this process,
+    so that the next run removes it if this one is killed) with ordinary permissions."""
+    return safefiles.write_temp(Path(folder), target, lambda fh: fh.write(blob))
 
 
 def atomic_write(path: Path, blob: bytes) -> None:
     """Replace ``path`` with ``blob`` atomically (temp file + rename)."""
-    tmp = _atomic_temp(path.parent, blob)
-    try:
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    safefiles.atomic_write(Path(path), blob)
 
 
 def _dumps(obj: Any) -> bytes:
@@ -123,12 +108,23 @@ def save_run(results_dir: str | os.PathLike[str], record: Mapping[str, Any],
              arrays: Mapping[str, Any] | None = None) -> Path:
     """Write ``record`` as the next numbered run, atomically, and ``arrays`` to a sidecar ``.npz``.
 
-    The record is written to a temp file, then hard-linked to the next free number (a link never
-    overwrites, so two concurrent writers get distinct numbers); a reader sees a complete record or none.
+    Both are written to temp files first (the sidecar before the record). The record's temp file is then
+    hard-linked to the next free number (a link never overwrites, so two concurrent writers get distinct
+    numbers) and the sidecar renamed next to it: a reader sees a complete record or none, and a killed
+    writer leaves only temp files, which the next run removes (stale ones are removed here too).
     """
     folder = Path(results_dir)
-    tmp = _atomic_temp(folder, _dumps(_clean_nan(dict(record))))
+    folder.mkdir(parents=True, exist_ok=True)
+    safefiles.clean_stale_temps(folder)
+    side_tmp: str | None = None
+    if arrays:
+        import numpy as np
+
+        blob = {k: np.asarray(v) for k, v in arrays.items()}
+        side_tmp = safefiles.write_temp(folder, "run.npz", lambda fh: np.savez_compressed(fh, **blob))
+    tmp: str | None = None
     try:
+        tmp = _atomic_temp(folder, _dumps(_clean_nan(dict(record))), "run.json")
         for _ in range(1000):
             numbers = [run_number(p) or 0 for p in list_runs(folder)]
             stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
@@ -143,16 +139,13 @@ def save_run(results_dir: str | os.PathLike[str], record: Mapping[str, Any],
                 break
         else:  # pragma: no cover - a thousand concurrent writers
             raise OSError(f"could not find a free run number in {folder}")
+        if side_tmp is not None:
+            os.replace(side_tmp, path.with_suffix(".npz"))
+            side_tmp = None
     finally:
-        Path(tmp).unlink(missing_ok=True)
-    if arrays:
-        import io
-
-        import numpy as np
-
-        buf = io.BytesIO()
-        np.savez_compressed(buf, **{k: np.asarray(v) for k, v in arrays.items()})
-        atomic_write(path.with_suffix(".npz"), buf.getvalue())
+        for t in (tmp, side_tmp):
+            if t is not None:
+                Path(t).unlink(missing_ok=True)
     return path
 
 
@@ -163,8 +156,9 @@ def load_run(path: str | os.PathLike[str]) -> dict[str, Any]:
         rec = json.loads(p.read_text())
     except (OSError, ValueError) as exc:
         raise ConfigError(f"run record {p} is unreadable: {exc}") from None
-    if not isinstance(rec, dict) or not isinstance(rec.get("suites"), dict):
-        raise ConfigError(f"run record {p} is not a robustcheck run record (no 'suites')")
+    from robustcheck.validation import check_run_record
+
+    check_run_record(f"run record {p}", rec, schema=SCHEMA)  # every field read back, one clear error
     return rec
 
 
@@ -245,6 +239,8 @@ def parse_tolerances(text: str | Mapping[str, Any] | None) -> dict[str, Toleranc
     out: dict[str, Tolerance] = {}
     for metric, raw in items:
         metric = str(metric).strip()
+        if metric in out:
+            raise ConfigError(f"compare-fail: {metric!r} is given twice; give each metric one tolerance")
         if metric not in METRICS:
             raise ConfigError(f"compare-fail: unknown metric {metric!r}; known: {', '.join(sorted(METRICS))}")
         if raw is None or str(raw).strip() == "":
@@ -340,8 +336,9 @@ def load_baseline(path: str | os.PathLike[str]) -> Reference:
         data = json.loads(p.read_text())
     except (OSError, ValueError) as exc:
         raise ConfigError(f"baseline {p} is unreadable: {exc}") from None
-    if not isinstance(data, dict) or not isinstance(data.get("suites"), dict):
-        raise ConfigError(f"baseline {p}: expected an object with 'suites' and 'metrics'")
+    from robustcheck.validation import check_baseline
+
+    check_baseline(f"baseline {p}", data, schema=BASELINE_SCHEMA)  # every field, one clear error
     tolerances: dict[str, Tolerance] = {}
     directions: dict[str, bool] = {}
     for metric, spec in (data.get("metrics") or {}).items():

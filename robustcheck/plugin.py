@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     for name, kind, default, help_ in _OPTIONS:
         group.addoption(f"--robustcheck-{name}", dest=f"robustcheck_{name.replace('-', '_')}", default=None,
                         help=f"{help_} (ini: robustcheck_{name.replace('-', '_')}; default {default})")
-        parser.addini(f"robustcheck_{name.replace('-', '_')}", help_, type=kind, default=default)
+        # "" stands for "not set" (pytest < 8 returns [] for a string ini whose default is None)
+        parser.addini(f"robustcheck_{name.replace('-', '_')}", help_, type=kind,
+                      default="" if default is None else default)
     group.addoption("--robustcheck-compare", dest="robustcheck_compare", nargs="?", const="baseline",
                     default=None, metavar="RUN",
                     help="compare with the baseline, or with saved run RUN (number or record path); "
@@ -63,7 +66,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     default=None, help="rewrite the baseline file from this run (ini: robustcheck_update_baseline)")
     parser.addini("robustcheck_update_baseline", "rewrite the baseline from this run", type="bool",
                   default=False)
-    parser.addini("robustcheck_suite_files", "glob patterns (relative to rootdir) of files declaring suites",
+    parser.addini("robustcheck_suite_files", "glob patterns (relative to rootdir) of files declaring suites; with "
+                  "--robustcheck, a configured pattern matching no .py file is an error",
                   type="linelist", default=["suites/*.py"])
 
 
@@ -72,8 +76,96 @@ def _option(config: pytest.Config, name: str) -> Any:
     key = f"robustcheck_{name.replace('-', '_')}"
     value = config.getoption(key)
     if value is None:
-        value = config.getini(key)
+        value = _ini(config, key)
     return value if value != "" else None
+
+
+def _ini(config: pytest.Config, key: str) -> Any:
+    """``config.getini`` with a bad value (``robustcheck = maybe``) as one UsageError, not an INTERNALERROR."""
+    try:
+        return config.getini(key)
+    except ValueError as exc:
+        raise pytest.UsageError(f"ini value {key}: {exc}; use true or false (1/0, yes/no, on/off)") from None
+
+
+_DEVICE_RE = re.compile(r"auto|cpu|cuda(:[0-9]+)?")
+_DEFAULT_SUITE_FILES = ["suites/*.py"]
+
+
+def _check_seed_option(config: pytest.Config) -> int | None:
+    """--robustcheck-seed / robustcheck_seed: an int with 0 <= seed < 2**63."""
+    from robustcheck.validation import SEED_LIMIT
+
+    seed = _option(config, "seed")
+    if seed is None:
+        return None
+    try:
+        value = int(str(seed).strip())
+    except ValueError:
+        value = None
+    if value is None or not 0 <= value < SEED_LIMIT:
+        raise pytest.UsageError(f"--robustcheck-seed (ini robustcheck_seed) must be an integer with "
+                                f"0 <= seed < 2**63, got {seed!r}")
+    return value
+
+
+def _check_device_option(config: pytest.Config, enabled: bool) -> None:
+    """--robustcheck-device: auto, cpu, cuda or cuda:N; a CUDA device must exist when the run evaluates."""
+    device = _option(config, "device")
+    if device is None:
+        return
+    if not isinstance(device, str) or not _DEVICE_RE.fullmatch(device):
+        raise pytest.UsageError(f"--robustcheck-device (ini robustcheck_device) {device!r} unknown; use auto, cpu, "
+                                f"cuda or cuda:N")
+    if not enabled or not device.startswith("cuda"):
+        return
+    import torch
+
+    if not torch.cuda.is_available():
+        raise pytest.UsageError(f"--robustcheck-device={device}: CUDA is not available on this machine (torch "
+                                f"{torch.__version__}, cuda build {torch.version.cuda}); use auto or cpu")
+    index = int(device.split(":")[1]) if ":" in device else 0
+    if index >= torch.cuda.device_count():
+        raise pytest.UsageError(f"--robustcheck-device={device}: this machine has {torch.cuda.device_count()} CUDA "
+                                f"device(s) (cuda:0 to cuda:{torch.cuda.device_count() - 1})")
+
+
+def _check_suite_files(config: pytest.Config) -> None:
+    """With --robustcheck, a configured robustcheck_suite_files pattern that matches no .py file under the
+    rootdir is an error (a typo would otherwise collect nothing, silently). The default pattern
+    (suites/*.py) may match nothing: projects using only the robustcheck_evaluate fixture have no suites."""
+    patterns = list(_ini(config, "robustcheck_suite_files") or [])
+    if patterns == _DEFAULT_SUITE_FILES:
+        return
+    root = Path(config.rootpath)
+    missing = [pat for pat in patterns if not _pattern_matches(root, pat)]
+    if missing:
+        raise pytest.UsageError(
+            f"robustcheck_suite_files: pattern(s) {', '.join(map(repr, missing))} match no .py file under the "
+            f"rootdir {root} (patterns are relative to the rootdir, e.g. suites/*.py)")
+
+
+def _pattern_matches(root: Path, pattern: str, limit: int = 50_000) -> bool:
+    import glob as _glob
+
+    def ok(rel: str) -> bool:
+        return rel.endswith(".py") and not rel.endswith("__init__.py")
+
+    if any(ok(m) for m in _glob.iglob(pattern, root_dir=root, recursive=True)):
+        return True
+    # the collector matches with fnmatch ('*' crosses '/'): walk the tree, skipping hidden and venv folders
+    seen = 0
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".") and d not in ("__pycache__", "node_modules")
+                       and not (Path(dirpath, d) / "pyvenv.cfg").exists()]
+        for f in filenames:
+            seen += 1
+            rel = Path(dirpath, f).relative_to(root).as_posix()
+            if ok(rel) and fnmatch.fnmatch(rel, pattern):
+                return True
+        if seen > limit:
+            return True  # too big to tell: do not guess
+    return False
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -84,11 +176,12 @@ def pytest_configure(config: pytest.Config) -> None:
         "e.g. robustcheck_thresholds(corrected_accuracy=0.8)",
     )
     rootdir = Path(config.rootpath)
-    seed = _option(config, "seed")
-    try:
-        seed_int = int(seed) if seed is not None else None
-    except ValueError:
-        raise pytest.UsageError(f"--robustcheck-seed must be an integer, got {seed!r}") from None
+    enabled_ini = _ini(config, "robustcheck")  # read even under --robustcheck: a bad value is an error
+    enabled = bool(config.getoption("robustcheck") or enabled_ini)
+    seed_int = _check_seed_option(config)
+    _check_device_option(config, enabled)
+    if enabled:
+        _check_suite_files(config)
 
     def path(name: str) -> Path | None:
         v = _option(config, name)
@@ -96,7 +189,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
     try:
         options = Options(
-            enabled=bool(config.getoption("robustcheck") or config.getini("robustcheck")),
+            enabled=enabled,
             device=_option(config, "device") or "auto",
             seed=seed_int,
             scale=_option(config, "scale") or "default",
@@ -112,6 +205,8 @@ def pytest_configure(config: pytest.Config) -> None:
         )
         rc = RobustcheckSession(options)
         rc.load_reference()
+        if not hasattr(config, "workerinput"):  # the controller: folders usable, stale temp files removed
+            rc.startup()
     except RobustcheckError as exc:
         raise pytest.UsageError(str(exc)) from None
     # progress bars: off under -q, on xdist workers and in CI; otherwise on an interactive terminal

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from robustcheck import history, report
+from robustcheck import history, report, safefiles
 from robustcheck.engine import CaseResult, Engine
 from robustcheck.errors import ConfigError, RobustcheckError
 from robustcheck.suite import SCALE_NAMES, Case
@@ -74,6 +74,31 @@ class RobustcheckSession:
                 raise ConfigError("--robustcheck-compare=RUN needs a results directory")
             self.reference = history.reference_from_run(history.resolve_run(o.compare, o.results_dir))
 
+    def startup(self) -> None:
+        """At the start of a run (the controller): the cache and results folders must be usable (one
+        ConfigError naming the folder and the fix otherwise), and temp files that killed runs left in the
+        folders robustcheck writes to are removed (those of live processes are kept; see
+        :mod:`robustcheck.safefiles`)."""
+        o = self.options
+        if not o.enabled:
+            return
+        if o.cache_dir is not None:
+            from robustcheck.cache import lock_timeout_from_env
+
+            lock_timeout_from_env()  # ROBUSTCHECK_LOCK_TIMEOUT: a bad value is an error now, not per item
+            safefiles.check_folder(o.cache_dir, "cache", "--robustcheck-cache-dir", subfolders=True)
+        if o.results_dir is not None:
+            safefiles.check_folder(o.results_dir, "results", "--robustcheck-results-dir")
+        removed = safefiles.clean_stale_temps(o.cache_dir, depth=1) + safefiles.clean_stale_temps(o.results_dir)
+        removed += safefiles.clean_stale_temps(o.report_dir)
+        for f in (o.baseline, o.markdown):
+            if f is not None:
+                removed += safefiles.clean_stale_temps(f.parent, targets=[f.name])
+        if removed:
+            folders = ", ".join(sorted({str(p.parent) for p in removed}))
+            self.messages.append(f"robustcheck: removed {len(removed)} temp file(s) left by interrupted runs "
+                                 f"in {folders}")
+
     def missing_baseline_hint(self) -> str:
         return (f"robustcheck: no baseline at {self.options.baseline}; create it from a run with "
                 f"`pytest --robustcheck --robustcheck-update-baseline` and commit the file")
@@ -110,7 +135,10 @@ class RobustcheckSession:
                     deltas: list[history.Delta]) -> dict[str, Any]:
         regressions = [d.describe() for d in deltas if d.regressed]
         ok = not result.failures and not regressions
-        return {
+        # cache events of this process (entries dropped and recomputed, ...) ride to the controller in the
+        # record; add_record moves them to the terminal summary
+        events = self.engine.cache.drain_events()
+        return ({"cache_events": events} if events else {}) | {
             "suite": result.suite,
             "case": result.case_id,
             "nodeid": nodeid,
@@ -140,6 +168,7 @@ class RobustcheckSession:
 
     # ------------------------------------------------------------------ controller
     def add_record(self, record: dict[str, Any], scores: dict[str, list[float]] | None = None) -> None:
+        self.messages.extend(record.pop("cache_events", None) or [])
         self.records.append(record)
         for kind, values in (scores or {}).items():
             self.scores[f"{record['suite']}/{record['case']}/{kind}"] = values
@@ -180,6 +209,8 @@ class RobustcheckSession:
         """Write the run record, the baseline, the Markdown summary and the plots. Never raises: every
         problem becomes a line of the terminal summary."""
         o = self.options
+        if self._engine is not None:  # events of this process not yet reported with a case
+            self.messages.extend(self._engine.cache.drain_events())
         if not o.enabled or not self.records:
             return
         record = self.run_record(rootpath, add_machine_info)

@@ -20,26 +20,39 @@ from __future__ import annotations
 
 import inspect
 import math
-import numbers
 import os
 import re
-from pathlib import Path
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from robustcheck.errors import ConfigError
 from robustcheck.metrics import METRICS
+from robustcheck.validation import (
+    as_float,
+    check_bool,
+    check_int,
+    check_metric_value,
+    check_seed,
+    describe,
+    is_number,
+    metric_applies,
+    why_not,
+)
 
 THREAT_MODELS = ("black-box", "grey-box", "white-box")
 SCALE_NAMES = ("smoke", "default", "paper")
-_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")  # whole string (fullmatch): no trailing newline
+#: L∞ ε beyond the diameter of the [0, 1] box changes nothing (every point is reachable at ε = 1)
+LINF_EPS_MAX = 1.0
 
 
 def _check_id(value: str, what: str) -> str:
-    if not isinstance(value, str) or not _ID_RE.match(value):
+    if not isinstance(value, str) or not _ID_RE.fullmatch(value):
         raise ConfigError(
-            f"{what} {value!r} is not a valid id: use letters, digits and '_.+-' (it keys the history)"
+            f"{what} {describe(value)} is not a valid id: use letters, digits and '_.+-', starting with a letter "
+            f"or digit (it keys the history)"
         )
     return value
 
@@ -51,11 +64,11 @@ def check_eps(eps: Any, where: str) -> tuple[float, ...]:
         raise ConfigError(f"{where}: eps list is empty")
     out = []
     for e in values:
-        if isinstance(e, bool) or not isinstance(e, numbers.Real):
-            raise ConfigError(f"{where}: eps must be a number, got {e!r} ({type(e).__name__})")
-        f = float(e)
-        if math.isnan(f) or math.isinf(f):
-            raise ConfigError(f"{where}: eps must be finite, got {e!r}")
+        if not is_number(e):
+            raise ConfigError(f"{where}: eps must be a number, got {describe(e)} ({type(e).__name__})")
+        f = as_float(e)
+        if f is None:
+            raise ConfigError(f"{where}: eps must be finite, got {describe(e)}")
         if f < 0:
             raise ConfigError(f"{where}: eps must be >= 0, got {e!r}")
         out.append(f)
@@ -89,13 +102,9 @@ class Scale:
 
     def __post_init__(self) -> None:
         for f in ("n_samples", "train_limit", "attack_steps"):
-            v = getattr(self, f)
-            if v is not None and (not isinstance(v, int) or v <= 0):
-                raise ConfigError(f"Scale.{f} must be a positive int or None, got {v!r}")
+            check_int("", f"Scale.{f}", getattr(self, f), minimum=1, none_ok=True)
         for f in ("classifier_epochs", "defence_epochs"):
-            v = getattr(self, f)
-            if not isinstance(v, int) or v <= 0:
-                raise ConfigError(f"Scale.{f} must be a positive int, got {v!r}")
+            check_int("", f"Scale.{f}", getattr(self, f), minimum=1)
 
 
 DEFAULT_SCALES: dict[str, Scale] = {
@@ -127,18 +136,27 @@ class Attack:
     def __init__(self, name: str, eps: float | Sequence[float], *, id: str | None = None,
                  threats: Sequence[str] | None = None, **params: Any):
         if not isinstance(name, str) or not name:
-            raise ConfigError(f"Attack name must be a non-empty string, got {name!r}")
+            raise ConfigError(f"Attack name must be a non-empty string, got {describe(name)}")
         object.__setattr__(self, "name", name)
         object.__setattr__(self, "eps", check_eps(eps, f"attack {name!r}"))
-        object.__setattr__(self, "id", _check_id(id or name, "attack id"))
+        object.__setattr__(self, "id", _check_id(name if id is None else id, "attack id"))
         object.__setattr__(self, "params", dict(params))
         if threats is not None:
             threats = tuple(_as_seq(threats, f"attack {name!r}: threats"))
-            bad = [t for t in threats if t not in THREAT_MODELS]
-            if bad or not threats:
-                raise ConfigError(f"attack {name!r}: threats {list(threats)!r} must be a non-empty list of "
-                                  f"{', '.join(THREAT_MODELS)}")
+            bad = [t for t in threats if not isinstance(t, str) or t not in THREAT_MODELS]
+            if bad or not threats or len(set(threats)) != len(threats):
+                raise ConfigError(f"attack {name!r}: threats {describe(list(threats))} must be a non-empty list of "
+                                  f"distinct threat models among {', '.join(THREAT_MODELS)}")
         object.__setattr__(self, "threats", threats)
+        # the registered attack: its parameters by its signature and its own checks, ε by its norm
+        from robustcheck.attacks import ATTACKS, validate_params
+
+        validate_params(name, self.params)
+        if getattr(ATTACKS.get(name), "norm", None) == "linf":
+            big = [e for e in self.eps if e > LINF_EPS_MAX]
+            if big:
+                raise ConfigError(f"attack {name!r}: eps {big[0]:g} exceeds {LINF_EPS_MAX:g}, the L∞ diameter of "
+                                  f"the [0, 1] pixel box (an L∞ eps must be in [0, 1])")
 
     def runs_under(self, threat: str) -> bool:
         return self.threats is None or threat in self.threats
@@ -178,9 +196,13 @@ class Defence:
             if not isinstance(name, str) or name in ("defence", ""):
                 name = getattr(src, "__name__", "custom")
         if not isinstance(name, str) or not name:
-            raise ConfigError(f"Defence name must be a non-empty string, got {name!r}")
+            raise ConfigError(f"Defence name must be a non-empty string, got {describe(name)}")
         object.__setattr__(self, "name", name)
-        object.__setattr__(self, "id", _check_id(id or name, "defence id"))
+        object.__setattr__(self, "id", _check_id(name if id is None else id, "defence id"))
+        if factory is not None and params:
+            from robustcheck.validation import check_params
+
+            check_params(f"defence {name!r}", factory, params)
         object.__setattr__(self, "params", dict(params))
         object.__setattr__(self, "factory", factory)
         object.__setattr__(self, "instance", instance)
@@ -190,9 +212,13 @@ class Defence:
 class Thresholds:
     """Bars for metrics, scoped by optional selectors. The most specific matching bar wins.
 
-    Selectors: ``defence`` / ``attack`` (ids), ``eps``, ``threat``, ``scale``. Bars: any metric of
-    :data:`robustcheck.metrics.METRICS`; metrics where higher is better get a minimum, the others a
-    maximum (e.g. ``corrected_accuracy=0.8`` means ≥ 0.8, ``clean_accuracy_drop=0.02`` means ≤ 0.02).
+    Selectors: ``defence`` / ``attack`` (ids), ``eps``, ``threat``, ``scale``; each is one value or None
+    (a list is an error: write one ``Thresholds`` per ε, defence, ...). Bars: any metric of
+    :data:`robustcheck.metrics.METRICS`, a finite number inside the metric's range (accuracies and rates
+    in [0, 1]); metrics where higher is better get a minimum, the others a maximum (e.g.
+    ``corrected_accuracy=0.8`` means ≥ 0.8, ``clean_accuracy_drop=0.02`` means ≤ 0.02). The suite checks
+    that every ``Thresholds`` matches at least one of its cases and that each bar's metric is measured on
+    at least one of the cases it matches (``detection_auc`` needs a detector, ``worst_case_*`` a family).
 
     ``allow_inconclusive``: a case whose integrity indicators are raised
     (:data:`robustcheck.indicators.INCONCLUSIVE`) is *inconclusive* and fails by default. ``True`` lets
@@ -230,13 +256,22 @@ class Thresholds:
                 raise ConfigError(
                     f"threshold for unknown metric {metric!r}; known: {', '.join(sorted(METRICS))}"
                 )
-            if isinstance(bar, bool) or not isinstance(bar, numbers.Real) or not math.isfinite(bar):
-                raise ConfigError(f"threshold {metric}={bar!r} must be a finite number")
-        if threat is not None and threat not in THREAT_MODELS:
-            raise ConfigError(f"Thresholds.threat {threat!r} unknown; known: {', '.join(THREAT_MODELS)}")
-        if scale is not None and scale not in SCALE_NAMES:
-            raise ConfigError(f"Thresholds.scale {scale!r} unknown; known: {', '.join(SCALE_NAMES)}")
+            if not is_number(bar) or as_float(bar) is None:
+                raise ConfigError(f"threshold {metric}={describe(bar)} must be a finite number")
+            check_metric_value("Thresholds", metric, bar)
+        for field_name, value in (("defence", defence), ("attack", attack)):
+            if value is not None and not isinstance(value, str):
+                raise ConfigError(f"Thresholds.{field_name} must be one {field_name} id (a string) or None, got "
+                                  f"{describe(value)}; write one Thresholds per {field_name}")
+        if threat is not None and (not isinstance(threat, str) or threat not in THREAT_MODELS):
+            raise ConfigError(f"Thresholds.threat {describe(threat)} unknown: one of {', '.join(THREAT_MODELS)} "
+                              f"or None")
+        if scale is not None and (not isinstance(scale, str) or scale not in SCALE_NAMES):
+            raise ConfigError(f"Thresholds.scale {describe(scale)} unknown: one of {', '.join(SCALE_NAMES)} or None")
         if eps is not None:
+            if isinstance(eps, (list, tuple, set, frozenset, dict)):
+                raise ConfigError(f"Thresholds.eps must be one number (a bar is scoped to one ε; write one "
+                                  f"Thresholds per ε), got {describe(eps)}")
             eps = check_eps(eps, "Thresholds")[0]
         object.__setattr__(self, "bars", {k: float(v) for k, v in bars.items()})
         object.__setattr__(self, "defence", defence)
@@ -249,6 +284,15 @@ class Thresholds:
     @property
     def specificity(self) -> int:
         return sum(v is not None for v in (self.defence, self.attack, self.eps, self.threat))
+
+    def __str__(self) -> str:
+        sel = [f"{k}={v!r}" for k, v in (("defence", self.defence), ("attack", self.attack), ("eps", self.eps),
+                                          ("threat", self.threat), ("scale", self.scale)) if v is not None]
+        bars = [f"{k}={v:g}" for k, v in self.bars.items()]
+        allow = self.allow_inconclusive
+        if allow is not None:
+            bars.append(f"allow_inconclusive={sorted(allow) if isinstance(allow, frozenset) else allow!r}")
+        return f"Thresholds({', '.join(sel + bars)})"
 
     def matches(self, case: Case, scale: str) -> bool:
         return (
@@ -407,65 +451,104 @@ class Suite:
 
     def __post_init__(self) -> None:
         _check_id(self.name, "suite name")
-        defs = tuple(d if isinstance(d, Defence) else Defence(d) for d in _as_seq(self.defences, "defences"))
+        where = f"suite {self.name!r}"
+        defs = tuple(d if isinstance(d, Defence) else Defence(d)
+                     for d in _as_seq(self.defences, f"{where}: defences", one_str=True))
+        if not defs:
+            raise ConfigError(f"{where}: defences is empty; a suite needs at least one defence ('none' evaluates "
+                              f"the undefended classifier)")
         object.__setattr__(self, "defences", defs)
-        atts = _as_seq(self.attacks, "attacks")
+        atts = _as_seq(self.attacks, f"{where}: attacks")
         for a in atts:
             if not isinstance(a, Attack):
-                raise ConfigError(f"suite {self.name!r}: attacks must be robustcheck.Attack(...), got {a!r}")
+                raise ConfigError(f"{where}: attacks must be robustcheck.Attack(...), got {describe(a)}")
+        if not atts:
+            raise ConfigError(f"{where}: attacks is empty; a suite needs at least one Attack(...)")
         object.__setattr__(self, "attacks", tuple(atts))
-        threats = tuple(_as_seq(self.threat_models, "threat_models"))
+        threats = tuple(_as_seq(self.threat_models, f"{where}: threat_models"))
         for t in threats:
-            if t not in THREAT_MODELS:
+            if not isinstance(t, str) or t not in THREAT_MODELS:
                 raise ConfigError(
-                    f"suite {self.name!r}: threat model {t!r} unknown; known: {', '.join(THREAT_MODELS)}"
+                    f"{where}: threat model {describe(t)} unknown; known: {', '.join(THREAT_MODELS)}"
                 )
+        if not threats:
+            raise ConfigError(f"{where}: threat_models is empty; give one or more of {', '.join(THREAT_MODELS)}")
+        if len(set(threats)) != len(threats):
+            raise ConfigError(f"{where}: threat_models {list(threats)} lists a threat model twice")
         object.__setattr__(self, "threat_models", threats)
-        ths = tuple(_as_seq(self.thresholds, "thresholds"))
+        ths = tuple(_as_seq(self.thresholds, f"{where}: thresholds"))
         for th in ths:
             if not isinstance(th, Thresholds):
-                raise ConfigError(f"suite {self.name!r}: thresholds must be Thresholds(...), got {th!r}")
+                raise ConfigError(f"{where}: thresholds must be Thresholds(...), got {describe(th)}")
         object.__setattr__(self, "thresholds", ths)
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
-            raise ConfigError(f"suite {self.name!r}: seed must be an int, got {self.seed!r}")
+        check_seed(where, "seed", self.seed)
         if self.surrogate is not None and not (isinstance(self.surrogate, str) or callable(self.surrogate)):
-            raise ConfigError(f"suite {self.name!r}: surrogate must be a registered classifier name or a factory "
-                              f"returning an nn.Module, got {self.surrogate!r}")
+            raise ConfigError(f"{where}: surrogate must be a registered classifier name or a factory "
+                              f"returning an nn.Module, got {describe(self.surrogate)}")
         from robustcheck.models.sources import check_normalize
 
-        object.__setattr__(self, "normalize", check_normalize(self.normalize, f"suite {self.name!r}"))
-        if self.outputs not in ("logits", "probabilities"):
-            raise ConfigError(f"suite {self.name!r}: outputs must be 'logits' or 'probabilities', "
-                              f"got {self.outputs!r}")
-        if not (isinstance(self.fpr, numbers.Real) and 0 <= self.fpr < 1):
-            raise ConfigError(f"suite {self.name!r}: fpr must be in [0, 1), got {self.fpr!r}")
-        if self.n_samples is not None and (not isinstance(self.n_samples, int) or self.n_samples <= 0):
-            raise ConfigError(f"suite {self.name!r}: n_samples must be a positive int, got {self.n_samples!r}")
+        try:
+            normalize = check_normalize(self.normalize, where)
+        except ConfigError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a value check_normalize did not foresee
+            raise ConfigError(f"{where}: normalize must be (mean, std), numbers or per-channel sequences of "
+                              f"finite numbers, std > 0; got {describe(self.normalize)} ({exc})") from None
+        object.__setattr__(self, "normalize", normalize)
+        if not isinstance(self.outputs, str) or self.outputs not in ("logits", "probabilities"):
+            raise ConfigError(f"{where}: outputs must be 'logits' or 'probabilities', "
+                              f"got {describe(self.outputs)}")
+        fpr = as_float(self.fpr) if is_number(self.fpr) else None
+        if fpr is None or not 0 <= fpr < 1:
+            raise ConfigError(f"{where}: fpr must be a number in [0, 1), got {describe(self.fpr)}")
+        if self.data_root is not None and not isinstance(self.data_root, (str, os.PathLike)):
+            raise ConfigError(f"{where}: data_root must be a path (str or os.PathLike) or None, "
+                              f"got {describe(self.data_root)}")
+        check_int(where, "n_samples", self.n_samples, minimum=1, none_ok=True)
+        if not isinstance(self.scales, Mapping):
+            raise ConfigError(f"{where}: scales must map one of {', '.join(SCALE_NAMES)} to Scale(...), "
+                              f"got {describe(self.scales)}")
         for k, v in self.scales.items():
-            if k not in SCALE_NAMES or not isinstance(v, Scale):
-                raise ConfigError(f"suite {self.name!r}: scales must map one of {SCALE_NAMES} to Scale(...)")
-        if isinstance(self.eot_samples, bool) or not isinstance(self.eot_samples, int) or self.eot_samples <= 0:
-            raise ConfigError(f"suite {self.name!r}: eot_samples must be a positive int, got {self.eot_samples!r}")
-        if self.batch_size is not None and (isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int)
-                                            or self.batch_size <= 0):
-            raise ConfigError(f"suite {self.name!r}: batch_size must be a positive int or None, got {self.batch_size!r}")
-        if not isinstance(self.indicators, bool):
-            raise ConfigError(f"suite {self.name!r}: indicators must be True or False, got {self.indicators!r}")
+            if not isinstance(k, str) or k not in SCALE_NAMES or not isinstance(v, Scale):
+                raise ConfigError(f"{where}: scales must map one of {', '.join(SCALE_NAMES)} to Scale(...); "
+                                  f"got {describe(k)}: {describe(v)}")
+        check_int(where, "eot_samples", self.eot_samples, minimum=1)
+        check_int(where, "batch_size", self.batch_size, minimum=1, none_ok=True)
+        check_bool(where, "indicators", self.indicators)
         self._check_families(atts)
         self._check_names()
-        ids = [c.id for c in self.cases()]
+        cases = self.cases()
+        ids = [c.id for c in cases]
         dup = sorted({i for i in ids if ids.count(i) > 1})
         if dup:
-            raise ConfigError(f"suite {self.name!r}: duplicate case ids {dup}; give attacks/defences distinct id=")
+            raise ConfigError(f"{where}: duplicate case ids {dup}; give attacks/defences distinct id=")
         defence_ids = {d.id for d in defs}
         attack_ids = {a.id for a in atts} | set(self.families)
         for th in ths:
             if th.defence is not None and th.defence not in defence_ids:
-                raise ConfigError(f"suite {self.name!r}: Thresholds(defence={th.defence!r}) matches no defence; "
+                raise ConfigError(f"{where}: Thresholds(defence={th.defence!r}) matches no defence; "
                                   f"known: {', '.join(sorted(defence_ids))}")
             if th.attack is not None and th.attack not in attack_ids:
-                raise ConfigError(f"suite {self.name!r}: Thresholds(attack={th.attack!r}) matches no attack; "
+                raise ConfigError(f"{where}: Thresholds(attack={th.attack!r}) matches no attack; "
                                   f"known: {', '.join(sorted(attack_ids))}")
+            self._check_bar_applies(th, cases)
+
+    def _check_bar_applies(self, th: Thresholds, cases: Sequence[Case]) -> None:
+        """A Thresholds matches at least one case, and each of its bars names a metric that at least one of
+        the matched cases measures (else it would gate nothing, silently)."""
+        where = f"suite {self.name!r}"
+        matched = [c for c in cases if th.matches(c, th.scale or "default")]
+        if not matched:
+            eps = sorted({c.eps for c in cases if th.attack is None or th.attack == c.attack.id})
+            raise ConfigError(f"{where}: {th} matches no case of the suite (its selectors together select "
+                              f"nothing; threat models: {', '.join(self.threat_models)}; ε of the selected "
+                              f"attacks: {', '.join(format_eps(e) for e in eps) or 'none'})")
+        for metric in th.bars:
+            if not any(metric_applies(metric, c) for c in matched):
+                shown = ", ".join(c.id for c in matched[:3]) + (", ..." if len(matched) > 3 else "")
+                family = any(isinstance(c, FamilyCase) for c in matched)
+                raise ConfigError(f"{where}: {th}: {metric} does not apply to the {len(matched)} case(s) it "
+                                  f"matches ({shown}): {why_not(metric, family)}")
 
     @property
     def dataset_id(self) -> str:
@@ -490,14 +573,18 @@ class Suite:
 
     def _check_families(self, atts: Sequence[Attack]) -> None:
         if not isinstance(self.families, Mapping):
-            raise ConfigError(f"suite {self.name!r}: families must map a name to a list of attack ids")
+            raise ConfigError(f"suite {self.name!r}: families must map a name to a list of attack ids, got "
+                              f"{describe(self.families)}")
         by_id = {a.id: a for a in atts}
         for fam, members in self.families.items():
             _check_id(fam, "family name")
             if fam in by_id:
                 raise ConfigError(f"suite {self.name!r}: family {fam!r} has the id of an attack; rename it")
-            members = list(_as_seq(members, f"family {fam!r}"))
-            unknown = [m for m in members if m not in by_id]
+            members = list(_as_seq(members, f"suite {self.name!r}: family {fam!r}"))
+            unknown = [m for m in members if not isinstance(m, str) or m not in by_id]
+            known = [m for m in members if isinstance(m, str) and m in by_id]
+            if len(set(known)) != len(known):
+                raise ConfigError(f"suite {self.name!r}: family {fam!r} lists an attack twice: {members}")
             if len(members) < 2 or unknown:
                 raise ConfigError(f"suite {self.name!r}: family {fam!r} needs >= 2 attack ids of the suite; "
                                   f"unknown: {unknown}; known: {', '.join(sorted(by_id))}")
@@ -511,10 +598,10 @@ class Suite:
 
     def _check_names(self) -> None:
         # Imported here: the registries live in higher layers that import this module.
-        from defences import DEFENCES
-        from robustcheck.attacks import validate_params
         from torch import nn
 
+        from defences import DEFENCES
+        from robustcheck.attacks import validate_params
         from robustcheck.data import DATASETS, FORMS, is_dataset_spec
         from robustcheck.models import CLASSIFIERS, ModelFile
         from robustcheck.models.sources import looks_like_path
@@ -548,7 +635,9 @@ class Suite:
             elif d.factory is not None:
                 check_defence_class(d.name, d.factory)
             else:
-                DEFENCES.get(d.name)
+                cls = DEFENCES.get(d.name)
+                if d.params:
+                    _check_builtin_defence_params(d.name, cls, d.params)
         from robustcheck.attacks import ATTACKS
 
         for a in self.attacks:
@@ -588,22 +677,55 @@ class Suite:
         return cases
 
 
+_CHECKED_DEFENCE_PARAMS: set[str] = set()
+
+
+def _check_builtin_defence_params(name: str, cls: Any, params: Mapping[str, Any]) -> None:
+    """Parameters of a registered defence by its signature; a built-in one (``defences.*``) is also built
+    once with them, so its own range checks run now rather than when the item runs (global RNG untouched)."""
+    from robustcheck.validation import check_params
+
+    where = f"defence {name!r}"
+    check_params(where, cls, params)
+    if not inspect.isclass(cls) or not getattr(cls, "__module__", "").startswith("defences."):
+        return
+    try:
+        key: str | None = f"{name}:{sorted(params.items())!r}"
+    except Exception:  # noqa: BLE001 - a value whose repr raises: check it every time
+        key = None
+    if key in _CHECKED_DEFENCE_PARAMS:
+        return
+    import torch
+
+    try:
+        with torch.random.fork_rng(devices=[]):
+            cls(**params)
+    except ConfigError as exc:
+        msg = str(exc)
+        raise ConfigError(msg if msg.lower().startswith(where.lower()) else f"{where}: {msg}") from None
+    except Exception as exc:  # noqa: BLE001 - a value the defence has no clear check for
+        raise ConfigError(f"{where}: parameters {describe(dict(params))} rejected: {type(exc).__name__}: "
+                          f"{exc}") from None
+    if key is not None:
+        _CHECKED_DEFENCE_PARAMS.add(key)
+
+
 def _check_allow_inconclusive(value: Any) -> bool | frozenset[str] | None:
     if value is None or isinstance(value, bool):
         return value
     from robustcheck.indicators import INCONCLUSIVE
 
     names = list(_as_seq(value, "Thresholds.allow_inconclusive"))
-    unknown = [n for n in names if n not in INCONCLUSIVE]
+    unknown = [n for n in names if not isinstance(n, str) or n not in INCONCLUSIVE]
     if unknown or not names:
         raise ConfigError(f"Thresholds.allow_inconclusive must be True, False or a non-empty list of indicators; "
                           f"unknown {unknown}; known: {', '.join(INCONCLUSIVE)}")
     return frozenset(names)
 
 
-def _as_seq(value: Any, what: str) -> Sequence[Any]:
-    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
-        if what == "defences" and isinstance(value, str):
+def _as_seq(value: Any, what: str, *, one_str: bool = False) -> Sequence[Any]:
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+        if one_str and isinstance(value, str):
             return [value]
-        raise ConfigError(f"{what} must be a list, got {value!r}")
+        raise ConfigError(f"{what} must be a list, got {describe(value)}")
     return list(value)

@@ -24,8 +24,11 @@ from defences import BaseDefence
 from robustcheck import Attack, Defence, Scale, Suite
 
 
+WEAKEN = 0.0  # the test edits this line: a code change, which stored metrics must not survive
+
+
 class Weakened(BaseDefence):
-    """Confidence detector (S = -max softmax); a fraction RC_WEAKEN of its defended labels is wrong."""
+    """Confidence detector (S = -max softmax); a fraction WEAKEN of its defended labels is wrong."""
 
     name = "weakened"
     is_detector = True
@@ -35,7 +38,7 @@ class Weakened(BaseDefence):
 
     def predict(self, x):
         pred = self.classifier(x).argmax(1).clone()
-        k = int(float(os.environ.get("RC_WEAKEN", "0")) * pred.shape[0])
+        k = int(WEAKEN * pred.shape[0])
         pred[:k] = (pred[:k] + 1) % 10
         return pred
 
@@ -71,7 +74,6 @@ def cache_dir(tmp_path_factory):
 
 @pytest.fixture
 def args(pytester, cache_dir, monkeypatch):
-    monkeypatch.delenv("RC_WEAKEN", raising=False)
     pytester.mkdir("mysuites")
     pytester.path.joinpath("mysuites", "tiny.py").write_text(SUITE)
     pytester.makeini("[pytest]\nrobustcheck_suite_files = mysuites/*.py\n")
@@ -98,7 +100,8 @@ def test_update_baseline_then_weakened_defence_fails_its_items(pytester, args, m
     same.stdout.fnmatch_lines(["*vs baseline robustcheck-baseline.json*", "*Δ vs base*",
                                "*weak|fgsm|eps=0.1|grey-box*corrected +0.000*passed*"])
 
-    monkeypatch.setenv("RC_WEAKEN", "1")
+    suite_file = pytester.path / "mysuites" / "tiny.py"  # the team edits its defence's code
+    suite_file.write_text(suite_file.read_text().replace("WEAKEN = 0.0", "WEAKEN = 1.0"))
     weak = pytester.runpytest(*args, "--robustcheck-compare-fail=corrected_accuracy:0.02,detection_auc:0.01")
     weak.assert_outcomes(passed=2, failed=2)
     out = weak.stdout.str()
@@ -178,12 +181,14 @@ def test_markdown_plots_and_leftover_tmp(pytester, args):
         assert img.ndim == 3 and img.shape[0] > 100 and img.shape[1] > 100 and img.std() > 0
 
 
-def test_unwritable_results_dir_is_a_summary_line(pytester, args):
+def test_unwritable_results_dir_is_one_error_at_startup(pytester, args):
+    """Not a summary line after the work (issue 14): one usage error before any (tests/test_faults.py)."""
     (pytester.path / "blocked").write_text("a file, not a folder")
     result = pytester.runpytest(*args, "-k", "none and 0.05", "--robustcheck-results-dir=blocked")
-    result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["*robustcheck: could not write the run record:*"])
-    assert "Traceback" not in result.stdout.str()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: the robustcheck results folder */blocked cannot be used: it is a file, not a "
+                                 "folder; remove or rename */blocked or point --robustcheck-results-dir at another folder"])
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
 
 
 def test_xdist_equals_serial_with_junit(pytester, args, tmp_path, monkeypatch):

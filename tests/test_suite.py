@@ -61,7 +61,7 @@ def test_bad_threat_model():
 
 
 def test_unknown_dataset():
-    with pytest.raises(ConfigError, match="unknown dataset"):
+    with pytest.raises(ConfigError, match="dataset .imagenet. is neither a registered name"):
         suite(dataset="imagenet")
 
 

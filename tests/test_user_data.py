@@ -252,7 +252,7 @@ def test_engine_runs_on_user_data_of_another_shape(which, tmp_path):
     from robustcheck import Defence
 
     dataset = which if which == "digits-8x8" else colour_set(240)
-    c, k = (1, 10) if which == "digits-8x8" else (3, 3)
+    k = 10 if which == "digits-8x8" else 3
     eps = 0.1 if which == "digits-8x8" else 0.4  # the colour stripes are far apart
     small = {s: Scale(n_samples=32, train_limit=400, classifier_epochs=4, defence_epochs=2, attack_steps=2)
              for s in SCALE_NAMES}

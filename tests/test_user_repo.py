@@ -5,7 +5,6 @@ measured; a bad model is one clear line, never a traceback."""
 from __future__ import annotations
 
 import json
-import textwrap
 
 import pytest
 import torch
@@ -133,8 +132,8 @@ def test_team_repository_gates_its_model_on_its_data(pytester, weights):
 
 @pytest.mark.parametrize("classifier,normalize,message", [
     ('ModelFile(HERE / "weights.pt", factory=Net)', "None", r"expects inputs in [-1, 1]"),
-    ("lambda: __import__('torch').nn.Sequential(__import__('torch').nn.Flatten(), "
-     "__import__('torch').nn.Linear(784, 10))", "None", "cannot take a batch of the suite's data: shape N×1×8×8"),
+    (("lambda: __import__('torch').nn.Sequential(__import__('torch').nn.Flatten(), "
+      "__import__('torch').nn.Linear(784, 10))"), "None", "cannot take a batch of the suite's data: shape N×1×8×8"),
     ('"missing.pt"', "None", "does not exist"),
 ], ids=["undeclared normalisation", "wrong input shape", "missing file"])
 def test_bad_model_is_one_clear_line(pytester, weights, classifier, normalize, message):

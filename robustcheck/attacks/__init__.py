@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Mapping
 from typing import Any
 
 from robustcheck.attacks.base import (
@@ -13,13 +15,21 @@ from robustcheck.attacks.base import (
     project,
 )
 from robustcheck.attacks.registry import ATTACKS
-from robustcheck.errors import ConfigError
+from robustcheck.errors import ConfigError, RobustcheckError
+from robustcheck.validation import check_value, describe, resolve_annotation
 
 
-def validate_params(name: str, params: dict[str, Any]) -> None:
-    """Raise a clear error for an unknown attack or a parameter its constructor does not take."""
+def validate_params(name: str, params: Mapping[str, Any]) -> None:
+    """Raise one clear :class:`ConfigError` for an unknown attack, a parameter its constructor does not take,
+    a value of the wrong type for the parameter's annotation (``targeted="no"``, ``steps="abc"``: a bool
+    must be a bool, an int an int, a float a finite number) or one the attack's own checks refuse (it is
+    constructed once, with a dummy seed)."""
+    if not isinstance(name, str):
+        raise ConfigError(f"attack name must be a registered name (a string), got {describe(name)}")
     cls = ATTACKS.get(name)
-    accepted = accepted_params(cls)  # type: ignore[arg-type]
+    if not isinstance(params, Mapping):
+        raise ConfigError(f"attack {name!r}: parameters must be a mapping, got {describe(params)}")
+    accepted = _params_with_source(cls)
     for key, value in params.items():
         if key in ("seed", "batch_size"):
             raise ConfigError(f"attack {name!r}: {key!r} is set by the suite, not per attack")
@@ -27,12 +37,35 @@ def validate_params(name: str, params: dict[str, Any]) -> None:
             same = [n for n in ATTACKS.list() if getattr(ATTACKS.get(n), "norm", None) == value]
             raise ConfigError(
                 f"attack {name!r} works in {getattr(cls, 'norm', '?')} only and takes no 'norm' parameter; "
-                f"attacks in {value!r}: {', '.join(same) or '(none)'}"
+                f"attacks in {describe(value)}: {', '.join(same) or '(none)'}"
             )
         if key not in accepted:
             raise ConfigError(
-                f"attack {name!r} has no parameter {key!r}; accepted: {', '.join(sorted(accepted))}"
+                f"attack {name!r} has no parameter {key!r}; accepted: "
+                f"{', '.join(sorted(k for k in accepted if k not in ('seed', 'batch_size')))}"
             )
+        param, func = accepted[key]
+        check_value(f"attack {name!r}", key, value, resolve_annotation(param.annotation, func))
+    try:
+        cls(**params, seed=0, batch_size=1)  # type: ignore[call-arg]
+    except RobustcheckError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the attack's own constructor refused a value it has no clear check for
+        raise ConfigError(f"attack {name!r}: parameters {describe(dict(params))} rejected: "
+                          f"{type(exc).__name__}: {exc}") from None
+
+
+def _params_with_source(cls: type) -> dict[str, tuple[inspect.Parameter, Any]]:
+    """{keyword parameter: (parameter, the __init__ declaring it)}, as :func:`accepted_params` collects them."""
+    out: dict[str, tuple[inspect.Parameter, Any]] = {}
+    for klass in reversed(cls.__mro__):
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        for p in inspect.signature(init).parameters.values():
+            if p.kind is inspect.Parameter.KEYWORD_ONLY:
+                out[p.name] = (p, init)
+    return out
 
 
 def build_attack(name: str, params: dict[str, Any], *, seed: int, batch_size: int = 250) -> BaseAttack:

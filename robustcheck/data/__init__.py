@@ -5,7 +5,13 @@ Dataset or a callable returning one of these (:mod:`robustcheck.data.sources`). 
 registers the built-in datasets (:mod:`robustcheck.data.builtin`).
 """
 
-from robustcheck.data.builtin import digits_8x8, embedded_mnist_path, load_dataset, load_embedded_mnist, mnist_embedded
+from robustcheck.data.builtin import (
+    digits_8x8,
+    embedded_mnist_path,
+    load_dataset,
+    load_embedded_mnist,
+    mnist_embedded,
+)
 from robustcheck.data.registry import DATASETS, register_dataset
 from robustcheck.data.sources import FORMS, describe, is_dataset_spec, resolve_dataset
 from robustcheck.data.splits import DatasetSplits, Split, hash_parts, stratified_split

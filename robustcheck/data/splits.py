@@ -61,8 +61,8 @@ def stratified_split(
         idx = torch.nonzero(y == c).view(-1)
         idx = idx[torch.randperm(idx.numel(), generator=g)]
         n = idx.numel()
-        n_train = int(round(fractions[0] * n))
-        n_val = int(round(fractions[1] * n))
+        n_train = round(fractions[0] * n)
+        n_val = round(fractions[1] * n)
         parts[0].append(idx[:n_train])
         parts[1].append(idx[n_train : n_train + n_val])
         parts[2].append(idx[n_train + n_val :])

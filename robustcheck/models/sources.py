@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import io
+import math
 import os
 import zipfile
 from collections.abc import Callable, Sequence
@@ -184,7 +185,7 @@ def check_normalize(normalize: object, where: str) -> tuple[tuple[float, ...], t
     for what, v in zip(("mean", "std"), normalize):
         vals = (v,) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
         if not isinstance(vals, (tuple, list)) or not vals or not all(
-                isinstance(e, (int, float)) and not isinstance(e, bool) and e == e and abs(e) != float("inf")
+                isinstance(e, (int, float)) and not isinstance(e, bool) and math.isfinite(e)
                 for e in vals):
             raise ConfigError(f"{where}: normalize {what} must be a finite number or a sequence of them (one per "
                               f"channel); got {v!r}.")
