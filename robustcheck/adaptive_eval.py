@@ -96,6 +96,11 @@ def _sibling(case: Case, attack: Attack, eps: float) -> Case:
     return Case(case.suite, case.defence, attack, eps, case.threat)
 
 
+def member_cases(case: FamilyCase) -> list[Case]:
+    """The member cases of a family case: each member attack at the family's ε and threat model."""
+    return [_sibling(case, attack, case.eps) for attack in case.members]
+
+
 def _memo(engine: Engine, key: Any, fn: Any) -> Any:
     if key not in engine._memo:
         engine._memo[key] = fn()

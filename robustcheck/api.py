@@ -11,11 +11,12 @@ honours ``--robustcheck-scale``/``--robustcheck-device``/the cache)::
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from robustcheck.engine import CaseResult, Engine
-from robustcheck.errors import InconclusiveError
+from robustcheck.errors import ConfigError, InconclusiveError
 from robustcheck.suite import Attack, Defence, Scale, Suite, Thresholds
 
 
@@ -50,6 +51,15 @@ class Metrics(Mapping[str, Any]):
     def __repr__(self) -> str:
         shown = ", ".join(f"{k}={v:.4g}" for k, v in self._values.items() if isinstance(v, float))
         return f"Metrics[{self.case_id}]({shown})"
+
+
+def check_case_kwargs(kwargs: Mapping[str, Any], where: str) -> None:
+    """One ConfigError naming unknown keyword arguments of :func:`build_case` (and the accepted ones)."""
+    accepted = [n for n, p in inspect.signature(build_case).parameters.items() if p.kind is p.KEYWORD_ONLY]
+    unknown = sorted(set(kwargs) - set(accepted))
+    if unknown:
+        raise ConfigError(f"{where}: unknown argument(s) {', '.join(map(repr, unknown))}; accepted: "
+                          f"{', '.join(accepted)}.")
 
 
 def build_case(
@@ -107,6 +117,7 @@ def evaluate(defence: Any, attack: str, *, eps: float, engine: Engine | None = N
     """
     from robustcheck.report import inconclusive_lines
 
+    check_case_kwargs(case_kwargs, "robustcheck.evaluate")
     case = build_case(defence, attack, eps=eps, **case_kwargs)
     eng = engine if engine is not None else Engine(device=device, scale=scale, cache_dir=cache_dir)
     metrics = Metrics(eng.evaluate(case))

@@ -11,9 +11,9 @@ import contextlib
 import copy
 import dataclasses
 import hashlib
+import inspect
 import logging
 import math
-import inspect
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -504,8 +504,9 @@ class Engine:
     def evaluate(self, case: Case, postprocess: Callable[[dict[str, Any]], None] | None = None) -> CaseResult:
         """Evaluate one case; ``postprocess(metrics)`` may edit the metrics before the bars are checked."""
         scores: dict[str, Tensor] = {}
+        self._check_eps(case)
         if isinstance(case, FamilyCase):
-            metrics = AE.family_metrics(self, case)
+            metrics = self._stored_family(case)
         else:
             metrics, scores = self._stored_case(case)
         if postprocess is not None:
@@ -548,6 +549,35 @@ class Engine:
         metrics = {k[2:]: v for k, v in blob.items() if k.startswith("m:")}
         scores = {k[2:]: v for k, v in blob.items() if k.startswith("s:")}
         return metrics, scores
+
+    def _check_eps(self, case: Case) -> None:
+        """An L2 ε larger than the diagonal of the [0, 1] box of the data's shape (√d) bounds nothing: one
+        error naming the attack, ε and the shape (an L∞ ε above 1 is refused when the suite is built)."""
+        attacks = case.members if isinstance(case, FamilyCase) else (case.attack,)
+        shape = self.data(case.suite).input_shape
+        for attack in attacks:
+            norm = getattr(ATTACKS.get(attack.name), "norm", None)
+            diameter = math.sqrt(math.prod(shape))
+            if norm == "l2" and case.eps > diameter:
+                raise ConfigError(f"suite {case.suite.name!r}: attack {attack.id!r} has L2 ε = {case.eps:g}, larger than "
+                                  f"√d = {diameter:.3g}, the largest L2 distance between two images of shape "
+                                  f"{'×'.join(map(str, shape))} in [0, 1]: such a budget bounds nothing.")
+
+    def _stored_family(self, case: FamilyCase) -> dict[str, Any]:
+        """A family case's worst-case metrics, stored like :meth:`_stored_case` under the metrics keys
+        and user code of its member cases (the adversarial sets it takes the worst case over)."""
+        members = AE.member_cases(case)
+        codes = [self._user_code(m) for m in members] if self.cache.enabled else [None]
+        if any(c is None for c in codes):
+            return AE.family_metrics(self, case)
+        key = content_key("family-metrics", case.family, [self.metrics_key(m) for m in members], codes)
+
+        def compute() -> dict[str, Any]:
+            metrics = AE.family_metrics(self, case)
+            return {f"m:{k}": (None if v is None else float(v)) for k, v in metrics.items()}
+
+        blob = self.cache.get_or_compute("metrics", key, compute, validate=_check_case_entry)
+        return {k[2:]: v for k, v in blob.items() if k.startswith("m:")}
 
     def _user_code(self, case: Case) -> str | None:
         """Digest of the source of the user's code a case runs (classes of the defence and of every

@@ -405,7 +405,7 @@ def robustcheck_evaluate(request: pytest.FixtureRequest) -> Any:
     given (to the call or the marker). Like suite items, such tests are skipped unless ``--robustcheck``
     is given.
     """
-    from robustcheck.api import Metrics, build_case
+    from robustcheck.api import Metrics, build_case, check_case_kwargs
 
     rc = request.config.stash[session_key]
     if not rc.options.enabled:
@@ -417,6 +417,7 @@ def robustcheck_evaluate(request: pytest.FixtureRequest) -> Any:
     def evaluate(defence: Any, attack: str, *, eps: float, **case_kwargs: Any) -> Metrics:
         thresholds = {**bars, **case_kwargs.pop("thresholds", {})}
         try:
+            check_case_kwargs(case_kwargs, "robustcheck_evaluate")
             case = build_case(defence, attack, eps=eps, thresholds=thresholds or None, **case_kwargs)
             result = Metrics(rc.engine.evaluate(case))
         except RobustcheckError as exc:

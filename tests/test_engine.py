@@ -162,3 +162,20 @@ def test_stored_case_metrics_follow_the_users_code(tmp_path, monkeypatch):
     assert user_source_digest([ns["Made"]]) is None
     assert user_source_digest([Engine]) == user_source_digest([])  # robustcheck's own: in the code version
     assert user_source_digest([tiny_suite]) is not None
+
+
+def test_warm_family_case_is_read_not_recomputed(tmp_path, monkeypatch):
+    """A family (worst-case) case is stored too: a warm run takes its metrics from disk."""
+    import robustcheck.adaptive_eval as AE
+
+    suite = tiny_suite(defences=["none"], attacks=[Attack("fgsm", eps=0.1), Attack("pgd-linf", eps=0.1, steps=3)],
+                       threat_models=["grey-box"], families={"fam": ["fgsm", "pgd-linf"]})
+    [fam] = [c for c in suite.cases() if "family=" in c.id]
+    cold = Engine(device="cpu", scale="smoke", cache_dir=str(tmp_path)).evaluate(fam).metrics
+
+    def boom(engine, case):
+        raise AssertionError("recomputed an unchanged family case")
+
+    monkeypatch.setattr(AE, "family_metrics", boom)
+    warm = Engine(device="cpu", scale="smoke", cache_dir=str(tmp_path)).evaluate(fam).metrics
+    assert warm == pytest.approx(cold, nan_ok=True) and "worst_case_corrected_accuracy" in warm

@@ -491,3 +491,16 @@ def test_good_edge_values_are_accepted():
     suite(attacks=[Attack("fgsm", eps=0.1), Attack("pgd-linf", eps=0.1)], families={"f": ["fgsm", "pgd-linf"]},
           thresholds=[Thresholds(attack="f", worst_case_corrected_accuracy=0.5)])
     assert math.isclose(Thresholds(eps=0.1, corrected_accuracy=0.5).eps, 0.1)
+
+
+def test_l2_eps_beyond_the_box_and_unknown_evaluate_arguments(tmp_path):
+    """Left over from item 1: the L2 bound needs the data's shape (checked by the engine), and the library
+    entry point names an unknown keyword instead of raising TypeError."""
+    import robustcheck.api as api
+    from robustcheck.engine import Engine
+
+    eng = Engine(device="cpu", scale="smoke", cache_dir=str(tmp_path))
+    with pytest.raises(ConfigError, match=r"L2 ε = 9, larger than √d = 8"):
+        api.evaluate("none", "pgd-l2", eps=9.0, engine=eng, dataset="digits-8x8", classifier="shape-cnn")
+    with pytest.raises(ConfigError, match=r"unknown argument\(s\) 'epz'"):
+        api.evaluate("none", "fgsm", eps=0.1, engine=eng, epz=0.2)

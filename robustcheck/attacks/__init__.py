@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,6 +11,7 @@ from robustcheck.attacks.base import (
     accepted_params,
     batched_predict,
     margin,
+    params_with_source,
     project,
 )
 from robustcheck.attacks.registry import ATTACKS
@@ -29,7 +29,7 @@ def validate_params(name: str, params: Mapping[str, Any]) -> None:
     cls = ATTACKS.get(name)
     if not isinstance(params, Mapping):
         raise ConfigError(f"attack {name!r}: parameters must be a mapping, got {describe(params)}")
-    accepted = _params_with_source(cls)
+    accepted = params_with_source(cls)
     for key, value in params.items():
         if key in ("seed", "batch_size"):
             raise ConfigError(f"attack {name!r}: {key!r} is set by the suite, not per attack")
@@ -53,19 +53,6 @@ def validate_params(name: str, params: Mapping[str, Any]) -> None:
     except Exception as exc:  # noqa: BLE001 - the attack's own constructor refused a value it has no clear check for
         raise ConfigError(f"attack {name!r}: parameters {describe(dict(params))} rejected: "
                           f"{type(exc).__name__}: {exc}") from None
-
-
-def _params_with_source(cls: type) -> dict[str, tuple[inspect.Parameter, Any]]:
-    """{keyword parameter: (parameter, the __init__ declaring it)}, as :func:`accepted_params` collects them."""
-    out: dict[str, tuple[inspect.Parameter, Any]] = {}
-    for klass in reversed(cls.__mro__):
-        init = klass.__dict__.get("__init__")
-        if init is None:
-            continue
-        for p in inspect.signature(init).parameters.values():
-            if p.kind is inspect.Parameter.KEYWORD_ONLY:
-                out[p.name] = (p, init)
-    return out
 
 
 def build_attack(name: str, params: dict[str, Any], *, seed: int, batch_size: int = 250) -> BaseAttack:

@@ -242,17 +242,23 @@ def margin(logits: Tensor, y: Tensor) -> Tensor:
     return other.amax(1) - true
 
 
-def accepted_params(cls: type) -> dict[str, inspect.Parameter]:
-    """Keyword parameters accepted by an attack class (its own and the base's)."""
-    params: dict[str, inspect.Parameter] = {}
+def params_with_source(cls: type) -> dict[str, tuple[inspect.Parameter, Any]]:
+    """{keyword parameter: (parameter, the ``__init__`` declaring it)} of an attack class, its own and its
+    bases' (a subclass's declaration wins)."""
+    out: dict[str, tuple[inspect.Parameter, Any]] = {}
     for klass in reversed(cls.__mro__):
         init = klass.__dict__.get("__init__")
         if init is None:
             continue
         for p in inspect.signature(init).parameters.values():
             if p.kind is inspect.Parameter.KEYWORD_ONLY:
-                params[p.name] = p
-    return params
+                out[p.name] = (p, init)
+    return out
+
+
+def accepted_params(cls: type) -> dict[str, inspect.Parameter]:
+    """Keyword parameters accepted by an attack class (its own and the base's)."""
+    return {k: p for k, (p, _) in params_with_source(cls).items()}
 
 
 def check_positive(name: str, value: object, *, integer: bool = False, allow_zero: bool = False) -> None:
