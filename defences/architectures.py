@@ -69,6 +69,18 @@ def architecture_id(architecture: Any) -> str:
     return f"{module}.{qualname}"
 
 
+def with_architecture(cfg: dict[str, Any], built: str | None, architecture: Any, paper: str,
+                      input_shape: Shape | None, default_shape: Shape = (1, 28, 28)) -> dict[str, Any]:
+    """``cfg`` plus the architecture and input shape when they differ from the paper default (so the
+    default keeps its cache key and any other network or shape changes it)."""
+    built = built or architecture_id(architecture)
+    if built != paper:
+        cfg["architecture"] = built
+    if input_shape != default_shape:
+        cfg["input_shape"] = list(input_shape) if input_shape is not None else None
+    return cfg
+
+
 def shape_mismatch(defence: str, architecture: str, takes: str, got: tuple[int, ...]) -> ConfigError:
     """The error of a named architecture that does not fit the data, as one sentence."""
     return ConfigError(f"Defence {defence!r}: the {architecture!r} architecture takes {takes} inputs, but the "

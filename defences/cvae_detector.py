@@ -65,6 +65,7 @@ from defences.architectures import (
     crop_to,
     pad_to,
     shape_mismatch,
+    with_architecture,
 )
 from defences.base import BaseDefence, FitContext
 from defences.registry import DEFENCES
@@ -234,12 +235,7 @@ class CVAEDetector(BaseDefence):
         cfg: dict[str, Any] = {"conditioning": self.conditioning, "num_classes": self.num_classes,
                                "channels": self.channels, "zdim": self.zdim, "lr": self.lr,
                                "reference": self.reference}
-        built = self.built_architecture or architecture_id(self.architecture)
-        if built != "table6.1":
-            cfg["architecture"] = built
-        if self.input_shape != (1, 28, 28):  # the default keeps its cache key
-            cfg["input_shape"] = list(self.input_shape) if self.input_shape is not None else None
-        return cfg
+        return with_architecture(cfg, self.built_architecture, self.architecture, "table6.1", self.input_shape)
 
     def _load_from_state_dict(self, state_dict: Any, prefix: str, *args: Any, **kwargs: Any) -> None:
         key = prefix + "reference_errors"

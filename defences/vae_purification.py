@@ -54,7 +54,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from defences.architectures import Shape, Unbuilt, architecture_id, as_shape, check_architecture
+from defences.architectures import Shape, Unbuilt, as_shape, check_architecture, with_architecture
 from defences.base import BaseDefence, FitContext
 from defences.cvae_detector import (
     TableArchitecture,
@@ -152,12 +152,7 @@ class VAEPurifier(BaseDefence):
             "variant": self.variant, "iterations": self.iterations, "lr": self.lr, "c": self.c,
             "noise": self.noise, "max_rotation": self.max_rotation, "max_resize": self.max_resize,
             "channels": self.channels, "zdim": self.zdim, "train_lr": self.train_lr, "seed": self.seed}
-        built = self.built_architecture or architecture_id(self.architecture)
-        if built != "table6.1":
-            cfg["architecture"] = built
-        if self.input_shape != (1, 28, 28):  # the default keeps its cache key
-            cfg["input_shape"] = list(self.input_shape) if self.input_shape is not None else None
-        return cfg
+        return with_architecture(cfg, self.built_architecture, self.architecture, "table6.1", self.input_shape)
 
     @property  # type: ignore[override]
     def stochastic(self) -> bool:  # F/G/H draw noise and/or transforms at every step (module doc)
