@@ -156,6 +156,14 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_merge(args: argparse.Namespace) -> int:
+    record, arrays = history.merge_runs(args.runs)
+    path = history.save_run(args.results_dir, record, arrays)
+    n = sum(len(c) for c in record["suites"].values())
+    print(f"merged {len(args.runs)} runs ({n} cases) into {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="robustcheck", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -164,7 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("--rootdir", default=".", help="project root the suite files are relative to")
     ls.add_argument("--suite-files", nargs="+", default=["suites/*.py"], help="glob patterns of suite files")
     for name, help_ in (("history", "table of saved runs"), ("compare", "per-case metric deltas of two runs"),
-                        ("plot", "draw ROC and accuracy-vs-ε plots of a saved run")):
+                        ("plot", "draw ROC and accuracy-vs-ε plots of a saved run"),
+                        ("merge", "join the records of shards (--robustcheck-shard) into one run")):
         sp = sub.add_parser(name, help=help_)
         sp.add_argument("--results-dir", default=DEFAULT_RESULTS, help=f"run records (default {DEFAULT_RESULTS})")
         if name == "compare":
@@ -174,6 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
             sp.add_argument("--fail", help="tolerances, e.g. corrected_accuracy:0.02,detection_auc:1%%; "
                                            "exit 1 on a regression")
             sp.add_argument("--all", action="store_true", help="show every metric, not only the gated ones")
+        if name == "merge":
+            sp.add_argument("runs", nargs="+", help="record paths of the shards' runs")
         if name == "plot":
             sp.add_argument("run", help="run number, record path or 'latest'")
             sp.add_argument("--out", required=True, help="folder for the PNG files")
@@ -182,7 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handler = {"list": _cmd_list, "history": _cmd_history, "compare": _cmd_compare, "plot": _cmd_plot}
+    handler = {"list": _cmd_list, "history": _cmd_history, "compare": _cmd_compare, "plot": _cmd_plot,
+               "merge": _cmd_merge}
     try:
         return handler[args.command](args)
     except RobustcheckError as exc:

@@ -25,7 +25,7 @@ import math
 import os
 import re
 import zipfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -160,6 +160,38 @@ def load_run(path: str | os.PathLike[str]) -> dict[str, Any]:
 
     check_run_record(f"run record {p}", rec, schema=SCHEMA)  # every field read back, one clear error
     return rec
+
+
+def merge_runs(paths: Sequence[str | os.PathLike[str]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Join the records (and score arrays) of runs that evaluated disjoint shares of the same suites
+    (``--robustcheck-shard``, or several machines) into one record. The runs must agree on scale and
+    seed override; a case in two records must have identical metrics (else: a ConfigError naming it)."""
+    if len(paths) < 2:
+        raise ConfigError(f"merge needs at least two run records, got {len(paths)}")
+    records = [(Path(p), load_run(p)) for p in paths]
+    first = records[0][1]
+    merged: dict[str, Any] = {k: v for k, v in first.items() if k not in ("suites", "shard", "seeds")}
+    merged["suites"], merged["seeds"], merged["merged_from"] = {}, {}, []
+    arrays: dict[str, Any] = {}
+    for path, rec in records:
+        for field_ in ("scale", "seed_override"):
+            if rec.get(field_) != first.get(field_):
+                raise ConfigError(f"cannot merge {path.name}: its {field_} is {rec.get(field_)!r}, the first record's "
+                                  f"{first.get(field_)!r}")
+        merged["merged_from"].append({"record": path.name, "shard": rec.get("shard"), "started": rec.get("started")})
+        merged["seeds"].update(rec.get("seeds") or {})
+        for suite, cases in rec["suites"].items():
+            into = merged["suites"].setdefault(suite, {})
+            for case, entry in cases.items():
+                if case in into and into[case]["metrics"] != entry["metrics"]:
+                    raise ConfigError(f"cannot merge {path.name}: case {suite}[{case}] is in two records with different "
+                                      f"metrics")
+                into[case] = entry
+        arrays.update(load_scores(path))
+    merged["started"] = min(r.get("started") or "" for _, r in records) or None
+    merged["finished"] = max(r.get("finished") or "" for _, r in records) or None
+    merged["shard"] = None
+    return merged, arrays
 
 
 def load_scores(record_path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -37,6 +37,8 @@ _OPTIONS = [
     ("baseline", "string", "robustcheck-baseline.json", "baseline file (relative to rootdir)"),
     ("markdown", "string", None, "write a Markdown summary here (e.g. $GITHUB_STEP_SUMMARY)"),
     ("report-dir", "string", None, "write PNG plots here (needs the 'plots' extra: matplotlib)"),
+    ("shard", "string", None, ("evaluate shard I/N (1-based) of the cases, a deterministic share by (suite, "
+                               "defence); join the shards' records with `robustcheck merge`")),
 ]
 
 
@@ -84,12 +86,63 @@ def _ini(config: pytest.Config, key: str) -> Any:
     """``config.getini`` with a bad value (``robustcheck = maybe``) as one UsageError, not an INTERNALERROR."""
     try:
         return config.getini(key)
-    except ValueError as exc:
+    except (ValueError, pytest.UsageError) as exc:  # pytest >= 9.2 raises UsageError itself, without the key
         raise pytest.UsageError(f"ini value {key}: {exc}; use true or false (1/0, yes/no, on/off)") from None
 
 
 _DEVICE_RE = re.compile(r"auto|cpu|cuda(:[0-9]+)?")
 _DEFAULT_SUITE_FILES = ["suites/*.py"]
+
+
+def _check_shard_option(config: pytest.Config) -> tuple[int, int] | None:
+    value = _option(config, "shard")
+    if value is None:
+        return None
+    m = re.fullmatch(r"\s*(\d{1,6})\s*/\s*(\d{1,6})\s*", str(value))
+    if m is None or not 1 <= int(m.group(1)) <= int(m.group(2)):
+        raise pytest.UsageError(f"--robustcheck-shard must be I/N with 1 <= I <= N (e.g. 2/3), got {value!r}")
+    return int(m.group(1)), int(m.group(2))
+
+
+def shard_of(keys: list[tuple[str, str]], shard: tuple[int, int]) -> set[tuple[str, str]]:
+    """The (suite, defence) groups shard ``i/n`` evaluates: the sorted groups dealt round-robin, so every
+    group (its defence trained once) is in exactly one shard and the shards differ in size by at most one."""
+    i, n = shard
+    return {k for idx, k in enumerate(sorted(set(keys))) if idx % n == i - 1}
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    rc = config.stash.get(session_key, None)
+    shard = rc.options.shard if rc is not None else None
+    if shard is None:
+        return
+    cases = [it for it in items if isinstance(it, RobustcheckItem)]
+    mine = shard_of([(it.case.suite.name, it.case.defence.id) for it in cases], shard)
+    deselected = [it for it in cases if (it.case.suite.name, it.case.defence.id) not in mine]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        drop = set(map(id, deselected))
+        items[:] = [it for it in items if id(it) not in drop]
+
+
+def assign_worker_gpu(workerid: str | None, gpus: int, env: dict[str, str] | Any) -> str | None:
+    """Give xdist worker ``gwK`` one GPU: ``CUDA_VISIBLE_DEVICES`` = the (K mod n)-th of the devices the
+    controller sees (its own ``CUDA_VISIBLE_DEVICES`` list if set, else 0..n-1), before the worker
+    initialises CUDA. Nothing with fewer than two GPUs or without a worker id. Returns the device."""
+    if not workerid or not workerid.startswith("gw") or not workerid[2:].isdigit() or gpus < 2:
+        return None
+    visible = [d.strip() for d in env.get("CUDA_VISIBLE_DEVICES", "").split(",") if d.strip()]
+    devices = visible[:gpus] if visible else [str(i) for i in range(gpus)]
+    env["CUDA_VISIBLE_DEVICES"] = devices[int(workerid[2:]) % len(devices)]
+    return env["CUDA_VISIBLE_DEVICES"]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist controller: tell each worker how many GPUs there are (counted here, once)."""
+    import torch
+
+    node.workerinput["robustcheck_gpus"] = torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
 def _check_seed_option(config: pytest.Config) -> int | None:
@@ -176,9 +229,13 @@ def pytest_configure(config: pytest.Config) -> None:
         "e.g. robustcheck_thresholds(corrected_accuracy=0.8)",
     )
     rootdir = Path(config.rootpath)
+    worker = getattr(config, "workerinput", None)
+    if worker is not None:  # before anything initialises CUDA in this worker: one GPU per worker
+        assign_worker_gpu(worker.get("workerid"), int(worker.get("robustcheck_gpus", 0)), os.environ)
     enabled_ini = _ini(config, "robustcheck")  # read even under --robustcheck: a bad value is an error
     enabled = bool(config.getoption("robustcheck") or enabled_ini)
     seed_int = _check_seed_option(config)
+    shard = _check_shard_option(config)
     _check_device_option(config, enabled)
     if enabled:
         _check_suite_files(config)
@@ -202,6 +259,7 @@ def pytest_configure(config: pytest.Config) -> None:
             baseline=path("baseline"),
             markdown=path("markdown"),
             report_dir=path("report-dir"),
+            shard=shard,
         )
         rc = RobustcheckSession(options)
         rc.load_reference()

@@ -37,6 +37,7 @@ class Options:
     baseline: Path | None = None
     markdown: Path | None = None
     report_dir: Path | None = None
+    shard: tuple[int, int] | None = None  # (i, n): this run evaluates shard i of n (1-based)
 
     def __post_init__(self) -> None:
         if self.scale not in SCALE_NAMES:
@@ -202,6 +203,7 @@ class RobustcheckSession:
             "git": git_info(rootpath),
             "compared_with": self.reference.label if self.reference is not None else None,
             "tolerances": {m: t.describe() for m, t in self.tolerances.items()},
+            "shard": f"{o.shard[0]}/{o.shard[1]}" if o.shard else None,
             "suites": {name: {r["case"]: r for r in recs} for name, recs in self.by_suite().items()},
         }
 
