@@ -32,3 +32,17 @@ def evaluate_suite(cache_dir, suite):
 
     engine = Engine(device="cpu", scale="smoke", cache_dir=str(cache_dir))
     return engine, suite, {c.id: (c, engine.evaluate(c)) for c in suite.cases()}, cache_dir
+
+
+def run_suite_subprocess(pytester, suite_source: str, name: str, *extra: str):
+    """Run ``pytest --robustcheck`` at smoke scale in a subprocess on a suite file ``gates/suite.py``
+    holding ``suite_source``, with its own cache and results folders named after ``name`` (a cold run,
+    as on another machine): ``(result, sorted record paths)``."""
+    pytester.path.joinpath("gates").mkdir(exist_ok=True)
+    pytester.path.joinpath("gates", "suite.py").write_text(suite_source)
+    pytester.makeini("[pytest]\nrobustcheck_suite_files = gates/*.py\n")
+    results = pytester.path / f"results-{name}"
+    r = pytester.runpytest_subprocess("--robustcheck", "--robustcheck-scale=smoke", "-p", "no:cacheprovider",
+                                      f"--robustcheck-cache-dir={pytester.path / f'cache-{name}'}",
+                                      f"--robustcheck-results-dir={results}", *extra)
+    return r, sorted(results.glob("*.json"))

@@ -8,6 +8,8 @@ import json
 
 import pytest
 
+from tests.helpers import run_suite_subprocess
+
 SUITE = '''
 from robustcheck import Attack, Scale, Suite
 
@@ -21,16 +23,9 @@ SUITE = Suite(name="order", defences=["none", "ae-kl", "feature-squeezing"],
 
 
 def _run(pytester, name: str, *extra: str) -> dict:
-    pytester.mkdir("gates") if not (pytester.path / "gates").exists() else None
-    pytester.path.joinpath("gates", "order.py").write_text(SUITE)
-    pytester.makeini("[pytest]\nrobustcheck_suite_files = gates/*.py\n")
-    results = pytester.path / f"results-{name}"
-    r = pytester.runpytest_subprocess("--robustcheck", "--robustcheck-scale=smoke", "-p", "no:cacheprovider",
-                                      f"--robustcheck-cache-dir={pytester.path / f'cache-{name}'}",
-                                      f"--robustcheck-results-dir={results}", *extra)
+    r, records = run_suite_subprocess(pytester, SUITE, name, *extra)
     assert r.ret == 0, r.stdout.str()[-3000:]
-    rec = json.loads(sorted(results.glob("*.json"))[-1].read_text())
-    return {c: v for c, v in rec["suites"]["order"].items()}
+    return dict(json.loads(records[-1].read_text())["suites"]["order"])
 
 
 def test_serial_xdist_modes_and_single_case_are_bit_identical(pytester):

@@ -10,6 +10,7 @@ import pytest
 
 from robustcheck import cli, history
 from robustcheck.plugin import shard_of
+from tests.helpers import run_suite_subprocess
 
 SUITE = '''
 from robustcheck import Attack, Scale, Suite
@@ -31,14 +32,7 @@ def test_shards_are_disjoint_cover_everything_and_are_balanced():
 
 
 def _run(pytester, name: str, *extra: str):
-    pytester.path.joinpath("gates").mkdir(exist_ok=True)
-    pytester.path.joinpath("gates", "sharded.py").write_text(SUITE)
-    pytester.makeini("[pytest]\nrobustcheck_suite_files = gates/*.py\n")
-    results = pytester.path / f"results-{name}"
-    r = pytester.runpytest_subprocess("--robustcheck", "--robustcheck-scale=smoke", "-p", "no:cacheprovider",
-                                      f"--robustcheck-cache-dir={pytester.path / f'cache-{name}'}",
-                                      f"--robustcheck-results-dir={results}", *extra)
-    return r, sorted(results.glob("*.json"))
+    return run_suite_subprocess(pytester, SUITE, name, *extra)
 
 
 def test_two_shards_merged_equal_a_serial_run(pytester, capsys):
