@@ -70,7 +70,9 @@ def test_suspended_holder_makes_the_waiter_fail_within_the_timeout_naming_it(tmp
         holder.wait()
     msg = str(err.value)
     lock = cache.path("k", "key").with_suffix(".lock")
-    assert 1.4 < waited < 6, waited
+    # gave up after the 1.5 s of silence, not when the holder would have released (120 s); the upper
+    # bound is loose so a loaded CI machine cannot make it flaky
+    assert 1.4 < waited < 60, waited
     assert calls == []
     assert f"cache entry k/{cache.path('k', 'key').name} is locked by pid {holder.pid} " in msg
     assert "(cmd: " in msg and "robustcheck.cache" in msg and " since " in msg
