@@ -105,9 +105,14 @@ def row(label: str, impl: str, model, x, y, x_adv, seconds: float, p: float) -> 
     pred = batched_predict(model, x_adv)
     fooled = (pred != y) & (pred0 == y)
     d = (x_adv - x).flatten(1).norm(p=p, dim=1)[fooled]
-    return {"attack": label, "impl": impl, "images/s": x.shape[0] / seconds, "seconds": seconds,
-            "success": (pred != y).float().mean().item(),
-            f"median L{int(p)}": d.median().item() if d.numel() else float("nan")}
+    return {
+        "attack": label,
+        "impl": impl,
+        "images/s": x.shape[0] / seconds,
+        "seconds": seconds,
+        "success": (pred != y).float().mean().item(),
+        f"median L{int(p)}": d.median().item() if d.numel() else float("nan"),
+    }
 
 
 def main() -> None:
@@ -116,7 +121,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--cache-dir", default=str(ROOT / ".robustcheck" / "cache"))
     ap.add_argument("--skip", nargs="*", default=[], help="deepfool, cw, slide, pgd")
-    ap.add_argument("--batch-size", type=int, default=64, help="robustcheck's batch (the engine's CPU default)")
+    ap.add_argument(
+        "--batch-size", type=int, default=64, help="robustcheck's batch (the engine's CPU default)"
+    )
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore")
@@ -133,66 +140,129 @@ def main() -> None:
 
     def ours_at_limit(label: str, name: str, params: dict, eps: list[float]) -> tuple[torch.Tensor, float]:
         counter = Counting(model).eval()
-        out, secs = timed(lambda: build_attack(name, params, seed=0, batch_size=args.batch_size)(
-            counter, x, y, eps)[0].x_adv)
-        limit_rows.append([label, counter.grad_rows / x.shape[0], counter.plain_rows / x.shape[0],
-                           x.shape[0] / secs, fraction_of_limit(counter, secs, limit_fb, limit_f)])
+        out, secs = timed(
+            lambda: (
+                build_attack(name, params, seed=0, batch_size=args.batch_size)(counter, x, y, eps)[0].x_adv
+            )
+        )
+        limit_rows.append(
+            [
+                label,
+                counter.grad_rows / x.shape[0],
+                counter.plain_rows / x.shape[0],
+                x.shape[0] / secs,
+                fraction_of_limit(counter, secs, limit_fb, limit_f),
+            ]
+        )
         return out, secs
 
     if "deepfool" not in args.skip:
         ours, t_ours = ours_at_limit("DeepFool (all classes)", "deepfool", {}, [1e9])
         top3, t_top3 = ours_at_limit("DeepFool (3 candidates)", "deepfool", {"candidates": 3}, [1e9])
         ta, t_ta = timed(lambda: torchattacks.DeepFool(model, steps=50, overshoot=0.02)(x, y))
-        fbx, t_fb = timed(lambda: fb.attacks.L2DeepFoolAttack(steps=50, overshoot=0.02)(fmodel, x, y, epsilons=None)[0])
-        r = [row("DeepFool (all classes)", "robustcheck", model, x, y, ours, t_ours, 2),
-             row("DeepFool (3 candidates)", "robustcheck", model, x, y, top3, t_top3, 2),
-             row("DeepFool", "torchattacks", model, x, y, ta, t_ta, 2),
-             row("DeepFool (10 candidates)", "foolbox", model, x, y, fbx, t_fb, 2)]
+        fbx, t_fb = timed(
+            lambda: fb.attacks.L2DeepFoolAttack(steps=50, overshoot=0.02)(fmodel, x, y, epsilons=None)[0]
+        )
+        r = [
+            row("DeepFool (all classes)", "robustcheck", model, x, y, ours, t_ours, 2),
+            row("DeepFool (3 candidates)", "robustcheck", model, x, y, top3, t_top3, 2),
+            row("DeepFool", "torchattacks", model, x, y, ta, t_ta, 2),
+            row("DeepFool (10 candidates)", "foolbox", model, x, y, fbx, t_fb, 2),
+        ]
         rows += r
         # not a ratio target any more: torchattacks' DeepFool fools far fewer digits (a poor yardstick);
         # the honest one is the fraction of the limit below
 
     if "cw" not in args.skip:
         ours, t_ours = ours_at_limit("CW-L2 (binary search)", "cw-l2", CW, [1e9])
-        fbcw = fb.attacks.L2CarliniWagnerAttack(binary_search_steps=CW["search_steps"], steps=CW["steps"],
-                                                stepsize=CW["lr"], confidence=CW["confidence"],
-                                                initial_const=CW["initial_const"])
+        fbcw = fb.attacks.L2CarliniWagnerAttack(
+            binary_search_steps=CW["search_steps"],
+            steps=CW["steps"],
+            stepsize=CW["lr"],
+            confidence=CW["confidence"],
+            initial_const=CW["initial_const"],
+        )
         fbx, t_fb = timed(lambda: fbcw(fmodel, x, y, epsilons=None)[0])
-        r = [row("CW-L2 (binary search)", "robustcheck", model, x, y, ours, t_ours, 2),
-             row("CW-L2 (binary search)", "foolbox", model, x, y, fbx, t_fb, 2)]
+        r = [
+            row("CW-L2 (binary search)", "robustcheck", model, x, y, ours, t_ours, 2),
+            row("CW-L2 (binary search)", "foolbox", model, x, y, fbx, t_fb, 2),
+        ]
         rows += r
-        ratios.append(["CW-L2", "time vs foolbox", t_ours / t_fb, "<= 0.5",
-                       f"{r[0]['success']:.3f} vs {r[1]['success']:.3f}"])
+        ratios.append(
+            [
+                "CW-L2",
+                "time vs foolbox",
+                t_ours / t_fb,
+                "<= 0.5",
+                f"{r[0]['success']:.3f} vs {r[1]['success']:.3f}",
+            ]
+        )
 
     if "slide" not in args.skip:
         ours, t_ours = ours_at_limit("SLIDE (L1, eps=10)", "slide", SLIDE, [SLIDE_EPS])
-        fbs = fb.attacks.SparseL1DescentAttack(quantile=SLIDE["q"] / 100, rel_stepsize=SLIDE["rel_stepsize"],
-                                               steps=SLIDE["steps"])
+        fbs = fb.attacks.SparseL1DescentAttack(
+            quantile=SLIDE["q"] / 100, rel_stepsize=SLIDE["rel_stepsize"], steps=SLIDE["steps"]
+        )
         fbx, t_fb = timed(lambda: fbs(fmodel, x, y, epsilons=[SLIDE_EPS])[1][0])
-        r = [row("SLIDE (L1, eps=10)", "robustcheck", model, x, y, ours, t_ours, 1),
-             row("SLIDE (L1, eps=10)", "foolbox", model, x, y, fbx, t_fb, 1)]
+        r = [
+            row("SLIDE (L1, eps=10)", "robustcheck", model, x, y, ours, t_ours, 1),
+            row("SLIDE (L1, eps=10)", "foolbox", model, x, y, fbx, t_fb, 1),
+        ]
         rows += r
-        ratios.append(["SLIDE", "time vs foolbox", t_ours / t_fb, "<= 1",
-                       f"{r[0]['success']:.3f} vs {r[1]['success']:.3f}"])
+        ratios.append(
+            [
+                "SLIDE",
+                "time vs foolbox",
+                t_ours / t_fb,
+                "<= 1",
+                f"{r[0]['success']:.3f} vs {r[1]['success']:.3f}",
+            ]
+        )
 
     if "pgd" not in args.skip:
-        ours, t_ours = ours_at_limit("PGD-Linf (eps=0.1, 40 steps)", "pgd-linf", {"steps": 40, "alpha": 0.01}, [0.1])
+        ours, t_ours = ours_at_limit(
+            "PGD-Linf (eps=0.1, 40 steps)", "pgd-linf", {"steps": 40, "alpha": 0.01}, [0.1]
+        )
         ta, t_ta = timed(lambda: torchattacks.PGD(model, eps=0.1, alpha=0.01, steps=40)(x, y))
-        rows += [row("PGD-Linf (eps=0.1, 40 steps)", "robustcheck", model, x, y, ours, t_ours, 2),
-                 row("PGD-Linf (eps=0.1, 40 steps)", "torchattacks", model, x, y, ta, t_ta, 2)]
+        rows += [
+            row("PGD-Linf (eps=0.1, 40 steps)", "robustcheck", model, x, y, ours, t_ours, 2),
+            row("PGD-Linf (eps=0.1, 40 steps)", "torchattacks", model, x, y, ta, t_ta, 2),
+        ]
 
     load = os.getloadavg()
-    print(f"n = {args.n} embedded-MNIST test digits, clean accuracy {clean:.3f}; torch {torch.__version__}, "
-          f"{args.threads} thread(s), robustcheck batch {args.batch_size}; load average at the end {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} "
-          f"(CPU shared with other processes: timings are noisy)")
+    print(
+        f"n = {args.n} embedded-MNIST test digits, clean accuracy {clean:.3f}; torch {torch.__version__}, "
+        f"{args.threads} thread(s), robustcheck batch {args.batch_size}; load average at the end {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} "
+        f"(CPU shared with other processes: timings are noisy)"
+    )
     print(tabulate(rows, headers="keys", floatfmt=".3f", tablefmt="github"))
     print()
-    print(tabulate(ratios, headers=["attack", "ratio", "measured", "target", "success ours vs theirs"],
-                   floatfmt=".2f", tablefmt="github"))
+    print(
+        tabulate(
+            ratios,
+            headers=["attack", "ratio", "measured", "target", "success ours vs theirs"],
+            floatfmt=".2f",
+            tablefmt="github",
+        )
+    )
     print()
-    print(f"limit at batch {args.batch_size}: {limit_fb:.0f} rows/s forward+backward, {limit_f:.0f} rows/s forward")
-    print(tabulate(limit_rows, headers=["attack (robustcheck)", "gradient passes / image", "plain passes / image",
-                                        "images/s", "fraction of the limit"], floatfmt=".2f", tablefmt="github"))
+    print(
+        f"limit at batch {args.batch_size}: {limit_fb:.0f} rows/s forward+backward, {limit_f:.0f} rows/s forward"
+    )
+    print(
+        tabulate(
+            limit_rows,
+            headers=[
+                "attack (robustcheck)",
+                "gradient passes / image",
+                "plain passes / image",
+                "images/s",
+                "fraction of the limit",
+            ],
+            floatfmt=".2f",
+            tablefmt="github",
+        )
+    )
 
 
 if __name__ == "__main__":

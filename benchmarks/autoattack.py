@@ -48,8 +48,11 @@ def main() -> None:
     ap.add_argument("--eps", type=float, nargs="+", default=[0.1])
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--cache-dir", default=str(ROOT / ".robustcheck" / "cache"))
-    ap.add_argument("--with-torchattacks", action="store_true",
-                    help="also run torchattacks.AutoAttack (the wrapper with 10-iteration APGD/APGD-T/FAB)")
+    ap.add_argument(
+        "--with-torchattacks",
+        action="store_true",
+        help="also run torchattacks.AutoAttack (the wrapper with 10-iteration APGD/APGD-T/FAB)",
+    )
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore")
@@ -72,27 +75,37 @@ def main() -> None:
         x_ref, _ = ref.run_standard_evaluation(x, y, batch_size=max(args.n, 1))
         t_ref = time.perf_counter() - t
         theirs = (batched_predict(model, x_ref) == y).float().mean().item()
-        row = {"eps": eps, "robust acc ours": ours, "robust acc reference": theirs,
-               "diff (points)": 100 * (ours - theirs), "seconds ours": t_ours, "seconds reference": t_ref,
-               "time ours / reference": t_ours / t_ref,
-               "ours robust after clean/apgd-ce/apgd-t/fab-t/square": "/".join(
-                   str(c) for _, c in attack.last_breakdown)}
+        row = {
+            "eps": eps,
+            "robust acc ours": ours,
+            "robust acc reference": theirs,
+            "diff (points)": 100 * (ours - theirs),
+            "seconds ours": t_ours,
+            "seconds reference": t_ref,
+            "time ours / reference": t_ours / t_ref,
+            "ours robust after clean/apgd-ce/apgd-t/fab-t/square": "/".join(
+                str(c) for _, c in attack.last_breakdown
+            ),
+        }
         if args.with_torchattacks:
             import torchattacks
 
             torch.manual_seed(0)
             t = time.perf_counter()
-            wrapper = torchattacks.AutoAttack(model, norm="Linf", eps=eps, version="standard", n_classes=10,
-                                              seed=0)
+            wrapper = torchattacks.AutoAttack(
+                model, norm="Linf", eps=eps, version="standard", n_classes=10, seed=0
+            )
             x_ta = wrapper(x, y)
             row["seconds torchattacks AA"] = time.perf_counter() - t
             row["robust acc torchattacks AA"] = (batched_predict(model, x_ta) == y).float().mean().item()
         rows.append(row)
 
     load = os.getloadavg()
-    print(f"n = {args.n} embedded-MNIST test digits, clean accuracy {clean:.3f}; torch {torch.__version__}, "
-          f"{args.threads} thread(s); load average at the end {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} "
-          f"(CPU shared with other processes: timings are noisy)")
+    print(
+        f"n = {args.n} embedded-MNIST test digits, clean accuracy {clean:.3f}; torch {torch.__version__}, "
+        f"{args.threads} thread(s); load average at the end {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} "
+        f"(CPU shared with other processes: timings are noisy)"
+    )
     print(tabulate(rows, headers="keys", floatfmt=".4g", tablefmt="github"))
 
 

@@ -52,18 +52,32 @@ def merged(paths: list[str], suite: str) -> dict[str, dict]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("suite")
-    ap.add_argument("records", nargs="+", help="one or more run records; with several, floors use the lowest "
-                    "and ceilings the highest measurement (e.g. models trained with 1 and with 2 threads)")
+    ap.add_argument(
+        "records",
+        nargs="+",
+        help="one or more run records; with several, floors use the lowest "
+        "and ceilings the highest measurement (e.g. models trained with 1 and with 2 threads)",
+    )
     ap.add_argument("--margin", type=float, default=0.05, help="corrected accuracy: measured − margin")
     ap.add_argument("--floor", type=float, default=0.10, help="no corrected-accuracy bar below this")
     ap.add_argument("--auc-margin", type=float, default=0.03)
-    ap.add_argument("--auc-attacks", default="", help="comma list: attacks whose AUCs set the per-defence bar "
-                    "(default: all); detector-aware attacks are meant to lower AUC and get per-case bars")
+    ap.add_argument(
+        "--auc-attacks",
+        default="",
+        help="comma list: attacks whose AUCs set the per-defence bar "
+        "(default: all); detector-aware attacks are meant to lower AUC and get per-case bars",
+    )
     ap.add_argument("--clean-margin", type=float, default=0.04)
-    ap.add_argument("--adaptive-attacks", default="", help="comma list: detector-aware attacks whose white-box "
-                    "cases get an adaptive_success_rate ceiling (measured + --margin)")
+    ap.add_argument(
+        "--adaptive-attacks",
+        default="",
+        help="comma list: detector-aware attacks whose white-box "
+        "cases get an adaptive_success_rate ceiling (measured + --margin)",
+    )
     ap.add_argument("--scale", default="default")
-    ap.add_argument("--write", default=None, help="suite file whose generated bar lines are replaced in place")
+    ap.add_argument(
+        "--write", default=None, help="suite file whose generated bar lines are replaced in place"
+    )
     args = ap.parse_args()
     cases = merged(args.records, args.suite)
     auc_attacks = {a for a in args.auc_attacks.split(",") if a}
@@ -87,32 +101,50 @@ def main() -> None:
         v = m.get(metric)
         if v is not None and not math.isnan(v) and v >= args.floor:
             lines.append(f"        Thresholds({sel}, {metric}={floor2(v - args.margin):.2f}),  # {v:.3f}")
-        if auc_attacks and attack not in auc_attacks and auc is not None and not math.isnan(auc) and not family:
-            lines.append(f"        Thresholds({sel}, detection_auc={floor2(auc - args.auc_margin):.2f}),  # {auc:.3f}")
+        if (
+            auc_attacks
+            and attack not in auc_attacks
+            and auc is not None
+            and not math.isnan(auc)
+            and not family
+        ):
+            lines.append(
+                f"        Thresholds({sel}, detection_auc={floor2(auc - args.auc_margin):.2f}),  # {auc:.3f}"
+            )
         asr = m.get("adaptive_success_rate")
         if attack in adaptive and threat == "white-box" and defence != "none" and asr is not None:
-            lines.append(f"        Thresholds({sel}, adaptive_success_rate={ceil2(asr + args.margin):.2f}),  # {asr:.3f}")
+            lines.append(
+                f"        Thresholds({sel}, adaptive_success_rate={ceil2(asr + args.margin):.2f}),  # {asr:.3f}"
+            )
     for d, vals in sorted(aucs.items()):
         if auc_attacks:
             for a in sorted(auc_attacks):
                 v = min(auc for auc, att in vals if att == a)
-                lines.append(f'        Thresholds(scale=D, defence="{d}", attack="{a}", detection_auc='
-                             f"{floor2(v - args.auc_margin):.2f}),  # min {v:.3f}")
+                lines.append(
+                    f'        Thresholds(scale=D, defence="{d}", attack="{a}", detection_auc='
+                    f"{floor2(v - args.auc_margin):.2f}),  # min {v:.3f}"
+                )
         else:
             v = min(auc for auc, _ in vals)
-            lines.append(f'        Thresholds(scale=D, defence="{d}", detection_auc={floor2(v - args.auc_margin):.2f}),'
-                         f"  # min {v:.3f}")
+            lines.append(
+                f'        Thresholds(scale=D, defence="{d}", detection_auc={floor2(v - args.auc_margin):.2f}),'
+                f"  # min {v:.3f}"
+            )
     for d, v in sorted(clean.items()):
-        lines.append(f'        Thresholds(scale=D, defence="{d}", defended_clean_accuracy='
-                     f"{floor2(v - args.clean_margin):.2f}),  # {v:.3f}")
+        lines.append(
+            f'        Thresholds(scale=D, defence="{d}", defended_clean_accuracy='
+            f"{floor2(v - args.clean_margin):.2f}),  # {v:.3f}"
+        )
     if args.write:
         write(args.write, lines)
     else:
         print("\n".join(lines))
 
 
-GENERATED = re.compile(r'^\s+Thresholds\(scale=D, defence="[^"]+".*, (corrected_accuracy|worst_case_corrected_accuracy|'
-                       r"detection_auc|adaptive_success_rate|defended_clean_accuracy)=[0-9.]+\),\s+# .*$")
+GENERATED = re.compile(
+    r'^\s+Thresholds\(scale=D, defence="[^"]+".*, (corrected_accuracy|worst_case_corrected_accuracy|'
+    r"detection_auc|adaptive_success_rate|defended_clean_accuracy)=[0-9.]+\),\s+# .*$"
+)
 
 
 def write(path: str, lines: list[str]) -> None:

@@ -25,10 +25,23 @@ ROOT = Path(__file__).resolve().parents[1]
 def run(cache: str, scale: str, device: str, results: str) -> tuple[float, int]:
     t = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "suites/default.py", "--robustcheck", "-q", "-p", "no:cacheprovider",
-         f"--robustcheck-scale={scale}", f"--robustcheck-device={device}", f"--robustcheck-cache-dir={cache}",
-         f"--robustcheck-results-dir={results}"],
-        cwd=ROOT, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "suites/default.py",
+            "--robustcheck",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"--robustcheck-scale={scale}",
+            f"--robustcheck-device={device}",
+            f"--robustcheck-cache-dir={cache}",
+            f"--robustcheck-results-dir={results}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
     return time.perf_counter() - t, proc.returncode
 
@@ -43,12 +56,16 @@ def main() -> None:
         cold, rc1 = run(cache, args.scale, args.device, results)
         warm, rc2 = run(cache, args.scale, args.device, results)
     target_cold, target_warm = (600.0, 60.0)
-    print(tabulate(
-        [["cold (training + attacks)", f"{cold:.1f}", target_cold, f"{cold / target_cold:.2f}", rc1],
-         ["warm (all cached)", f"{warm:.1f}", target_warm, f"{warm / target_warm:.2f}", rc2],
-         ["cold / warm", f"{cold / warm:.1f}x", "", "", ""]],
-        headers=["run", "seconds", "target s", "ratio to target", "pytest exit"],
-    ))
+    print(
+        tabulate(
+            [
+                ["cold (training + attacks)", f"{cold:.1f}", target_cold, f"{cold / target_cold:.2f}", rc1],
+                ["warm (all cached)", f"{warm:.1f}", target_warm, f"{warm / target_warm:.2f}", rc2],
+                ["cold / warm", f"{cold / warm:.1f}x", "", "", ""],
+            ],
+            headers=["run", "seconds", "target s", "ratio to target", "pytest exit"],
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from defences.base import BaseDefence, DefenceProtocol, Detector, FitContext, Purifier
-from defences.registry import DEFENCES
+from robustcheck.defences.base import BaseDefence, DefenceProtocol, Detector, FitContext, Purifier
+from robustcheck.defences.registry import DEFENCES
 
 # One module per defence family; importing a module registers its defences.
-from defences import (  # noqa: F401  # isort: skip
+from robustcheck.defences import (  # noqa: F401  # isort: skip
     ae_purifiers,
     cvae_detector,
     feature_squeezing,

@@ -10,7 +10,7 @@ linear → 128; decoder linear 128 → 32·7·7 + ReLU, transposed conv 32→32 
 a sigmoid output (the paper names no output activation; a sigmoid keeps P(x) in [0, 1] and makes the
 binary cross-entropy reconstruction loss of the VAE ELBO well defined, so all members use it).
 
-Other shapes (:mod:`defences.architectures`): ``architecture="auto"`` (default) keeps the 003 §5
+Other shapes (:mod:`robustcheck.defences.architectures`): ``architecture="auto"`` (default) keeps the 003 §5
 networks above for 1×28×28 and otherwise builds the generic convolutional encoder (conv 3×3 stride 2
 stages down to at most 4×4, linear → the code) and decoder (linear, mirrored transposed convs, crop to
 H×W, sigmoid). ``"mnist"`` insists on the 003 §5 networks (a ConfigError on other shapes). A callable
@@ -50,7 +50,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from defences.architectures import (
+from robustcheck.defences.architectures import (
     Shape,
     Unbuilt,
     architecture_id,
@@ -62,8 +62,8 @@ from defences.architectures import (
     generic_encoder,
     shape_mismatch,
 )
-from defences.base import BaseDefence, FitContext
-from defences.registry import DEFENCES
+from robustcheck.defences.base import BaseDefence, FitContext
+from robustcheck.defences.registry import DEFENCES
 from robustcheck.errors import ConfigError
 from robustcheck.models.training import seeded_batches
 from robustcheck.progress import progress
@@ -97,8 +97,12 @@ def conv_decoder(latent: int = LATENT) -> nn.Sequential:
     )
 
 
-def contractive_penalty(fn: Callable[[Tensor], Tensor], x: Tensor, projections: int | None = None,
-                        generator: torch.Generator | None = None) -> Tensor:
+def contractive_penalty(
+    fn: Callable[[Tensor], Tensor],
+    x: Tensor,
+    projections: int | None = None,
+    generator: torch.Generator | None = None,
+) -> Tensor:
     """Mean over the batch of ‖∂fn(x)/∂x‖²_F (per example Jacobian of the latent w.r.t. the input).
 
     Args:
@@ -144,24 +148,41 @@ class GenerativePurifier(BaseDefence):
     encoder_attr: ClassVar[str] = "encoder"
     code_factor: ClassVar[int] = 1
 
-    def __init__(self, *, stp: float | None = None, contractive: float | None = None,
-                 projections: int | None = 4, lr: float = 1e-3,
-                 architecture: str | Callable[[Shape, int, int], tuple[nn.Module, nn.Module]] = "auto") -> None:
+    def __init__(
+        self,
+        *,
+        stp: float | None = None,
+        contractive: float | None = None,
+        projections: int | None = 4,
+        lr: float = 1e-3,
+        architecture: str | Callable[[Shape, int, int], tuple[nn.Module, nn.Module]] = "auto",
+    ) -> None:
         super().__init__()
         check_architecture(self.name, architecture, ("mnist",))
         stp = self.default_stp if stp is None else stp
         contractive = self.default_contractive if contractive is None else contractive
         if isinstance(stp, bool) or not isinstance(stp, (int, float)) or not 0.0 <= stp <= 1.0:
-            raise ConfigError(f"defence {self.name!r}: stp (training noise std) must be in [0, 1] "
-                              f"(003 uses 0.1–0.4), got {stp!r}")
+            raise ConfigError(
+                f"defence {self.name!r}: stp (training noise std) must be in [0, 1] "
+                f"(003 uses 0.1–0.4), got {stp!r}"
+            )
         if isinstance(contractive, bool) or not isinstance(contractive, (int, float)) or contractive < 0:
-            raise ConfigError(f"defence {self.name!r}: contractive (penalty weight) must be >= 0, got {contractive!r}")
+            raise ConfigError(
+                f"defence {self.name!r}: contractive (penalty weight) must be >= 0, got {contractive!r}"
+            )
         if projections is not None and (not isinstance(projections, int) or projections <= 0):
-            raise ConfigError(f"defence {self.name!r}: projections must be a positive int or None (exact), "
-                              f"got {projections!r}")
+            raise ConfigError(
+                f"defence {self.name!r}: projections must be a positive int or None (exact), "
+                f"got {projections!r}"
+            )
         if not (isinstance(lr, (int, float)) and lr > 0):
             raise ConfigError(f"defence {self.name!r}: lr must be > 0, got {lr!r}")
-        self.stp, self.contractive, self.projections, self.lr = float(stp), float(contractive), projections, float(lr)
+        self.stp, self.contractive, self.projections, self.lr = (
+            float(stp),
+            float(contractive),
+            projections,
+            float(lr),
+        )
 
         self.architecture = architecture
         #: the shape and network built (None: a callable architecture not called yet)
@@ -200,8 +221,13 @@ class GenerativePurifier(BaseDefence):
             self._install(shape, name)
 
     def config(self) -> dict[str, Any]:
-        cfg: dict[str, Any] = {"stp": self.stp, "contractive": self.contractive, "projections": self.projections,
-                               "lr": self.lr, "denoising": self.denoising}
+        cfg: dict[str, Any] = {
+            "stp": self.stp,
+            "contractive": self.contractive,
+            "projections": self.projections,
+            "lr": self.lr,
+            "denoising": self.denoising,
+        }
         built = self.built_architecture or architecture_id(self.architecture)
         if built != "mnist":  # the default keeps its cache key; other networks depend on the shape
             cfg["architecture"] = built
@@ -213,7 +239,9 @@ class GenerativePurifier(BaseDefence):
         """The deterministic latent h(x) the contractive penalty acts on (the mean for a VAE)."""
         raise NotImplementedError
 
-    def reconstruction_loss(self, x_in: Tensor, target: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    def reconstruction_loss(
+        self, x_in: Tensor, target: Tensor, generator: torch.Generator | None = None
+    ) -> Tensor:
         """Per-batch mean of the model's loss on input ``x_in`` reconstructing ``target``."""
         raise NotImplementedError
 
@@ -255,7 +283,9 @@ class _AE(GenerativePurifier):
     def code(self, x: Tensor) -> Tensor:
         return self.encoder(x)
 
-    def reconstruction_loss(self, x_in: Tensor, target: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    def reconstruction_loss(
+        self, x_in: Tensor, target: Tensor, generator: torch.Generator | None = None
+    ) -> Tensor:
         return bce_per_example(self.decoder(self.encoder(x_in)), target).mean()
 
     def purify(self, x: Tensor) -> Tensor:

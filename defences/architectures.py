@@ -1,6 +1,6 @@
 """Networks sized from the data, shared by the trainable defences, and the ``architecture=`` plumbing.
 
-Every trainable built-in defence builds its networks in :meth:`defences.base.BaseDefence.build` from the
+Every trainable built-in defence builds its networks in :meth:`robustcheck.defences.base.BaseDefence.build` from the
 input shape C×H×W and the number of classes. Its ``architecture`` argument is one of
 
 - ``"auto"`` (default): the paper's architecture where one matches the shape (A.1 for 1×28×28, A.3 for
@@ -46,8 +46,10 @@ def as_shape(defence: str, input_shape: Any) -> Shape:
     except (TypeError, ValueError):
         shape = ()
     if len(shape) != 3 or min(shape) <= 0:
-        raise ConfigError(f"Defence {defence!r} takes images of shape C×H×W (three positive sizes), "
-                          f"but the data's input shape is {input_shape!r}.")
+        raise ConfigError(
+            f"Defence {defence!r} takes images of shape C×H×W (three positive sizes), "
+            f"but the data's input shape is {input_shape!r}."
+        )
     return shape  # type: ignore[return-value]
 
 
@@ -56,8 +58,10 @@ def check_architecture(defence: str, architecture: Any, names: tuple[str, ...]) 
     if callable(architecture) or (isinstance(architecture, str) and architecture in ("auto", *names)):
         return
     known = ", ".join(repr(n) for n in ("auto", *names))
-    raise ConfigError(f"Defence {defence!r} got architecture={architecture!r}; use one of {known} or pass a "
-                      f"callable that returns the network.")
+    raise ConfigError(
+        f"Defence {defence!r} got architecture={architecture!r}; use one of {known} or pass a "
+        f"callable that returns the network."
+    )
 
 
 def architecture_id(architecture: Any) -> str:
@@ -69,8 +73,14 @@ def architecture_id(architecture: Any) -> str:
     return f"{module}.{qualname}"
 
 
-def with_architecture(cfg: dict[str, Any], built: str | None, architecture: Any, paper: str,
-                      input_shape: Shape | None, default_shape: Shape = (1, 28, 28)) -> dict[str, Any]:
+def with_architecture(
+    cfg: dict[str, Any],
+    built: str | None,
+    architecture: Any,
+    paper: str,
+    input_shape: Shape | None,
+    default_shape: Shape = (1, 28, 28),
+) -> dict[str, Any]:
     """``cfg`` plus the architecture and input shape when they differ from the paper default (so the
     default keeps its cache key and any other network or shape changes it)."""
     built = built or architecture_id(architecture)
@@ -83,9 +93,11 @@ def with_architecture(cfg: dict[str, Any], built: str | None, architecture: Any,
 
 def shape_mismatch(defence: str, architecture: str, takes: str, got: tuple[int, ...]) -> ConfigError:
     """The error of a named architecture that does not fit the data, as one sentence."""
-    return ConfigError(f"Defence {defence!r}: the {architecture!r} architecture takes {takes} inputs, but the "
-                       f"data has {fmt_shape(got)} inputs; set architecture='auto' (the generic network for "
-                       f"this shape) or pass a callable that builds one.")
+    return ConfigError(
+        f"Defence {defence!r}: the {architecture!r} architecture takes {takes} inputs, but the "
+        f"data has {fmt_shape(got)} inputs; set architecture='auto' (the generic network for "
+        f"this shape) or pass a callable that builds one."
+    )
 
 
 def call_architecture(defence: str, architecture: Callable[..., Any], *args: Any, count: int = 1) -> Any:
@@ -94,8 +106,10 @@ def call_architecture(defence: str, architecture: Callable[..., Any], *args: Any
     items = out if count > 1 and isinstance(out, (tuple, list)) else (out,)
     if len(items) != count or not all(isinstance(m, nn.Module) for m in items):
         what = "an nn.Module" if count == 1 else f"a tuple of {count} nn.Modules"
-        raise ConfigError(f"Defence {defence!r}: the architecture callable {architecture_id(architecture)} "
-                          f"must return {what}, but it returned {type(out).__name__}.")
+        raise ConfigError(
+            f"Defence {defence!r}: the architecture callable {architecture_id(architecture)} "
+            f"must return {what}, but it returned {type(out).__name__}."
+        )
     return out
 
 
@@ -108,8 +122,10 @@ class Unbuilt(nn.Module):
         self.defence = defence
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
-        raise ConfigError(f"Defence {self.defence!r} has no network yet; call build(input_shape, num_classes) "
-                          f"or fit(ctx) first.")
+        raise ConfigError(
+            f"Defence {self.defence!r} has no network yet; call build(input_shape, num_classes) "
+            f"or fit(ctx) first."
+        )
 
 
 class CropTo(nn.Module):
@@ -165,7 +181,11 @@ def generic_decoder(latent: int, input_shape: Shape, activation: str | None = No
     sizes = _stages(h, w)
     chans = _channels(len(sizes))
     fh, fw = sizes[-1]
-    layers: list[nn.Module] = [nn.Linear(latent, chans[-1] * fh * fw), nn.ReLU(), nn.Unflatten(1, (chans[-1], fh, fw))]
+    layers: list[nn.Module] = [
+        nn.Linear(latent, chans[-1] * fh * fw),
+        nn.ReLU(),
+        nn.Unflatten(1, (chans[-1], fh, fw)),
+    ]
     outs = [*reversed(chans[:-1]), c]
     for i, (c_in, c_out) in enumerate(zip(reversed(chans), outs, strict=True)):
         layers.append(nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1))
@@ -176,7 +196,10 @@ def generic_decoder(latent: int, input_shape: Shape, activation: str | None = No
 
 def generic_autoencoder(input_shape: Shape, latent_dim: int, activation: str | None = None) -> nn.Sequential:
     """:func:`generic_encoder` to a ``latent_dim`` code, then :func:`generic_decoder` (one Sequential)."""
-    encoder, decoder = generic_encoder(input_shape, latent_dim), generic_decoder(latent_dim, input_shape, activation)
+    encoder, decoder = (
+        generic_encoder(input_shape, latent_dim),
+        generic_decoder(latent_dim, input_shape, activation),
+    )
     return nn.Sequential(*encoder, *decoder)
 
 
@@ -184,8 +207,10 @@ def pad_to(x: Tensor, size: tuple[int, int]) -> Tensor:
     """Zero-pad the last two dims of ``x`` to ``size``, centred (extra pixel at the bottom/right)."""
     dh, dw = size[0] - x.shape[-2], size[1] - x.shape[-1]
     if dh < 0 or dw < 0:
-        raise ConfigError(f"An input of {x.shape[-2]}×{x.shape[-1]} pixels does not fit a network built for "
-                          f"{size[0]}×{size[1]}; build the defence for this input shape.")
+        raise ConfigError(
+            f"An input of {x.shape[-2]}×{x.shape[-1]} pixels does not fit a network built for "
+            f"{size[0]}×{size[1]}; build the defence for this input shape."
+        )
     if dh == dw == 0:
         return x
     return F.pad(x, (dw // 2, dw - dw // 2, dh // 2, dh - dh // 2))

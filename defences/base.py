@@ -110,7 +110,9 @@ def logits_with_labels(surrogate: Tensor, labels: Tensor) -> Tensor:
         cur = surrogate.gather(1, labels.view(-1, 1)).squeeze(1)
         gap = (top - cur) + 1e-3 * (1.0 + top.abs())
         lift = torch.where(surrogate.argmax(1) != labels, gap, torch.zeros_like(gap))
-    return surrogate + nn.functional.one_hot(labels, surrogate.shape[1]).to(surrogate.dtype) * lift.view(-1, 1)
+    return surrogate + nn.functional.one_hot(labels, surrogate.shape[1]).to(surrogate.dtype) * lift.view(
+        -1, 1
+    )
 
 
 def flag_selected_logits(base: Tensor, purified: Tensor, flagged: Tensor) -> Tensor:
@@ -241,7 +243,9 @@ class BaseDefence(nn.Module):
         flagged rows and C(x) on the others: see :func:`flag_selected_logits` for the gradient."""
         if not (self.is_purifier and self.is_detector and not self.reforms_all):
             return self.unflagged_logits(x)
-        return flag_selected_logits(self.classifier(x), self.classifier(self.attack_purify(x)), self.flagged(x))
+        return flag_selected_logits(
+            self.classifier(x), self.classifier(self.attack_purify(x)), self.flagged(x)
+        )
 
     def predict(self, x: Tensor) -> Tensor:
         return self.defended_logits(x).argmax(1)
@@ -277,18 +281,26 @@ def check_outputs(defence: BaseDefence, x: Tensor) -> None:
             return fn(x)
         except ModelContractError:
             raise
-        except Exception as exc:  # noqa: BLE001 - the user's defence code: one clear message
+        except Exception as exc:
             detail = " ".join(str(exc).split())[:300]
-            raise ModelContractError(f"defence {name!r}: {what} failed on a batch of clean validation data of "
-                                     f"shape {tuple(x.shape)}: {type(exc).__name__}: {detail}") from None
+            raise ModelContractError(
+                f"defence {name!r}: {what} failed on a batch of clean validation data of "
+                f"shape {tuple(x.shape)}: {type(exc).__name__}: {detail}"
+            ) from None
 
     outputs = []
     if defence.is_detector:
         score = call("score", defence.score)
         if not isinstance(score, Tensor) or score.shape != (n,) or not score.is_floating_point():
-            what = f"{score.dtype} of shape {tuple(score.shape)}" if isinstance(score, Tensor) else type(score).__name__
-            raise ModelContractError(f"defence {name!r}: score must return a 1-d float tensor of shape ({n},) (one "
-                                     f"score per input); got {what}.")
+            what = (
+                f"{score.dtype} of shape {tuple(score.shape)}"
+                if isinstance(score, Tensor)
+                else type(score).__name__
+            )
+            raise ModelContractError(
+                f"defence {name!r}: score must return a 1-d float tensor of shape ({n},) (one "
+                f"score per input); got {what}."
+            )
         if not torch.isfinite(score).all():
             raise ModelContractError(f"defence {name!r}: score returned NaN or inf on clean inputs.")
         outputs.append(("score", defence.score, score))
@@ -296,23 +308,29 @@ def check_outputs(defence: BaseDefence, x: Tensor) -> None:
         p = call("purify", defence.purify)
         if not isinstance(p, Tensor) or p.shape != x.shape:
             what = f"shape {tuple(p.shape)}" if isinstance(p, Tensor) else type(p).__name__
-            raise ModelContractError(f"defence {name!r}: purify must return a tensor of the input's shape "
-                                     f"{tuple(x.shape)}; got {what}.")
+            raise ModelContractError(
+                f"defence {name!r}: purify must return a tensor of the input's shape "
+                f"{tuple(x.shape)}; got {what}."
+            )
         if not torch.isfinite(p).all():
             raise ModelContractError(f"defence {name!r}: purify returned NaN or inf on clean inputs.")
         lo, hi = float(p.min()), float(p.max())
         rng = type(defence).purify_range
         if rng is not None and (lo < rng[0] - 1e-4 or hi > rng[1] + 1e-4):
-            raise ModelContractError(f"defence {name!r}: purify returned values in [{lo:.3g}, {hi:.3g}], outside "
-                                     f"[{rng[0]:g}, {rng[1]:g}]: a purified image must stay an image (clamp it), or "
-                                     f"the class declares purify_range = None for an unbounded output.")
+            raise ModelContractError(
+                f"defence {name!r}: purify returned values in [{lo:.3g}, {hi:.3g}], outside "
+                f"[{rng[0]:g}, {rng[1]:g}]: a purified image must stay an image (clamp it), or "
+                f"the class declares purify_range = None for an unbounded output."
+            )
         outputs.append(("purify", defence.purify, p))
     if not defence.stochastic:
         for what, fn, first in outputs:
             if not torch.allclose(call(what, fn), first, rtol=1e-4, atol=1e-6):
-                raise ModelContractError(f"defence {name!r} is not deterministic: two calls of {what} on the same "
-                                         f"inputs differ. A randomized defence must declare stochastic = True so "
-                                         f"that white-box attacks average gradients (EOT).")
+                raise ModelContractError(
+                    f"defence {name!r} is not deterministic: two calls of {what} on the same "
+                    f"inputs differ. A randomized defence must declare stochastic = True so "
+                    f"that white-box attacks average gradients (EOT)."
+                )
 
 
 @torch.no_grad()
@@ -329,18 +347,30 @@ def check_defence(defence: BaseDefence, x: Tensor) -> None:
             out = defence.predict(x)
         except ModelContractError:
             raise
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             detail = " ".join(str(exc).split())[:300]
-            raise ModelContractError(f"defence {name!r}: predict failed on a batch of clean validation data of "
-                                     f"shape {tuple(x.shape)}: {type(exc).__name__}: {detail}") from None
-        if not isinstance(out, Tensor) or out.shape != (n,) or out.is_floating_point() or out.dtype == torch.bool:
-            what = f"{out.dtype} of shape {tuple(out.shape)}" if isinstance(out, Tensor) else type(out).__name__
-            raise ModelContractError(f"defence {name!r}: predict must return integer class labels of shape ({n},); "
-                                     f"got {what}.")
+            raise ModelContractError(
+                f"defence {name!r}: predict failed on a batch of clean validation data of "
+                f"shape {tuple(x.shape)}: {type(exc).__name__}: {detail}"
+            ) from None
+        if (
+            not isinstance(out, Tensor)
+            or out.shape != (n,)
+            or out.is_floating_point()
+            or out.dtype == torch.bool
+        ):
+            what = (
+                f"{out.dtype} of shape {tuple(out.shape)}" if isinstance(out, Tensor) else type(out).__name__
+            )
+            raise ModelContractError(
+                f"defence {name!r}: predict must return integer class labels of shape ({n},); got {what}."
+            )
         return out
 
     first = labels()
     if not defence.stochastic and not torch.equal(first, labels()):
-        raise ModelContractError(f"defence {name!r} is not deterministic: two predictions on the same inputs "
-                                 f"differ. A randomized defence must declare stochastic = True so that white-box "
-                                 f"attacks average gradients (EOT).")
+        raise ModelContractError(
+            f"defence {name!r} is not deterministic: two predictions on the same inputs "
+            f"differ. A randomized defence must declare stochastic = True so that white-box "
+            f"attacks average gradients (EOT)."
+        )

@@ -12,7 +12,7 @@ The table's flattened size 1024 matches neither 28×28 nor 32×32 inputs (128·4
 we zero-pad 28×28 images to 32×32 so the 4→8→16→32 decoder mirrors the encoder, use 2048, and crop
 the reconstruction back.
 
-Other shapes (:mod:`defences.architectures`): the network is built by :meth:`CVAEDetector.build` from
+Other shapes (:mod:`robustcheck.defences.architectures`): the network is built by :meth:`CVAEDetector.build` from
 the data's C×H×W and number of classes (``channels`` and ``num_classes`` are only the sizes used before
 ``build``). ``architecture="auto"`` (default) is Table 6.1 for c×28×28 and c×32×32 (``"table6.1"``
 insists on those) and otherwise the same layers on the input zero-padded (centred) to the next multiple
@@ -55,7 +55,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from defences.architectures import (
+from robustcheck.defences.architectures import (
     Shape,
     Unbuilt,
     architecture_id,
@@ -67,9 +67,9 @@ from defences.architectures import (
     shape_mismatch,
     with_architecture,
 )
-from defences.base import BaseDefence, FitContext
-from defences.registry import DEFENCES
-from defences.vae_purifiers import elbo_terms
+from robustcheck.defences.base import BaseDefence, FitContext
+from robustcheck.defences.registry import DEFENCES
+from robustcheck.defences.vae_purifiers import elbo_terms
 from robustcheck.errors import ConfigError
 from robustcheck.models.training import seeded_batches
 from robustcheck.progress import progress
@@ -81,8 +81,9 @@ class TableVAE(nn.Module):
     Inputs up to ``padded`` (H′, W′, multiples of 8; 32×32 in the table) are zero-padded to it, centred,
     and the reconstruction is cropped back to the input's size (28×28 MNIST images: 2 pixels a side)."""
 
-    def __init__(self, channels: int = 1, zdim: int = 128, cond_dim: int = 0,
-                 padded: tuple[int, int] = (32, 32)) -> None:
+    def __init__(
+        self, channels: int = 1, zdim: int = 128, cond_dim: int = 0, padded: tuple[int, int] = (32, 32)
+    ) -> None:
         super().__init__()
         if padded[0] % 8 or padded[1] % 8:
             raise ConfigError(f"The Table 6.1 VAE needs a padded size that is a multiple of 8, got {padded}.")
@@ -90,18 +91,29 @@ class TableVAE(nn.Module):
         fh, fw = padded[0] // 8, padded[1] // 8
         flat = 128 * fh * fw
         self.encoder = nn.Sequential(
-            nn.Conv2d(channels, 32, 4, 2, 1), nn.BatchNorm2d(32), nn.ReLU(),
-            nn.Conv2d(32, 64, 4, 2, 1), nn.BatchNorm2d(64), nn.ReLU(),
-            nn.Conv2d(64, 128, 4, 2, 1), nn.BatchNorm2d(128), nn.Flatten(),
+            nn.Conv2d(channels, 32, 4, 2, 1),
+            nn.BatchNorm2d(32),
+            nn.ReLU(),
+            nn.Conv2d(32, 64, 4, 2, 1),
+            nn.BatchNorm2d(64),
+            nn.ReLU(),
+            nn.Conv2d(64, 128, 4, 2, 1),
+            nn.BatchNorm2d(128),
+            nn.Flatten(),
         )
         self.mean = nn.Linear(flat + cond_dim, zdim)
         self.logvar = nn.Linear(flat + cond_dim, zdim)
         self.project = nn.Linear(zdim + cond_dim, flat)
         self.decoder = nn.Sequential(
             nn.Unflatten(1, (128, fh, fw)),
-            nn.ConvTranspose2d(128, 64, 4, 2, 1), nn.BatchNorm2d(64), nn.ReLU(),
-            nn.ConvTranspose2d(64, 32, 4, 2, 1), nn.BatchNorm2d(32), nn.ReLU(),
-            nn.ConvTranspose2d(32, channels, 4, 2, 1), nn.Sigmoid(),
+            nn.ConvTranspose2d(128, 64, 4, 2, 1),
+            nn.BatchNorm2d(64),
+            nn.ReLU(),
+            nn.ConvTranspose2d(64, 32, 4, 2, 1),
+            nn.BatchNorm2d(32),
+            nn.ReLU(),
+            nn.ConvTranspose2d(32, channels, 4, 2, 1),
+            nn.Sigmoid(),
         )
 
     def encode(self, x: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:
@@ -116,8 +128,9 @@ class TableVAE(nn.Module):
             z = torch.cat([z, cond], 1)
         return self.decoder(self.project(z))
 
-    def forward(self, x: Tensor, cond: Tensor | None = None, noise: Tensor | None = None
-                ) -> tuple[Tensor, Tensor, Tensor]:
+    def forward(
+        self, x: Tensor, cond: Tensor | None = None, noise: Tensor | None = None
+    ) -> tuple[Tensor, Tensor, Tensor]:
         """(reconstruction cropped to x's size, μ, log σ²); z = μ + σ·noise (noise None: z = μ)."""
         mu, logvar = self.encode(x, cond)
         z = mu if noise is None else mu + (0.5 * logvar).exp() * noise
@@ -147,8 +160,9 @@ def resolve_table_architecture(defence: str, architecture: str | TableArchitectu
     return "table6.1" if fits else "generic"
 
 
-def make_table_vae(defence: str, architecture: str | TableArchitecture, shape: Shape, zdim: int,
-                   cond_dim: int = 0) -> nn.Module:
+def make_table_vae(
+    defence: str, architecture: str | TableArchitecture, shape: Shape, zdim: int, cond_dim: int = 0
+) -> nn.Module:
     """One VAE for ``shape``: the user's callable, or the Table 6.1 layers (padded as needed)."""
     if callable(architecture):
         return call_architecture(defence, architecture, shape, zdim, cond_dim)
@@ -172,25 +186,44 @@ class CVAEDetector(BaseDefence):
     is_purifier = False
     trainable = True
 
-    def __init__(self, *, conditioning: str = "separate", num_classes: int = 10, channels: int = 1,
-                 zdim: int = 128, lr: float = 1e-3, reference: str = "train",
-                 p_threshold: float | None = None, architecture: str | TableArchitecture = "auto") -> None:
+    def __init__(
+        self,
+        *,
+        conditioning: str = "separate",
+        num_classes: int = 10,
+        channels: int = 1,
+        zdim: int = 128,
+        lr: float = 1e-3,
+        reference: str = "train",
+        p_threshold: float | None = None,
+        architecture: str | TableArchitecture = "auto",
+    ) -> None:
         super().__init__()
         check_architecture(self.name, architecture, ("table6.1",))
         if conditioning not in ("separate", "onehot"):
-            raise ConfigError(f"defence {self.name!r}: conditioning must be 'separate' (004) or 'onehot', "
-                              f"got {conditioning!r}")
+            raise ConfigError(
+                f"defence {self.name!r}: conditioning must be 'separate' (004) or 'onehot', "
+                f"got {conditioning!r}"
+            )
         for k, v in (("num_classes", num_classes), ("channels", channels), ("zdim", zdim)):
             if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
                 raise ConfigError(f"defence {self.name!r}: {k} must be a positive int, got {v!r}")
         if not (isinstance(lr, (int, float)) and lr > 0):
             raise ConfigError(f"defence {self.name!r}: lr must be > 0, got {lr!r}")
         if reference not in ("train", "val"):
-            raise ConfigError(f"defence {self.name!r}: reference must be 'train' (Algorithm 1) or 'val', "
-                              f"got {reference!r}")
+            raise ConfigError(
+                f"defence {self.name!r}: reference must be 'train' (Algorithm 1) or 'val', got {reference!r}"
+            )
         if p_threshold is not None and not (isinstance(p_threshold, (int, float)) and 0 < p_threshold < 1):
-            raise ConfigError(f"defence {self.name!r}: p_threshold must be in (0, 1) or None, got {p_threshold!r}")
-        self.conditioning, self.num_classes, self.channels, self.zdim = conditioning, num_classes, channels, zdim
+            raise ConfigError(
+                f"defence {self.name!r}: p_threshold must be in (0, 1) or None, got {p_threshold!r}"
+            )
+        self.conditioning, self.num_classes, self.channels, self.zdim = (
+            conditioning,
+            num_classes,
+            channels,
+            zdim,
+        )
         self.lr, self.reference, self.p_threshold = float(lr), reference, p_threshold
         self.architecture = architecture
         #: the shape the VAEs were built for (a callable waits for build()) and the network built
@@ -207,7 +240,8 @@ class CVAEDetector(BaseDefence):
     def _install(self, shape: Shape, num_classes: int, name: str) -> None:
         if self.conditioning == "separate":
             self.vaes = nn.ModuleList(
-                [make_table_vae(self.name, self.architecture, shape, self.zdim) for _ in range(num_classes)])
+                [make_table_vae(self.name, self.architecture, shape, self.zdim) for _ in range(num_classes)]
+            )
         else:
             self.vae = make_table_vae(self.name, self.architecture, shape, self.zdim, cond_dim=num_classes)
         self.input_shape, self.built_architecture = shape, name
@@ -223,19 +257,30 @@ class CVAEDetector(BaseDefence):
         """(Re)build the VAEs for ``input_shape`` and ``num_classes`` unless they were built for them."""
         shape = as_shape(self.name, input_shape)
         if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
-            raise ConfigError(f"Defence {self.name!r} needs at least 2 classes, but the data has {num_classes!r}.")
+            raise ConfigError(
+                f"Defence {self.name!r} needs at least 2 classes, but the data has {num_classes!r}."
+            )
         name = resolve_table_architecture(self.name, self.architecture, shape)
-        if (self._plan(shape, name) == self._plan(self.input_shape, self.built_architecture)
-                and num_classes == self.num_classes):
+        if (
+            self._plan(shape, name) == self._plan(self.input_shape, self.built_architecture)
+            and num_classes == self.num_classes
+        ):
             self.input_shape = shape
             return
         self._install(shape, num_classes, name)
 
     def config(self) -> dict[str, Any]:
-        cfg: dict[str, Any] = {"conditioning": self.conditioning, "num_classes": self.num_classes,
-                               "channels": self.channels, "zdim": self.zdim, "lr": self.lr,
-                               "reference": self.reference}
-        return with_architecture(cfg, self.built_architecture, self.architecture, "table6.1", self.input_shape)
+        cfg: dict[str, Any] = {
+            "conditioning": self.conditioning,
+            "num_classes": self.num_classes,
+            "channels": self.channels,
+            "zdim": self.zdim,
+            "lr": self.lr,
+            "reference": self.reference,
+        }
+        return with_architecture(
+            cfg, self.built_architecture, self.architecture, "table6.1", self.input_shape
+        )
 
     def _load_from_state_dict(self, state_dict: Any, prefix: str, *args: Any, **kwargs: Any) -> None:
         key = prefix + "reference_errors"
@@ -278,8 +323,10 @@ class CVAEDetector(BaseDefence):
         self.eval()
         ref = ctx.train if self.reference == "train" else ctx.val
         with torch.no_grad():  # Algorithm 1 line 3: errors of the clean reference set with true labels
-            errs = [self.recon_error(ref.x[i : i + 500].to(ctx.device), ref.y[i : i + 500].to(ctx.device))
-                    for i in range(0, len(ref), 500)]
+            errs = [
+                self.recon_error(ref.x[i : i + 500].to(ctx.device), ref.y[i : i + 500].to(ctx.device))
+                for i in range(0, len(ref), 500)
+            ]
         self.reference_errors = torch.sort(torch.cat(errs)).values
 
     # --- detection -------------------------------------------------------------------------------

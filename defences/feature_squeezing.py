@@ -21,8 +21,8 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from defences.base import BaseDefence
-from defences.registry import DEFENCES
+from robustcheck.defences.base import BaseDefence
+from robustcheck.defences.registry import DEFENCES
 from robustcheck.errors import ConfigError
 
 
@@ -63,9 +63,12 @@ class FeatureSqueezing(BaseDefence):
         super().__init__()
         if bits is not None and (isinstance(bits, bool) or not isinstance(bits, int) or not 1 <= bits <= 16):
             raise ConfigError(f"defence {self.name!r}: bits must be an int in 1..16 or None, got {bits!r}")
-        if median_size is not None and (isinstance(median_size, bool) or not isinstance(median_size, int)
-                                        or median_size < 2):
-            raise ConfigError(f"defence {self.name!r}: median_size must be an int >= 2 or None, got {median_size!r}")
+        if median_size is not None and (
+            isinstance(median_size, bool) or not isinstance(median_size, int) or median_size < 2
+        ):
+            raise ConfigError(
+                f"defence {self.name!r}: median_size must be an int >= 2 or None, got {median_size!r}"
+            )
         if bits is None and median_size is None:
             raise ConfigError(f"defence {self.name!r}: needs at least one squeezer (bits or median_size)")
         self.bits, self.median_size = bits, median_size

@@ -16,7 +16,7 @@ epoch here (measured: val MSE stuck at 0.113, outputs < 1e-22), so the output is
 reconstruction may leave [0, 1] — the classifier is simply applied to it. Trained with Adam, lr 1e-3, batch 128 (50 epochs in the paper; the
 suite's scale sets the epochs).
 
-Other shapes (:mod:`defences.architectures`): ``architecture="auto"`` (default) builds A.1 for
+Other shapes (:mod:`robustcheck.defences.architectures`): ``architecture="auto"`` (default) builds A.1 for
 1×28×28, A.3 for 3×32×32 and otherwise the generic convolutional autoencoder (conv 3×3 stride 2 stages
 down to at most 4×4, linear → ``latent_dim``, mirrored transposed convs, crop to H×W, linear output, as
 A.1). ``"mnist"`` / ``"cifar10"`` insist on the paper's network (a ConfigError on other shapes). A
@@ -41,7 +41,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from defences.architectures import (
+from robustcheck.defences.architectures import (
     Shape,
     Unbuilt,
     architecture_id,
@@ -52,8 +52,8 @@ from defences.architectures import (
     generic_autoencoder,
     shape_mismatch,
 )
-from defences.base import BaseDefence, FitContext, flag_selected_logits
-from defences.registry import DEFENCES
+from robustcheck.defences.base import BaseDefence, FitContext, flag_selected_logits
+from robustcheck.defences.registry import DEFENCES
 from robustcheck.errors import ConfigError
 from robustcheck.models.training import seeded_batches
 from robustcheck.progress import progress
@@ -85,15 +85,21 @@ def cifar10_autoencoder(latent_dim: int = 40) -> nn.Module:
     """Appendix A.3 convolutional autoencoder for 3×32×32 inputs (the paper's L1 regularisation is not
     applied here)."""
     return nn.Sequential(
-        nn.Conv2d(3, 32, 4, stride=2, padding=1), nn.ReLU(),  # 16
-        nn.Conv2d(32, 64, 4, stride=2, padding=1), nn.ReLU(),  # 8
-        nn.Conv2d(64, 256, 4, stride=2, padding=1), nn.ReLU(),  # 4
+        nn.Conv2d(3, 32, 4, stride=2, padding=1),
+        nn.ReLU(),  # 16
+        nn.Conv2d(32, 64, 4, stride=2, padding=1),
+        nn.ReLU(),  # 8
+        nn.Conv2d(64, 256, 4, stride=2, padding=1),
+        nn.ReLU(),  # 4
         nn.Flatten(),
         nn.Linear(256 * 4 * 4, latent_dim),
-        nn.Linear(latent_dim, 2048), nn.ReLU(),
+        nn.Linear(latent_dim, 2048),
+        nn.ReLU(),
         nn.Unflatten(1, (128, 4, 4)),
-        nn.ConvTranspose2d(128, 256, 4, stride=2, padding=1), nn.ReLU(),  # 8
-        nn.ConvTranspose2d(256, 64, 4, stride=2, padding=1), nn.ReLU(),  # 16
+        nn.ConvTranspose2d(128, 256, 4, stride=2, padding=1),
+        nn.ReLU(),  # 8
+        nn.ConvTranspose2d(256, 64, 4, stride=2, padding=1),
+        nn.ReLU(),  # 16
         nn.ConvTranspose2d(64, 3, 4, stride=2, padding=1),  # 32, linear output
     )
 
@@ -143,7 +149,9 @@ class LayerTap:
     def __init__(self, model: nn.Module, layer: str) -> None:
         names = [n for n, _ in model.named_modules() if n]
         if layer not in names:
-            raise ConfigError(f"hidden_layer {layer!r} is not a submodule of the classifier; known: {', '.join(names)}")
+            raise ConfigError(
+                f"hidden_layer {layer!r} is not a submodule of the classifier; known: {', '.join(names)}"
+            )
         self.model, self.layer = model, layer
         self.out: Tensor | None = None
 
@@ -169,8 +177,13 @@ class _AutoencoderDefence(BaseDefence):
     purify_range = None  # A.1/A.3 end in a linear layer: the reconstruction may leave [0, 1] (module doc)
     loss: ClassVar[str] = "kl"
 
-    def __init__(self, *, latent_dim: int = 10, lr: float = 1e-3,
-                 architecture: str | Callable[[Shape], nn.Module] = "auto") -> None:
+    def __init__(
+        self,
+        *,
+        latent_dim: int = 10,
+        lr: float = 1e-3,
+        architecture: str | Callable[[Shape], nn.Module] = "auto",
+    ) -> None:
         super().__init__()
         check_architecture(self.name, architecture, tuple(AE_ARCHITECTURES))
         if not isinstance(latent_dim, int) or latent_dim <= 0:
@@ -207,8 +220,11 @@ class _AutoencoderDefence(BaseDefence):
         if callable(self.architecture):
             self.ae = call_architecture(self.name, self.architecture, shape)
         else:
-            self.ae = autoencoder_for(shape, self.latent_dim) if name == "generic" else AE_ARCHITECTURES[name][0](
-                self.latent_dim)
+            self.ae = (
+                autoencoder_for(shape, self.latent_dim)
+                if name == "generic"
+                else AE_ARCHITECTURES[name][0](self.latent_dim)
+            )
         self.input_shape, self.built_architecture = shape, name
         self.on_rebuilt()
 
@@ -278,7 +294,7 @@ class _AutoencoderDefence(BaseDefence):
         return self.predict_and_score(x)[0]
 
     def defended_logits(self, x: Tensor) -> Tensor:
-        """C(AE(x)) on flagged rows, C(x) on the others, as :func:`defences.base.flag_selected_logits`
+        """C(AE(x)) on flagged rows, C(x) on the others, as :func:`robustcheck.defences.base.flag_selected_logits`
         (the passes of the score are shared)."""
         logits, logits_rec = self.classifier(x), self.classifier(self.ae(x))
         t = self.threshold
@@ -310,14 +326,24 @@ class AutoencoderKL(_AutoencoderDefence):
     name = "ae-kl"
     loss = "kl"
 
-    def __init__(self, *, latent_dim: int = 10, lr: float = 1e-3,
-                 architecture: str | Callable[[Shape], nn.Module] = "auto", temperature: float = 1.0,
-                 hidden_layer: str | None = None, hidden_dim: int = 10, lam: float = 1.0) -> None:
+    def __init__(
+        self,
+        *,
+        latent_dim: int = 10,
+        lr: float = 1e-3,
+        architecture: str | Callable[[Shape], nn.Module] = "auto",
+        temperature: float = 1.0,
+        hidden_layer: str | None = None,
+        hidden_dim: int = 10,
+        lam: float = 1.0,
+    ) -> None:
         super().__init__(latent_dim=latent_dim, lr=lr, architecture=architecture)
         if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0:
             raise ConfigError(f"defence {self.name!r}: temperature must be a number > 0, got {temperature!r}")
         if hidden_layer is not None and (not isinstance(hidden_layer, str) or not hidden_layer):
-            raise ConfigError(f"defence {self.name!r}: hidden_layer must be a submodule name, got {hidden_layer!r}")
+            raise ConfigError(
+                f"defence {self.name!r}: hidden_layer must be a submodule name, got {hidden_layer!r}"
+            )
         if not isinstance(hidden_dim, int) or isinstance(hidden_dim, bool) or hidden_dim < 2:
             raise ConfigError(f"defence {self.name!r}: hidden_dim must be an int >= 2, got {hidden_dim!r}")
         if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not lam >= 0:
@@ -357,7 +383,9 @@ class AutoencoderKL(_AutoencoderDefence):
         p = next(iter(self.classifier.parameters()), None)
         try:
             with torch.no_grad():
-                _, feat = self._tap(torch.zeros(1, *self.input_shape, device=p.device if p is not None else "cpu"))
+                _, feat = self._tap(
+                    torch.zeros(1, *self.input_shape, device=p.device if p is not None else "cpu")
+                )
         except RuntimeError:
             if provisional:
                 return

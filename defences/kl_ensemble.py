@@ -12,7 +12,7 @@ Unflagged inputs get C(x). Ties (the paper is silent) go to the primary member's
 the tied classes, else to the smallest tied class index.
 
 Architectures: ``"conv"`` is A.1 for 1×28×28, A.3's conv AE for 3×32×32 and otherwise the generic
-convolutional AE of :mod:`defences.architectures`; ``"dense"`` is A.3's dense AE (one hidden layer of
+convolutional AE of :mod:`robustcheck.defences.architectures`; ``"dense"`` is A.3's dense AE (one hidden layer of
 512 each side) sized from C×H×W; a callable ``architecture(input_shape: tuple[int, int, int]) -> nn.Module``
 returns one fresh autoencoder per call (called once per checkpoint when built, and once more, under the
 seed ``ctx.seed + index``, for the network that is trained). :meth:`build` sizes the members from the
@@ -35,10 +35,10 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from defences.architectures import Shape, Unbuilt, architecture_id, as_shape, call_architecture
-from defences.base import BaseDefence, FitContext, logits_with_labels
-from defences.kl_autoencoder import AutoencoderKL, autoencoder_for, kl_divergence
-from defences.registry import DEFENCES
+from robustcheck.defences.architectures import Shape, Unbuilt, architecture_id, as_shape, call_architecture
+from robustcheck.defences.base import BaseDefence, FitContext, logits_with_labels
+from robustcheck.defences.kl_autoencoder import AutoencoderKL, autoencoder_for, kl_divergence
+from robustcheck.defences.registry import DEFENCES
 from robustcheck.errors import ConfigError
 
 
@@ -46,8 +46,14 @@ def dense_autoencoder(latent_dim: int = 10, input_shape: Shape = (1, 28, 28)) ->
     """The dense AE of appendix A.3 (one hidden layer of 512 each side) sized for ``input_shape``."""
     n = math.prod(input_shape)
     return nn.Sequential(
-        nn.Flatten(), nn.Linear(n, 512), nn.ReLU(), nn.Linear(512, latent_dim),
-        nn.Linear(latent_dim, 512), nn.ReLU(), nn.Linear(512, n), nn.Unflatten(1, tuple(input_shape)),
+        nn.Flatten(),
+        nn.Linear(n, 512),
+        nn.ReLU(),
+        nn.Linear(512, latent_dim),
+        nn.Linear(latent_dim, 512),
+        nn.ReLU(),
+        nn.Linear(512, n),
+        nn.Unflatten(1, tuple(input_shape)),
     )
 
 
@@ -57,7 +63,10 @@ def conv_autoencoder(latent_dim: int = 10, input_shape: Shape = (1, 28, 28)) -> 
 
 
 #: name → factory(latent_dim, input_shape)
-ARCHITECTURES: dict[str, Callable[[int, Shape], nn.Module]] = {"conv": conv_autoencoder, "dense": dense_autoencoder}
+ARCHITECTURES: dict[str, Callable[[int, Shape], nn.Module]] = {
+    "conv": conv_autoencoder,
+    "dense": dense_autoencoder,
+}
 DEFAULT_SHAPE: Shape = (1, 28, 28)
 
 
@@ -66,7 +75,9 @@ def _returning(ae: nn.Module) -> Callable[[Shape], nn.Module]:
     return lambda _shape: ae
 
 
-def weighted_vote(member_labels: Tensor, classifier_labels: Tensor, weights: Tensor, num_classes: int) -> Tensor:
+def weighted_vote(
+    member_labels: Tensor, classifier_labels: Tensor, weights: Tensor, num_classes: int
+) -> Tensor:
     """Eq 10 for a batch.
 
     Args:
@@ -131,42 +142,63 @@ class AutoencoderKLEnsemble(BaseDefence):
     trainable = True
     purify_range = None  # members are A.1/A.3 autoencoders with a linear output
 
-    def __init__(self, *, checkpoints: Sequence[float] = (0.5, 1.0),
-                 architectures: Sequence[str | Callable[[Shape], nn.Module]] = ("conv",),
-                 weights: Sequence[float] | None = None, classifier_weight: float = 0.25,
-                 attack_target: str = "ensemble", latent_dim: int = 10, lr: float = 1e-3,
-                 temperature: float = 1.0) -> None:
+    def __init__(
+        self,
+        *,
+        checkpoints: Sequence[float] = (0.5, 1.0),
+        architectures: Sequence[str | Callable[[Shape], nn.Module]] = ("conv",),
+        weights: Sequence[float] | None = None,
+        classifier_weight: float = 0.25,
+        attack_target: str = "ensemble",
+        latent_dim: int = 10,
+        lr: float = 1e-3,
+        temperature: float = 1.0,
+    ) -> None:
         super().__init__()
         self.checkpoints = self._check_checkpoints(checkpoints)
         single = isinstance(architectures, str) or callable(architectures)
         self.architectures: tuple[str | Callable[[Shape], nn.Module], ...] = (
-            (architectures,) if single else tuple(architectures))  # type: ignore[assignment]
-        if not self.architectures or any(not callable(a) and a not in ARCHITECTURES for a in self.architectures):
-            raise ConfigError(f"defence {self.name!r}: architectures must be a non-empty list of "
-                              f"{', '.join(ARCHITECTURES)} or callables, got {architectures!r}")
+            (architectures,) if single else tuple(architectures)
+        )  # type: ignore[assignment]
+        if not self.architectures or any(
+            not callable(a) and a not in ARCHITECTURES for a in self.architectures
+        ):
+            raise ConfigError(
+                f"defence {self.name!r}: architectures must be a non-empty list of "
+                f"{', '.join(ARCHITECTURES)} or callables, got {architectures!r}"
+            )
         if attack_target not in ("ensemble", "primary"):
-            raise ConfigError(f"defence {self.name!r}: attack_target must be 'ensemble' or 'primary', "
-                              f"got {attack_target!r}")
+            raise ConfigError(
+                f"defence {self.name!r}: attack_target must be 'ensemble' or 'primary', got {attack_target!r}"
+            )
         self.attack_target = attack_target
         n = len(self.checkpoints) * len(self.architectures)
         if weights is None:
             if not (isinstance(classifier_weight, (int, float)) and 0 <= classifier_weight < 1):
-                raise ConfigError(f"defence {self.name!r}: classifier_weight must be in [0, 1), "
-                                  f"got {classifier_weight!r}")
+                raise ConfigError(
+                    f"defence {self.name!r}: classifier_weight must be in [0, 1), got {classifier_weight!r}"
+                )
             w = [(1.0 - classifier_weight) / n] * n
         else:
             w = [float(v) for v in weights]
             if len(w) != n or min(w) < 0 or sum(w) > 1 + 1e-9:
-                raise ConfigError(f"defence {self.name!r}: weights must be {n} numbers >= 0 summing to <= 1 "
-                                  f"(one per checkpoint × architecture), got {list(weights)!r}")
+                raise ConfigError(
+                    f"defence {self.name!r}: weights must be {n} numbers >= 0 summing to <= 1 "
+                    f"(one per checkpoint × architecture), got {list(weights)!r}"
+                )
         self.register_buffer("weights", torch.tensor(w, dtype=torch.float32))
         self.trainer_args: dict[str, Any] = {"latent_dim": latent_dim, "lr": lr, "temperature": temperature}
         AutoencoderKL(**self.trainer_args)  # validates them
         #: the shape the members were built for (None: a callable is not built yet; see build())
-        self.input_shape: Shape | None = None if any(callable(a) for a in self.architectures) else DEFAULT_SHAPE
+        self.input_shape: Shape | None = (
+            None if any(callable(a) for a in self.architectures) else DEFAULT_SHAPE
+        )
         self.members = nn.ModuleList(
-            [self.make(a, DEFAULT_SHAPE) if self.input_shape else Unbuilt(self.name)
-             for a in self.architectures for _ in self.checkpoints]
+            [
+                self.make(a, DEFAULT_SHAPE) if self.input_shape else Unbuilt(self.name)
+                for a in self.architectures
+                for _ in self.checkpoints
+            ]
         )
 
     def make(self, architecture: str | Callable[[Shape], nn.Module], shape: Shape) -> nn.Module:
@@ -180,23 +212,33 @@ class AutoencoderKLEnsemble(BaseDefence):
         shape = as_shape(self.name, input_shape)
         if shape == self.input_shape:
             return
-        self.members = nn.ModuleList([self.make(a, shape) for a in self.architectures for _ in self.checkpoints])
+        self.members = nn.ModuleList(
+            [self.make(a, shape) for a in self.architectures for _ in self.checkpoints]
+        )
         self.input_shape = shape
 
     def _check_checkpoints(self, checkpoints: Sequence[float]) -> tuple[float, ...]:
         cps = tuple(checkpoints) if isinstance(checkpoints, (list, tuple)) else ()
         ok = bool(cps) and all(
-            (isinstance(c, int) and not isinstance(c, bool) and c >= 1) or (isinstance(c, float) and 0 < c <= 1)
+            (isinstance(c, int) and not isinstance(c, bool) and c >= 1)
+            or (isinstance(c, float) and 0 < c <= 1)
             for c in cps
         )
         if not ok:
-            raise ConfigError(f"defence {self.name!r}: checkpoints must be a non-empty list of epochs (int >= 1) "
-                              f"or fractions of the training epochs (float in (0, 1]), got {checkpoints!r}")
+            raise ConfigError(
+                f"defence {self.name!r}: checkpoints must be a non-empty list of epochs (int >= 1) "
+                f"or fractions of the training epochs (float in (0, 1]), got {checkpoints!r}"
+            )
         return cps
 
     def config(self) -> dict[str, Any]:
-        cfg = {"checkpoints": list(self.checkpoints), "architectures": [architecture_id(a) for a in self.architectures],
-               "weights": self.weights.tolist(), "attack_target": self.attack_target, **self.trainer_args}
+        cfg = {
+            "checkpoints": list(self.checkpoints),
+            "architectures": [architecture_id(a) for a in self.architectures],
+            "weights": self.weights.tolist(),
+            "attack_target": self.attack_target,
+            **self.trainer_args,
+        }
         if self.input_shape != DEFAULT_SHAPE:  # the default keeps its cache key
             cfg["input_shape"] = list(self.input_shape) if self.input_shape is not None else None
         return cfg
@@ -207,8 +249,10 @@ class AutoencoderKLEnsemble(BaseDefence):
         for c in self.checkpoints:
             e = c if isinstance(c, int) else max(1, math.ceil(c * epochs))
             if e > epochs:
-                raise ConfigError(f"defence {self.name!r}: checkpoint epoch {e} exceeds the {epochs} training "
-                                  f"epochs of this scale; use fractions in (0, 1]")
+                raise ConfigError(
+                    f"defence {self.name!r}: checkpoint epoch {e} exceeds the {epochs} training "
+                    f"epochs of this scale; use fractions in (0, 1]"
+                )
             out.append(e)
         return sorted(out, reverse=True)
 
@@ -253,7 +297,9 @@ class AutoencoderKLEnsemble(BaseDefence):
         t = self.threshold
         if t is None:
             return base, score
-        vote = weighted_vote(torch.stack([r.argmax(1) for r in rec_logits]), base, self.weights, logits.shape[1])
+        vote = weighted_vote(
+            torch.stack([r.argmax(1) for r in rec_logits]), base, self.weights, logits.shape[1]
+        )
         return torch.where(score > t, vote, base), score
 
     def predict(self, x: Tensor) -> Tensor:
@@ -262,10 +308,14 @@ class AutoencoderKLEnsemble(BaseDefence):
     def defended_logits(self, x: Tensor) -> Tensor:
         """The eq 10 vote is not differentiable: the gradient is that of a surrogate of the vote
         (``attack_target``: the log of the weighted mean of softmax outputs, or C∘AE of the primary member;
-        as :func:`defences.base.flag_selected_logits`), and the logits are lifted so that their argmax is
+        as :func:`robustcheck.defences.base.flag_selected_logits`), and the logits are lifted so that their argmax is
         exactly ``predict``."""
         base = self.classifier(x)
         if self.threshold is None:
             return base
-        surrogate = _EnsembleTarget(self)(x) if self.attack_target == "ensemble" else self.classifier(self.members[0](x))
+        surrogate = (
+            _EnsembleTarget(self)(x)
+            if self.attack_target == "ensemble"
+            else self.classifier(self.members[0](x))
+        )
         return logits_with_labels(surrogate, self.predict(x))

@@ -11,7 +11,7 @@
   sigmoid); measured: after 10 epochs on the 3,500 embedded digits it had not left the mean-image plateau
   (defended clean accuracy 0.113, detection AUC 0.22–0.35), so it is not the default at CPU scale.
 
-Other shapes (:mod:`defences.architectures`): ``architecture="auto"`` (default) is ``"a1"`` on 1×28×28,
+Other shapes (:mod:`robustcheck.defences.architectures`): ``architecture="auto"`` (default) is ``"a1"`` on 1×28×28,
 ``"a3"`` (A.3's CIFAR conv autoencoder, latent 40) on 3×32×32 and otherwise the generic convolutional
 autoencoder (linear output, latent 10, as A.1). A callable
 ``architecture(input_shape: tuple[int, int, int]) -> nn.Module`` returns the autoencoder; it is called
@@ -30,7 +30,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from defences.architectures import (
+from robustcheck.defences.architectures import (
     Shape,
     Unbuilt,
     architecture_id,
@@ -41,9 +41,9 @@ from defences.architectures import (
     generic_autoencoder,
     shape_mismatch,
 )
-from defences.base import BaseDefence, FitContext
-from defences.kl_autoencoder import cifar10_autoencoder, mnist_autoencoder
-from defences.registry import DEFENCES
+from robustcheck.defences.base import BaseDefence, FitContext
+from robustcheck.defences.kl_autoencoder import cifar10_autoencoder, mnist_autoencoder
+from robustcheck.defences.registry import DEFENCES
 from robustcheck.errors import ConfigError
 from robustcheck.models.training import seeded_batches
 from robustcheck.progress import progress
@@ -52,13 +52,18 @@ from robustcheck.progress import progress
 def magnet_autoencoder() -> nn.Module:
     """MagNet's MNIST autoencoder (detector I / reformer)."""
     return nn.Sequential(
-        nn.Conv2d(1, 3, 3, padding=1), nn.Sigmoid(),
+        nn.Conv2d(1, 3, 3, padding=1),
+        nn.Sigmoid(),
         nn.AvgPool2d(2),
-        nn.Conv2d(3, 3, 3, padding=1), nn.Sigmoid(),
-        nn.Conv2d(3, 3, 3, padding=1), nn.Sigmoid(),
+        nn.Conv2d(3, 3, 3, padding=1),
+        nn.Sigmoid(),
+        nn.Conv2d(3, 3, 3, padding=1),
+        nn.Sigmoid(),
         nn.Upsample(scale_factor=2),
-        nn.Conv2d(3, 3, 3, padding=1), nn.Sigmoid(),
-        nn.Conv2d(3, 1, 3, padding=1), nn.Sigmoid(),
+        nn.Conv2d(3, 3, 3, padding=1),
+        nn.Sigmoid(),
+        nn.Conv2d(3, 1, 3, padding=1),
+        nn.Sigmoid(),
     )
 
 
@@ -92,8 +97,15 @@ class MagNet(BaseDefence):
     purify_range = None  # the default "a1" reformer has a linear output (module doc)
     reforms_all = True  # the defended label is C(AE(x)) for every input, flagged or not
 
-    def __init__(self, *, architecture: str | Callable[[Shape], nn.Module] = "auto", norm: int = 2,
-                 noise: float = 0.1, weight_decay: float = 1e-9, lr: float = 1e-3) -> None:
+    def __init__(
+        self,
+        *,
+        architecture: str | Callable[[Shape], nn.Module] = "auto",
+        norm: int = 2,
+        noise: float = 0.1,
+        weight_decay: float = 1e-9,
+        lr: float = 1e-3,
+    ) -> None:
         super().__init__()
         check_architecture(self.name, architecture, tuple(MAGNET_ARCHITECTURES))
         if norm not in (1, 2) or isinstance(norm, bool):
@@ -145,8 +157,13 @@ class MagNet(BaseDefence):
 
     def config(self) -> dict[str, Any]:
         built = self.built_architecture or architecture_id(self.architecture)
-        cfg: dict[str, Any] = {"architecture": built, "norm": self.norm, "noise": self.noise,
-                               "weight_decay": self.weight_decay, "lr": self.lr}
+        cfg: dict[str, Any] = {
+            "architecture": built,
+            "norm": self.norm,
+            "noise": self.noise,
+            "weight_decay": self.weight_decay,
+            "lr": self.lr,
+        }
         if built not in MAGNET_ARCHITECTURES:  # generic or a callable: the network depends on the shape
             cfg["input_shape"] = list(self.input_shape) if self.input_shape is not None else None
         return cfg
@@ -184,4 +201,3 @@ class MagNet(BaseDefence):
     def predict_and_score(self, x: Tensor) -> tuple[Tensor, Tensor]:
         rec = self.ae(x)
         return self.classifier(rec).argmax(1), (x - rec).abs().pow(self.norm).flatten(1).mean(1)
-

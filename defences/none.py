@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from defences.base import BaseDefence
-from defences.registry import DEFENCES
+from robustcheck.defences.base import BaseDefence
+from robustcheck.defences.registry import DEFENCES
 
 
 @DEFENCES.register("none")

@@ -24,7 +24,7 @@ Autoencoder (002 §4.2): conv 3×3/3 (1→16) + ReLU + max-pool 2/2, conv 3×3/2
 (2×2×8 code); transposed convs 3/2 (8→16) + ReLU, 5/3 pad 1 (16→8) + ReLU, 2/2 pad 1 (8→1) + tanh (the
 paper's "inverse tangent"). Adam, lr 1e-3, weight decay 1e-5, batch 128 (100 epochs in the paper).
 
-Other shapes (:mod:`defences.architectures`): ``architecture="auto"`` (default) keeps the 002 autoencoder
+Other shapes (:mod:`robustcheck.defences.architectures`): ``architecture="auto"`` (default) keeps the 002 autoencoder
 for 1×28×28 and otherwise builds the generic convolutional autoencoder (conv 3×3 stride 2 stages down to
 at most 4×4, a 64-d code, mirrored transposed convs, crop to H×W, tanh output as above); ``"mnist"``
 insists on the 002 network; a callable ``architecture(input_shape: tuple[int, int, int]) -> nn.Module``
@@ -48,7 +48,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from defences.architectures import (
+from robustcheck.attacks import build_attack
+from robustcheck.defences.architectures import (
     Shape,
     Unbuilt,
     architecture_id,
@@ -59,9 +60,8 @@ from defences.architectures import (
     generic_autoencoder,
     shape_mismatch,
 )
-from defences.base import BaseDefence, FitContext
-from defences.registry import DEFENCES
-from robustcheck.attacks import build_attack
+from robustcheck.defences.base import BaseDefence, FitContext
+from robustcheck.defences.registry import DEFENCES
 from robustcheck.errors import ConfigError
 from robustcheck.models import CLASSIFIERS, train_classifier
 from robustcheck.models.training import seeded_batches
@@ -76,11 +76,18 @@ GENERIC_CODE = 64  # size of the generic autoencoder's code (002's network has a
 def dae_autoencoder() -> nn.Module:
     """The 7-layer autoencoder of 002 §4.2 (28×28×1 → 2×2×8 → 28×28×1)."""
     return nn.Sequential(
-        nn.Conv2d(1, 16, 3, stride=3, padding=1), nn.ReLU(), nn.MaxPool2d(2, 2),  # 10 → 5
-        nn.Conv2d(16, 8, 3, stride=2, padding=1), nn.ReLU(), nn.MaxPool2d(2, 1),  # 3 → 2
-        nn.ConvTranspose2d(8, 16, 3, stride=2), nn.ReLU(),  # 5
-        nn.ConvTranspose2d(16, 8, 5, stride=3, padding=1), nn.ReLU(),  # 15
-        nn.ConvTranspose2d(8, 1, 2, stride=2, padding=1), nn.Tanh(),  # 28
+        nn.Conv2d(1, 16, 3, stride=3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2, 2),  # 10 → 5
+        nn.Conv2d(16, 8, 3, stride=2, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2, 1),  # 3 → 2
+        nn.ConvTranspose2d(8, 16, 3, stride=2),
+        nn.ReLU(),  # 5
+        nn.ConvTranspose2d(16, 8, 5, stride=3, padding=1),
+        nn.ReLU(),  # 15
+        nn.ConvTranspose2d(8, 1, 2, stride=2, padding=1),
+        nn.Tanh(),  # 28
     )
 
 
@@ -91,11 +98,21 @@ def a1_loss_network(input_shape: Shape, num_classes: int) -> nn.Module:
     for _ in range(2):
         h, w = -(-h // 2), -(-w // 2)
     return nn.Sequential(
-        nn.ZeroPad2d((0, 1, 0, 1)), nn.Conv2d(c, 64, kernel_size=2), nn.ReLU(), nn.MaxPool2d(2, ceil_mode=True),
+        nn.ZeroPad2d((0, 1, 0, 1)),
+        nn.Conv2d(c, 64, kernel_size=2),
+        nn.ReLU(),
+        nn.MaxPool2d(2, ceil_mode=True),
         nn.Dropout(0.3),
-        nn.ZeroPad2d((0, 1, 0, 1)), nn.Conv2d(64, 32, kernel_size=2), nn.ReLU(), nn.MaxPool2d(2, ceil_mode=True),
+        nn.ZeroPad2d((0, 1, 0, 1)),
+        nn.Conv2d(64, 32, kernel_size=2),
+        nn.ReLU(),
+        nn.MaxPool2d(2, ceil_mode=True),
         nn.Dropout(0.3),
-        nn.Flatten(), nn.Linear(32 * h * w, 256), nn.ReLU(), nn.Dropout(0.5), nn.Linear(256, num_classes),
+        nn.Flatten(),
+        nn.Linear(32 * h * w, 256),
+        nn.ReLU(),
+        nn.Dropout(0.5),
+        nn.Linear(256, num_classes),
     )
 
 
@@ -115,8 +132,10 @@ class FeatureTaps(nn.Module):
 
     def forward(self, x: Tensor) -> list[Tensor]:
         out: dict[str, Tensor] = {}
-        handles = [self.net.get_submodule(n).register_forward_hook(
-            lambda m, i, o, n=n: out.__setitem__(n, o)) for n in self.layers]
+        handles = [
+            self.net.get_submodule(n).register_forward_hook(lambda m, i, o, n=n: out.__setitem__(n, o))
+            for n in self.layers
+        ]
         try:
             self.net(self.preprocess(x))
         finally:
@@ -165,10 +184,19 @@ class PerceptualDAE(BaseDefence):
     trainable = True
     purify_range = (-1.0, 1.0)  # the 002 autoencoder ends in tanh
 
-    def __init__(self, *, eps: float = 0.2, pgd_steps: int = 20, pgd_alpha: float = 0.1,
-                 loss_net: str = "independent", layers: Sequence[str] | None = None, loss_net_epochs: int = 2,
-                 lr: float = 1e-3, weight_decay: float = 1e-5,
-                 architecture: str | Callable[[Shape], nn.Module] = "auto") -> None:
+    def __init__(
+        self,
+        *,
+        eps: float = 0.2,
+        pgd_steps: int = 20,
+        pgd_alpha: float = 0.1,
+        loss_net: str = "independent",
+        layers: Sequence[str] | None = None,
+        loss_net_epochs: int = 2,
+        lr: float = 1e-3,
+        weight_decay: float = 1e-5,
+        architecture: str | Callable[[Shape], nn.Module] = "auto",
+    ) -> None:
         super().__init__()
         check_architecture(self.name, architecture, ("mnist",))
         if not (isinstance(eps, (int, float)) and 0 < eps <= 1):
@@ -177,14 +205,18 @@ class PerceptualDAE(BaseDefence):
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ConfigError(f"defence {self.name!r}: {key} must be an int >= 1, got {v!r}")
         if loss_net != "independent" and not Path(str(loss_net)).is_file():
-            raise ConfigError(f"defence {self.name!r}: loss_net must be 'independent' or the path of a VGG-16 "
-                              f"state_dict file; {loss_net!r} is not a file (weights are never downloaded)")
+            raise ConfigError(
+                f"defence {self.name!r}: loss_net must be 'independent' or the path of a VGG-16 "
+                f"state_dict file; {loss_net!r} is not a file (weights are never downloaded)"
+            )
         self.eps, self.pgd_steps, self.pgd_alpha = float(eps), pgd_steps, float(pgd_alpha)
         self.loss_net = str(loss_net)
         default = MNIST_LAYERS if loss_net == "independent" else VGG_LAYERS
         self.layers = tuple(layers) if layers is not None else default
         if not self.layers or not all(isinstance(n, str) for n in self.layers):
-            raise ConfigError(f"defence {self.name!r}: layers must be a non-empty list of names, got {layers!r}")
+            raise ConfigError(
+                f"defence {self.name!r}: layers must be a non-empty list of names, got {layers!r}"
+            )
         self.loss_net_epochs, self.lr, self.weight_decay = loss_net_epochs, float(lr), float(weight_decay)
         self.architecture = architecture
         #: the data's shape and classes the networks are built for (None: a callable not called yet)
@@ -218,8 +250,10 @@ class PerceptualDAE(BaseDefence):
         network (trained in ``fit``, not saved) follows ``input_shape`` and ``num_classes``."""
         shape = as_shape(self.name, input_shape)
         if self.loss_net != "independent" and shape[0] not in (1, 3):
-            raise ConfigError(f"Defence {self.name!r}: a VGG-16 loss network takes 1- or 3-channel images, but "
-                              f"the data has {fmt_shape(shape)} inputs; use loss_net='independent'.")
+            raise ConfigError(
+                f"Defence {self.name!r}: a VGG-16 loss network takes 1- or 3-channel images, but "
+                f"the data has {fmt_shape(shape)} inputs; use loss_net='independent'."
+            )
         name = self.resolve(shape)
         self.num_classes = int(num_classes)
         if shape == self.input_shape and name == self.built_architecture:
@@ -229,9 +263,15 @@ class PerceptualDAE(BaseDefence):
 
     def config(self) -> dict[str, Any]:
         cfg: dict[str, Any] = {
-            "eps": self.eps, "pgd_steps": self.pgd_steps, "pgd_alpha": self.pgd_alpha, "loss_net": self.loss_net,
-            "layers": list(self.layers), "loss_net_epochs": self.loss_net_epochs, "lr": self.lr,
-            "weight_decay": self.weight_decay}
+            "eps": self.eps,
+            "pgd_steps": self.pgd_steps,
+            "pgd_alpha": self.pgd_alpha,
+            "loss_net": self.loss_net,
+            "layers": list(self.layers),
+            "loss_net_epochs": self.loss_net_epochs,
+            "lr": self.lr,
+            "weight_decay": self.weight_decay,
+        }
         built = self.built_architecture or architecture_id(self.architecture)
         if built != "mnist":  # the default keeps its cache key
             cfg["architecture"] = built
@@ -249,8 +289,14 @@ class PerceptualDAE(BaseDefence):
                 net = CLASSIFIERS.get("mnist-cnn")().factory()
             else:
                 net = a1_loss_network(shape, ctx.num_classes)
-            train_classifier(net, ctx.train, epochs=self.loss_net_epochs, seed=ctx.seed + 1000, device=ctx.device,
-                             desc="perceptual-dae loss network")
+            train_classifier(
+                net,
+                ctx.train,
+                epochs=self.loss_net_epochs,
+                seed=ctx.seed + 1000,
+                device=ctx.device,
+                desc="perceptual-dae loss network",
+            )
             return FeatureTaps(net.to(ctx.device), self.layers)
         import torchvision
 
@@ -258,8 +304,9 @@ class PerceptualDAE(BaseDefence):
         try:
             net.load_state_dict(torch.load(self.loss_net, map_location="cpu", weights_only=True))
         except (RuntimeError, OSError) as exc:
-            raise ConfigError(f"defence {self.name!r}: cannot load VGG-16 weights from {self.loss_net!r}: "
-                              f"{exc}") from None
+            raise ConfigError(
+                f"defence {self.name!r}: cannot load VGG-16 weights from {self.loss_net!r}: {exc}"
+            ) from None
         return FeatureTaps(net.to(ctx.device), self.layers, _VGGInput())
 
     def adversarial_training_set(self, ctx: FitContext) -> tuple[Tensor, Tensor]:

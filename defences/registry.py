@@ -13,7 +13,7 @@ from robustcheck.registry import Registry
 def check_defence_class(name: str, obj: Any) -> None:
     """A registered defence is a :class:`BaseDefence` subclass implementing what it declares, or a
     factory function (checked when it is called)."""
-    from defences.base import BaseDefence
+    from robustcheck.defences.base import BaseDefence
 
     if not inspect.isclass(obj):
         if callable(obj):
@@ -21,7 +21,7 @@ def check_defence_class(name: str, obj: Any) -> None:
         raise ConfigError(f"defence {name!r}: expected a BaseDefence subclass or a factory, got {obj!r}")
     if not issubclass(obj, BaseDefence):
         raise ConfigError(
-            f"defence {name!r}: {obj.__qualname__} must subclass defences.BaseDefence (or register a factory "
+            f"defence {name!r}: {obj.__qualname__} must subclass robustcheck.defences.BaseDefence (or register a factory "
             f"returning one)"
         )
     if not (obj.is_detector or obj.is_purifier) and obj.predict is BaseDefence.predict and name != "none":
@@ -30,14 +30,21 @@ def check_defence_class(name: str, obj: Any) -> None:
             f"override predict(); it would be the undefended classifier"
         )
     if obj.is_detector and obj.score is BaseDefence.score:
-        raise ConfigError(f"defence {name!r}: {obj.__qualname__} declares is_detector = True but does not "
-                          f"implement score(x)")
+        raise ConfigError(
+            f"defence {name!r}: {obj.__qualname__} declares is_detector = True but does not "
+            f"implement score(x)"
+        )
     if obj.is_purifier and obj.purify is BaseDefence.purify:
-        raise ConfigError(f"defence {name!r}: {obj.__qualname__} declares is_purifier = True but does not "
-                          f"implement purify(x)")
+        raise ConfigError(
+            f"defence {name!r}: {obj.__qualname__} declares is_purifier = True but does not "
+            f"implement purify(x)"
+        )
     if obj.trainable and obj.fit is BaseDefence.fit:
-        raise ConfigError(f"defence {name!r}: {obj.__qualname__} declares trainable = True but does not "
-                          f"implement fit(ctx)")
+        raise ConfigError(
+            f"defence {name!r}: {obj.__qualname__} declares trainable = True but does not implement fit(ctx)"
+        )
 
 
-DEFENCES: Registry = Registry("defence", entry_point_group="robustcheck.defences", validator=check_defence_class)
+DEFENCES: Registry = Registry(
+    "defence", entry_point_group="robustcheck.defences", validator=check_defence_class
+)

@@ -54,17 +54,17 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from defences.architectures import Shape, Unbuilt, as_shape, check_architecture, with_architecture
-from defences.base import BaseDefence, FitContext
-from defences.cvae_detector import (
+from robustcheck.attacks.gradients import fresh_randomness_active
+from robustcheck.defences.architectures import Shape, Unbuilt, as_shape, check_architecture, with_architecture
+from robustcheck.defences.base import BaseDefence, FitContext
+from robustcheck.defences.cvae_detector import (
     TableArchitecture,
     make_table_vae,
     resolve_table_architecture,
     table_vae_padding,
 )
-from defences.registry import DEFENCES
-from defences.vae_purifiers import elbo_terms
-from robustcheck.attacks.gradients import fresh_randomness_active
+from robustcheck.defences.registry import DEFENCES
+from robustcheck.defences.vae_purifiers import elbo_terms
 from robustcheck.errors import ConfigError
 from robustcheck.models.training import seeded_batches
 from robustcheck.progress import progress
@@ -72,7 +72,9 @@ from robustcheck.progress import progress
 VARIANTS = ("A", "B", "C", "D", "E", "F", "G", "H")
 
 
-def random_rotate_resize(x: Tensor, max_rotation: float, max_resize: float, generator: torch.Generator) -> Tensor:
+def random_rotate_resize(
+    x: Tensor, max_rotation: float, max_resize: float, generator: torch.Generator
+) -> Tensor:
     """Differentiable random rotation (±``max_rotation`` degrees) and resize (factor 1 ± ``max_resize``).
 
     One (rotation, resize) is drawn per call and applied to every example, so the result for an input
@@ -98,15 +100,29 @@ class VAEPurifier(BaseDefence):
     #: The inner optimisation is not differentiated: BPDA with the identity surrogate (module doc).
     differentiable = False
 
-    def __init__(self, *, variant: str = "E", iterations: int = 10, lr: float = 0.02, c: float = 0.0,
-                 noise: float = 0.05, max_rotation: float = 10.0, max_resize: float = 0.1,
-                 channels: int = 1, zdim: int = 128, train_lr: float = 1e-3, seed: int = 0,
-                 architecture: str | TableArchitecture = "auto") -> None:
+    def __init__(
+        self,
+        *,
+        variant: str = "E",
+        iterations: int = 10,
+        lr: float = 0.02,
+        c: float = 0.0,
+        noise: float = 0.05,
+        max_rotation: float = 10.0,
+        max_resize: float = 0.1,
+        channels: int = 1,
+        zdim: int = 128,
+        train_lr: float = 1e-3,
+        seed: int = 0,
+        architecture: str | TableArchitecture = "auto",
+    ) -> None:
         super().__init__()
         check_architecture(self.name, architecture, ("table6.1",))
         if variant not in VARIANTS:
-            raise ConfigError(f"defence {self.name!r}: variant must be one of {', '.join(VARIANTS)} (004 §7.5), "
-                              f"got {variant!r}")
+            raise ConfigError(
+                f"defence {self.name!r}: variant must be one of {', '.join(VARIANTS)} (004 §7.5), "
+                f"got {variant!r}"
+            )
         if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 0:
             raise ConfigError(f"defence {self.name!r}: iterations must be an int >= 0, got {iterations!r}")
         for k, v in (("lr", lr), ("train_lr", train_lr)):
@@ -140,8 +156,11 @@ class VAEPurifier(BaseDefence):
         shape = as_shape(self.name, input_shape)
         name = resolve_table_architecture(self.name, self.architecture, shape)
         same = shape == self.input_shape or (
-            not callable(self.architecture) and self.input_shape is not None and shape[0] == self.input_shape[0]
-            and table_vae_padding(shape) == table_vae_padding(self.input_shape))
+            not callable(self.architecture)
+            and self.input_shape is not None
+            and shape[0] == self.input_shape[0]
+            and table_vae_padding(shape) == table_vae_padding(self.input_shape)
+        )
         if same and name == self.built_architecture:
             self.input_shape = shape
             return
@@ -149,10 +168,21 @@ class VAEPurifier(BaseDefence):
 
     def config(self) -> dict[str, Any]:
         cfg: dict[str, Any] = {
-            "variant": self.variant, "iterations": self.iterations, "lr": self.lr, "c": self.c,
-            "noise": self.noise, "max_rotation": self.max_rotation, "max_resize": self.max_resize,
-            "channels": self.channels, "zdim": self.zdim, "train_lr": self.train_lr, "seed": self.seed}
-        return with_architecture(cfg, self.built_architecture, self.architecture, "table6.1", self.input_shape)
+            "variant": self.variant,
+            "iterations": self.iterations,
+            "lr": self.lr,
+            "c": self.c,
+            "noise": self.noise,
+            "max_rotation": self.max_rotation,
+            "max_resize": self.max_resize,
+            "channels": self.channels,
+            "zdim": self.zdim,
+            "train_lr": self.train_lr,
+            "seed": self.seed,
+        }
+        return with_architecture(
+            cfg, self.built_architecture, self.architecture, "table6.1", self.input_shape
+        )
 
     @property  # type: ignore[override]
     def stochastic(self) -> bool:  # F/G/H draw noise and/or transforms at every step (module doc)
@@ -192,7 +222,9 @@ class VAEPurifier(BaseDefence):
                 opt.step()
         self.eval()
         with torch.no_grad():
-            d = torch.cat([self.distance(ctx.val.x[i : i + 500].to(ctx.device)) for i in range(0, len(ctx.val), 500)])
+            d = torch.cat(
+                [self.distance(ctx.val.x[i : i + 500].to(ctx.device)) for i in range(0, len(ctx.val), 500)]
+            )
         self.err_mean.fill_(d.mean().item())
         self.err_std.fill_(max(d.std().item(), 1e-8))
 

@@ -32,8 +32,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from defences.ae_purifiers import GenerativePurifier, bce_per_example
-from defences.registry import DEFENCES
+from robustcheck.defences.ae_purifiers import GenerativePurifier, bce_per_example
+from robustcheck.defences.registry import DEFENCES
 from robustcheck.errors import ConfigError
 
 
@@ -55,8 +55,10 @@ class _VAE(GenerativePurifier):
     def __init__(self, *, scale: float = 1.0, sample_seed: int = 0, **kw: Any) -> None:
         super().__init__(**kw)
         if isinstance(scale, bool) or not isinstance(scale, (int, float)) or scale < 0:
-            raise ConfigError(f"defence {self.name!r}: scale (factor on the posterior std at inference, "
-                              f"003 §4.2) must be >= 0, got {scale!r}")
+            raise ConfigError(
+                f"defence {self.name!r}: scale (factor on the posterior std at inference, "
+                f"003 §4.2) must be >= 0, got {scale!r}"
+            )
         if not isinstance(sample_seed, int) or isinstance(sample_seed, bool):
             raise ConfigError(f"defence {self.name!r}: sample_seed must be an int, got {sample_seed!r}")
         self.scale, self.sample_seed = float(scale), sample_seed
@@ -72,7 +74,9 @@ class _VAE(GenerativePurifier):
     def code(self, x: Tensor) -> Tensor:
         return self.encode(x)[0]
 
-    def reconstruction_loss(self, x_in: Tensor, target: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    def reconstruction_loss(
+        self, x_in: Tensor, target: Tensor, generator: torch.Generator | None = None
+    ) -> Tensor:
         mu, logvar = self.encode(x_in)
         noise = torch.randn(mu.shape, generator=generator, dtype=mu.dtype).to(mu.device)
         recon = self.decoder(mu + (0.5 * logvar).exp() * noise)

@@ -9,12 +9,12 @@ __version__ = "0.1.0"
 
 
 def register_defence(name: str, *, replace: bool = False):  # type: ignore[no-untyped-def]
-    """Class decorator registering a :class:`defences.BaseDefence` subclass under ``name``.
+    """Class decorator registering a :class:`robustcheck.defences.BaseDefence` subclass under ``name``.
 
     The class is checked against the protocol at once (a detector must implement ``score``, a purifier
     ``purify``, a trainable defence ``fit``); a name clash is an error unless ``replace=True``.
     """
-    from defences.registry import DEFENCES
+    from robustcheck.defences.registry import DEFENCES
 
     return DEFENCES.register(name, replace=replace)
 
@@ -24,6 +24,7 @@ def register_attack(name: str, *, replace: bool = False):  # type: ignore[no-unt
     from robustcheck.attacks.registry import ATTACKS
 
     return ATTACKS.register(name, replace=replace)
+
 
 __all__ = [
     "Attack",

@@ -51,8 +51,10 @@ def attack_target(engine: Engine, case: Case) -> tuple[nn.Module, str]:
             return DefendedLogits(defence), f"black:{clf.key}"
         return DefendedLogits(defence), f"black:{defence_key}"
     if adaptive:
-        raise ConfigError(f"attack {case.attack.name!r} is detector-aware and needs gradients of the defence; "
-                          f"it has no black-box form (use white-box)")
+        raise ConfigError(
+            f"attack {case.attack.name!r} is detector-aware and needs gradients of the defence; "
+            f"it has no black-box form (use white-box)"
+        )
     surrogate = engine.surrogate(suite)
     return surrogate.module, f"transfer:{surrogate.key}"
 
@@ -76,8 +78,17 @@ def silent_from(rec: Any, model: nn.Module, x_adv: Tensor, y: Tensor) -> float:
     return float(I.silent_success_count(rec.fooled, fools) > 0)
 
 
-def adaptive_success_rate(x: Tensor, x_adv: Tensor, y: Tensor, pred: Tensor, d_adv: Tensor, s_adv: Tensor | None,
-                          t: float | None, eps: float, norm: str) -> float:
+def adaptive_success_rate(
+    x: Tensor,
+    x_adv: Tensor,
+    y: Tensor,
+    pred: Tensor,
+    d_adv: Tensor,
+    s_adv: Tensor | None,
+    t: float | None,
+    eps: float,
+    norm: str,
+) -> float:
     """Detector-aware success: pred_D(x′) ≠ y, S(x′) ≤ t, x′ within budget; over x with C(x) = y."""
     correct = pred == y
     if int(correct.sum()) == 0:
@@ -87,7 +98,9 @@ def adaptive_success_rate(x: Tensor, x_adv: Tensor, y: Tensor, pred: Tensor, d_a
         ok = ok & (s_adv <= t)
     d = torch.nan_to_num(x_adv - x)
     slack = 1e-5 if norm == "linf" else 1e-5 * max(1.0, eps)
-    within = (M.norm_of(d, norm) <= eps + slack) if norm in ("linf", "l2", "l1", "l0") else torch.ones_like(ok)
+    within = (
+        (M.norm_of(d, norm) <= eps + slack) if norm in ("linf", "l2", "l1", "l0") else torch.ones_like(ok)
+    )
     ok = ok & within & torch.isfinite(x_adv).flatten(1).all(1)
     return ((ok & correct).sum() / correct.sum()).item()
 
@@ -114,9 +127,16 @@ def _probe(engine: Engine, case: Case, key: tuple[Any, ...], fn: Any) -> float:
     data_hash = engine.data(suite).content_hash
     n = min(PROBE_N, suite.n_samples or engine.scale(suite).n_samples or PROBE_N)  # the rows probed
     ckey = content_key("probe", *key, data_hash, PROBE_N, n, engine.seed(suite), str(engine.device))
-    return _memo(engine, ckey, lambda: engine.cache.get_or_compute(
-        "probes", ckey, lambda: {"accuracy": torch.tensor(fn(), dtype=torch.float64)},
-        validate=expect_tensors(accuracy=()))["accuracy"].item())
+    return _memo(
+        engine,
+        ckey,
+        lambda: engine.cache.get_or_compute(
+            "probes",
+            ckey,
+            lambda: {"accuracy": torch.tensor(fn(), dtype=torch.float64)},
+            validate=expect_tensors(accuracy=()),
+        )["accuracy"].item(),
+    )
 
 
 def _family_quantity(metrics: dict[str, Any], detector: bool, n: int) -> tuple[float | None, int, bool]:
@@ -130,8 +150,9 @@ def _family_quantity(metrics: dict[str, Any], detector: bool, n: int) -> tuple[f
     return metrics.get("corrected_accuracy"), n, False
 
 
-def _weaker(stronger_expected: dict[str, Any], weaker_expected: dict[str, Any], detector: bool,
-            n: int) -> float | None:
+def _weaker(
+    stronger_expected: dict[str, Any], weaker_expected: dict[str, Any], detector: bool, n: int
+) -> float | None:
     """1.0 if the attack expected to be at least as strong is weaker beyond noise on the family quantity."""
     a, m, higher = _family_quantity(stronger_expected, detector, n)
     b, _, _ = _family_quantity(weaker_expected, detector, n)
@@ -183,16 +204,26 @@ def indicators(engine: Engine, case: Case) -> dict[str, float | None]:
     norm = cls.norm
     # a detector-aware attack must be at least as strong as detector-oblivious PGD (same ε, FPR, steps)
     out["adaptive_weaker"] = None
-    if case.threat == "white-box" and needs_defence and detector and not targeted and norm in ("linf", "l2") \
-            and case.eps > 0:
+    if (
+        case.threat == "white-box"
+        and needs_defence
+        and detector
+        and not targeted
+        and norm in ("linf", "l2")
+        and case.eps > 0
+    ):
         params: dict[str, Any] = {}
         steps = engine.attack_params(case).get("steps")
         if steps is not None:
             params["steps"] = int(steps)
-        o_case = _sibling(case, Attack(f"pgd-{norm}", case.eps, id=f"pgd-{norm}-oblivious", **params), case.eps)
+        o_case = _sibling(
+            case, Attack(f"pgd-{norm}", case.eps, id=f"pgd-{norm}-oblivious", **params), case.eps
+        )
         oblivious = engine.base_metrics(o_case)
         out["oblivious_defended_rate"] = oblivious.get("defended_rate")
-        out["adaptive_weaker"] = I.higher_beyond_noise(base.get("defended_rate"), oblivious.get("defended_rate"), n)
+        out["adaptive_weaker"] = I.higher_beyond_noise(
+            base.get("defended_rate"), oblivious.get("defended_rate"), n
+        )
     model, model_key = engine.attack_target(case)
     xp, yp = x[:PROBE_N], y[:PROBE_N]
     zero, nan = _memo(engine, ("grad", model_key, PROBE_N), lambda: I.gradient_health(model, xp, yp))
@@ -200,8 +231,11 @@ def indicators(engine: Engine, case: Case) -> dict[str, float | None]:
     out["shattered_gradients"] = I.shattered(zero, nan)
     # the score path: a detector whose score has no gradient disarms every detector-aware attack
     if case.threat == "white-box" and defence.is_detector and getattr(defence, "differentiable_score", True):
-        s_zero, s_nan = _memo(engine, ("score-grad", defence_key, case.suite.fpr, PROBE_N),
-                              lambda: I.score_gradient_health(defence.score, xp))
+        s_zero, s_nan = _memo(
+            engine,
+            ("score-grad", defence_key, case.suite.fpr, PROBE_N),
+            lambda: I.score_gradient_health(defence.score, xp),
+        )
         out["zero_score_gradient_fraction"] = s_zero
         out["shattered_score_gradients"] = I.shattered(s_zero, s_nan)
     seed = engine.seed(case.suite)
@@ -210,15 +244,21 @@ def indicators(engine: Engine, case: Case) -> dict[str, float | None]:
 
         def unbounded() -> float:
             # from the test inputs (no random start): a uniform-noise start measures noise, not the model
-            pgd = build_attack(f"pgd-{norm}", {"steps": UNBOUNDED_STEPS, "random_start": False}, seed=seed,
-                               batch_size=PROBE_N)
+            pgd = build_attack(
+                f"pgd-{norm}",
+                {"steps": UNBOUNDED_STEPS, "random_start": False},
+                seed=seed,
+                batch_size=PROBE_N,
+            )
             [r] = pgd(model, xp, yp, [big])
             return 1.0 - r.success.double().mean().item()
 
         acc = _probe(engine, case, ("unbounded", model_key, norm, big, UNBOUNDED_STEPS, "from-x"), unbounded)
         out["unbounded_accuracy"] = acc
         out["unbounded_not_zero"] = float(acc > I.UNBOUNDED_MAX_ACCURACY)
-    iterative = "steps" in accepted_params_of(case.attack.name) and not is_gradient_free(case.attack.name, cls)
+    iterative = "steps" in accepted_params_of(case.attack.name) and not is_gradient_free(
+        case.attack.name, cls
+    )
     # Square only seeks misclassification; a detector-aware attack also pays to stay unflagged, so its
     # lower fooling rate is its objective, not an attack failure: no black-box comparison for it.
     iterative = iterative and not needs_defence
@@ -231,9 +271,14 @@ def indicators(engine: Engine, case: Case) -> dict[str, float | None]:
             return (model(x_adv).argmax(1) == yp).double().mean().item()
 
     if iterative and fixed_eps and not cls.minimization:
+
         def square() -> float:
-            sq = build_attack("square" if norm == "linf" else "square-l2", {"steps": SQUARE_QUERIES}, seed=seed,
-                              batch_size=PROBE_N)
+            sq = build_attack(
+                "square" if norm == "linf" else "square-l2",
+                {"steps": SQUARE_QUERIES},
+                seed=seed,
+                batch_size=PROBE_N,
+            )
             [r] = sq(model, xp, yp, [case.eps])
             return 1.0 - r.success.double().mean().item()
 
@@ -245,17 +290,23 @@ def indicators(engine: Engine, case: Case) -> dict[str, float | None]:
     # not for noise itself, nor for a detector-aware attack on a detector (it trades fooling for staying
     # unflagged; adaptive_weaker checks it against oblivious PGD)
     if fixed_eps and case.attack.name != "random-noise" and not (needs_defence and detector):
-        noise_acc = _probe(engine, case, ("noise", model_key, norm, case.eps),
-                           lambda: _noise_accuracy(model, xp, yp, case.eps, norm, seed))
-        clean_acc = _memo(engine, ("probe-clean", model_key, PROBE_N),
-                          lambda: _clean_accuracy(model, xp, yp))
+        noise_acc = _probe(
+            engine,
+            case,
+            ("noise", model_key, norm, case.eps),
+            lambda: _noise_accuracy(model, xp, yp, case.eps, norm, seed),
+        )
+        clean_acc = _memo(engine, ("probe-clean", model_key, PROBE_N), lambda: _clean_accuracy(model, xp, yp))
         if wb_acc is None:
             wb_acc = attack_accuracy()
         out["noise_accuracy"] = noise_acc
         out["noise_as_strong"] = I.noise_as_strong(wb_acc, noise_acc, clean_acc, int(xp.shape[0]))
-    out["gradient_masking"] = I.gradient_masking(out.get("shattered_gradients"), out.get("unbounded_not_zero"),
-                                                 out.get("blackbox_beats_whitebox"),
-                                                 out.get("shattered_score_gradients"))
+    out["gradient_masking"] = I.gradient_masking(
+        out.get("shattered_gradients"),
+        out.get("unbounded_not_zero"),
+        out.get("blackbox_beats_whitebox"),
+        out.get("shattered_score_gradients"),
+    )
     return out
 
 
@@ -273,8 +324,10 @@ def family_metrics(engine: Engine, case: FamilyCase) -> dict[str, float | None]:
     pred, d_clean, _ = engine._outputs(clf.module, defence, x)
     survive_acc = torch.ones_like(y, dtype=torch.bool)
     survive_def = torch.ones_like(y, dtype=torch.bool)
-    out: dict[str, float | None] = {"clean_accuracy": M.accuracy(pred, y),
-                                    "defended_clean_accuracy": M.accuracy(d_clean, y)}
+    out: dict[str, float | None] = {
+        "clean_accuracy": M.accuracy(pred, y),
+        "defended_clean_accuracy": M.accuracy(d_clean, y),
+    }
     t = defence.threshold if defence.is_detector else None
     violations = 0.0
     for attack in case.members:

@@ -58,8 +58,9 @@ def check_case_kwargs(kwargs: Mapping[str, Any], where: str) -> None:
     accepted = [n for n, p in inspect.signature(build_case).parameters.items() if p.kind is p.KEYWORD_ONLY]
     unknown = sorted(set(kwargs) - set(accepted))
     if unknown:
-        raise ConfigError(f"{where}: unknown argument(s) {', '.join(map(repr, unknown))}; accepted: "
-                          f"{', '.join(accepted)}.")
+        raise ConfigError(
+            f"{where}: unknown argument(s) {', '.join(map(repr, unknown))}; accepted: {', '.join(accepted)}."
+        )
 
 
 def build_case(
@@ -103,8 +104,17 @@ def build_case(
     return suite.cases()[0]
 
 
-def evaluate(defence: Any, attack: str, *, eps: float, engine: Engine | None = None, scale: str = "default",
-             device: str = "auto", cache_dir: str | None = ".robustcheck/cache", **case_kwargs: Any) -> Metrics:
+def evaluate(
+    defence: Any,
+    attack: str,
+    *,
+    eps: float,
+    engine: Engine | None = None,
+    scale: str = "default",
+    device: str = "auto",
+    cache_dir: str | None = ".robustcheck/cache",
+    **case_kwargs: Any,
+) -> Metrics:
     """Evaluate ``defence`` (registry name, BaseDefence class/factory or instance) against one attack.
 
     Returns the case's :class:`Metrics` (bars given as ``thresholds={...}`` are checked and their misses

@@ -95,9 +95,10 @@ def module_fingerprint(module: Any, exclude: tuple[str, ...] = ()) -> str:
 
 
 def _source_digest() -> str:
-    """sha256 of the source of the ``robustcheck`` and ``defences`` packages (what computes the entries)."""
+    """sha256 of the source of the ``robustcheck`` package, its ``defences`` (installed from the repository's
+    top-level ``defences/`` folder) included: what computes the entries."""
     h = hashlib.sha256()
-    for pkg in ("robustcheck", "defences"):
+    for pkg in ("robustcheck", "robustcheck.defences"):
         try:
             mod = importlib.import_module(pkg)
         except ImportError:  # pragma: no cover
@@ -125,8 +126,12 @@ def code_version() -> dict[str, str]:
         ta = str(getattr(torchattacks, "__version__", "unknown"))
     except ImportError:  # pragma: no cover
         ta = "absent"
-    return {"robustcheck": version, "torch": torch.__version__, "torchattacks": ta, "source": _source_digest()}
-
+    return {
+        "robustcheck": version,
+        "torch": torch.__version__,
+        "torchattacks": ta,
+        "source": _source_digest(),
+    }
 
 
 def atomic_write_bytes(path: Path, write: Callable[[Any], None]) -> None:
@@ -158,8 +163,10 @@ def lock_timeout_from_env() -> float:
     except ValueError:
         value = math.nan
     if not (math.isfinite(value) and value > 0):
-        raise ConfigError(f"{LOCK_TIMEOUT_ENV}={raw!r}: must be a number of seconds > 0 "
-                          f"(default {DEFAULT_LOCK_TIMEOUT_S:g})")
+        raise ConfigError(
+            f"{LOCK_TIMEOUT_ENV}={raw!r}: must be a number of seconds > 0 "
+            f"(default {DEFAULT_LOCK_TIMEOUT_S:g})"
+        )
     return value
 
 
@@ -196,8 +203,9 @@ def check_entry(obj: Any) -> None:
 def state_dict_validator(module: torch.nn.Module) -> Callable[[Any], None]:
     """A ``validate`` for an entry holding ``module.state_dict()``: the same names, and for each a tensor
     of the same shape and dtype (what ``load_state_dict`` needs). Reads ``module`` now, never changes it."""
-    expected = {k: (tuple(v.shape), v.dtype) for k, v in module.state_dict().items()
-                if isinstance(v, torch.Tensor)}
+    expected = {
+        k: (tuple(v.shape), v.dtype) for k, v in module.state_dict().items() if isinstance(v, torch.Tensor)
+    }
     others = {k for k, v in module.state_dict().items() if not isinstance(v, torch.Tensor)}
 
     def validate(obj: Any) -> None:
@@ -251,7 +259,7 @@ def _invalid(obj: Any, validate: Callable[[Any], Any] | None) -> str | None:
     try:
         if validate is not None and validate(obj) is False:
             raise ValueError("the caller's check rejected it")
-    except Exception as exc:  # noqa: BLE001  any failure of the check means: not this entry
+    except Exception as exc:
         return f"does not have the expected structure ({exc})"
     return None
 
@@ -274,11 +282,16 @@ class EntryLock:
     # -------------------------------------------------------------- holder information
     def _holder_blob(self) -> bytes:
         now = time.time()
-        return json.dumps({
-            "pid": os.getpid(), "host": safefiles.HOST, "start": safefiles.process_start(os.getpid()),
-            "cmd": safefiles.command_line(), "since_epoch": now,
-            "since": time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(now)),
-        }).encode()
+        return json.dumps(
+            {
+                "pid": os.getpid(),
+                "host": safefiles.HOST,
+                "start": safefiles.process_start(os.getpid()),
+                "cmd": safefiles.command_line(),
+                "since_epoch": now,
+                "since": time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(now)),
+            }
+        ).encode()
 
     def read_holder(self) -> dict[str, Any] | None:
         try:
@@ -291,8 +304,11 @@ class EntryLock:
     @staticmethod
     def _gone(info: dict[str, Any] | None) -> bool:
         """The holder ran on this host and has exited."""
-        return (info is not None and info.get("host") == safefiles.HOST
-                and not safefiles.pid_alive(info["pid"], info.get("start")))
+        return (
+            info is not None
+            and info.get("host") == safefiles.HOST
+            and not safefiles.pid_alive(info["pid"], info.get("start"))
+        )
 
     def _describe(self, info: dict[str, Any] | None) -> str:
         if info is None:
@@ -308,17 +324,23 @@ class EntryLock:
                 fd = os.open(self.path, flags, 0o666)
             except OSError as exc:
                 if isinstance(exc, IsADirectoryError) or exc.errno == errno.ELOOP:  # a folder / symlink
-                    self._replace_foreign("is a folder" if isinstance(exc, IsADirectoryError) else "is a symlink")
+                    self._replace_foreign(
+                        "is a folder" if isinstance(exc, IsADirectoryError) else "is a symlink"
+                    )
                     continue
-                raise CacheError(f"cache entry {self.entry}: cannot open its lock file {self.path} "
-                                 f"({exc.strerror or exc}); make the cache folder writable or point "
-                                 f"--robustcheck-cache-dir at another folder") from None
+                raise CacheError(
+                    f"cache entry {self.entry}: cannot open its lock file {self.path} "
+                    f"({exc.strerror or exc}); make the cache folder writable or point "
+                    f"--robustcheck-cache-dir at another folder"
+                ) from None
             if stat.S_ISREG(os.fstat(fd).st_mode):
                 return fd
             os.close(fd)
             self._replace_foreign("is not a regular file")
-        raise CacheError(f"cache entry {self.entry}: its lock file {self.path} keeps being replaced by "
-                         f"something that is not a file; delete it")
+        raise CacheError(
+            f"cache entry {self.entry}: its lock file {self.path} keeps being replaced by "
+            f"something that is not a file; delete it"
+        )
 
     def _replace_foreign(self, what: str) -> None:
         safefiles.remove_path(self.path)
@@ -332,9 +354,11 @@ class EntryLock:
             try:
                 self._fallback.acquire()
             except Timeout:
-                raise CacheLockTimeout(f"cache entry {self.entry} is locked by another process for more than "
-                                       f"{self.timeout:g} s ({LOCK_TIMEOUT_ENV}); if that process is gone "
-                                       f"delete {self.path}") from None
+                raise CacheLockTimeout(
+                    f"cache entry {self.entry} is locked by another process for more than "
+                    f"{self.timeout:g} s ({LOCK_TIMEOUT_ENV}); if that process is gone "
+                    f"delete {self.path}"
+                ) from None
             return self
         started = time.monotonic()
         poll = 0.02
@@ -346,13 +370,17 @@ class EntryLock:
             except OSError as exc:
                 if exc.errno not in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES):
                     os.close(fd)
-                    raise CacheError(f"cache entry {self.entry}: cannot lock {self.path} ({exc.strerror}); the "
-                                     f"cache folder's file system may not support locks") from None
+                    raise CacheError(
+                        f"cache entry {self.entry}: cannot lock {self.path} ({exc.strerror}); the "
+                        f"cache folder's file system may not support locks"
+                    ) from None
                 info = self.read_holder()
                 if info is not None and info.get("pid") == os.getpid() and info.get("host") == safefiles.HOST:
                     os.close(fd)
-                    raise CacheError(f"cache entry {self.entry} is already locked by this process (a "
-                                     f"computation that needs its own result)")
+                    raise CacheError(
+                        f"cache entry {self.entry} is already locked by this process (a "
+                        f"computation that needs its own result)"
+                    )
                 if self._gone(info):
                     blob = json.dumps(info, sort_keys=True).encode()
                     if blob == seen_gone:  # the same dead holder twice in a row: not a fresh holder's race
@@ -368,7 +396,8 @@ class EntryLock:
                     raise CacheLockTimeout(
                         f"cache entry {self.entry} is locked by {self._describe(info)}, which has shown no sign "
                         f"of life for {silent:.0f} s (limit {self.timeout:g} s, {LOCK_TIMEOUT_ENV}); if that "
-                        f"process is gone delete {self.path}")
+                        f"process is gone delete {self.path}"
+                    )
                 time.sleep(poll)
                 poll = min(poll * 1.5, 0.5)
                 continue
@@ -393,8 +422,10 @@ class EntryLock:
             pass
         finally:
             os.close(fd)
-        self.events.append(f"robustcheck: broke the stale lock of cache entry {self.entry}: its holder "
-                           f"{self._describe(info)} is gone")
+        self.events.append(
+            f"robustcheck: broke the stale lock of cache entry {self.entry}: its holder "
+            f"{self._describe(info)} is gone"
+        )
         log.warning("robustcheck: broke the stale lock %s", self.path)
 
     def _start_heartbeat(self) -> None:
@@ -446,8 +477,9 @@ class DiskCache:
     lock broken, temp files of killed runs removed); :meth:`drain_events` hands them to the terminal
     summary."""
 
-    def __init__(self, root: str | os.PathLike[str] | None, version: Any = None, *,
-                 lock_timeout: float | None = None) -> None:
+    def __init__(
+        self, root: str | os.PathLike[str] | None, version: Any = None, *, lock_timeout: float | None = None
+    ) -> None:
         self.root = Path(root) if root is not None else None
         #: part of every entry's file name: the code and library versions (:func:`code_version`)
         self.version = code_version() if version is None else version
@@ -486,10 +518,14 @@ class DiskCache:
         self.events.append(msg)
 
     def _unusable(self, folder: Path, exc: OSError) -> CacheError:
-        return CacheError(f"the robustcheck cache folder {folder} cannot be used ({exc.strerror or exc}); make "
-                          f"it a readable and writable folder or point --robustcheck-cache-dir at another folder")
+        return CacheError(
+            f"the robustcheck cache folder {folder} cannot be used ({exc.strerror or exc}); make "
+            f"it a readable and writable folder or point --robustcheck-cache-dir at another folder"
+        )
 
-    def load(self, kind: str, key: str, validate: Callable[[Any], Any] | None = check_entry) -> dict[str, Any] | None:
+    def load(
+        self, kind: str, key: str, validate: Callable[[Any], Any] | None = check_entry
+    ) -> dict[str, Any] | None:
         """The entry, or None when it is absent; one that cannot be loaded or fails ``validate`` (raises or
         returns False) is removed and None returned (and an event recorded)."""
         if self.root is None:
@@ -511,7 +547,7 @@ class DiskCache:
             return None
         try:
             obj = torch.load(p, map_location="cpu", weights_only=True)
-        except Exception as exc:  # noqa: BLE001  corrupt or foreign file: drop it and recompute
+        except Exception as exc:
             if isinstance(exc, PermissionError):
                 raise self._unusable(p.parent, exc) from None
             text = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
@@ -543,8 +579,10 @@ class DiskCache:
                 self.events.append(f"robustcheck: cache folder {folder} was a file; removed it")
             except OSError as exc:
                 raise self._unusable(folder, exc) from None
-        raise CacheError(f"the robustcheck cache folder {self.root} cannot be used: it is not a folder; remove "
-                         f"it or point --robustcheck-cache-dir at another folder")
+        raise CacheError(
+            f"the robustcheck cache folder {self.root} cannot be used: it is not a folder; remove "
+            f"it or point --robustcheck-cache-dir at another folder"
+        )
 
     def _clean(self, kind: str) -> None:
         """Once per process and kind: remove temp files of interrupted writes (killed processes)."""
@@ -553,8 +591,10 @@ class DiskCache:
         self._cleaned.add(kind)
         removed = safefiles.clean_stale_temps(self.root / kind)
         if removed:
-            self.events.append(f"robustcheck: removed {len(removed)} temp file(s) of interrupted cache writes "
-                               f"in {self.root / kind}")
+            self.events.append(
+                f"robustcheck: removed {len(removed)} temp file(s) of interrupted cache writes "
+                f"in {self.root / kind}"
+            )
 
     def lock(self, kind: str, key: str) -> EntryLock:
         """The entry's lock (not yet acquired; use ``with``); creates the kind's folder."""
@@ -562,8 +602,13 @@ class DiskCache:
         p = self.path(kind, key)
         return EntryLock(p.with_suffix(".lock"), f"{kind}/{p.name}", self.lock_timeout, self.events)
 
-    def get_or_compute(self, kind: str, key: str, compute: Callable[[], dict[str, Any]],
-                       validate: Callable[[Any], Any] | None = check_entry) -> dict[str, Any]:
+    def get_or_compute(
+        self,
+        kind: str,
+        key: str,
+        compute: Callable[[], dict[str, Any]],
+        validate: Callable[[Any], Any] | None = check_entry,
+    ) -> dict[str, Any]:
         """Return the cached entry or compute, save and return it (under the entry's lock).
 
         ``validate(entry)``: raises (or returns False) when a loaded entry does not have the structure
@@ -584,12 +629,15 @@ class DiskCache:
             reason = _invalid(obj, validate)
             p = self.path(kind, key)
             if reason is not None:
-                self.events.append(f"robustcheck: the computed cache entry {kind}/{p.name} {reason}; "
-                                   f"not cached")
+                self.events.append(
+                    f"robustcheck: the computed cache entry {kind}/{p.name} {reason}; not cached"
+                )
                 return obj
             try:
                 self.save(kind, key, obj)
             except OSError as exc:  # disk full, permissions changed mid-run: the result is still good
-                self.events.append(f"robustcheck: could not write cache entry {kind}/{p.name} "
-                                   f"({exc.strerror or exc}); not cached")
+                self.events.append(
+                    f"robustcheck: could not write cache entry {kind}/{p.name} "
+                    f"({exc.strerror or exc}); not cached"
+                )
             return obj

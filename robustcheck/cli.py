@@ -60,13 +60,19 @@ def _cmd_list(args: argparse.Namespace) -> int:
         rows = [(n, getattr(ATTACKS.get(n), "norm", ""), _first_line(ATTACKS.get(n))) for n in ATTACKS]
         print(tabulate(rows, headers=["attack", "norm", "description"]))
     elif args.what == "defences":
-        from defences import DEFENCES
+        from robustcheck.defences import DEFENCES
 
         rows = []
         for n in DEFENCES:
             cls = DEFENCES.get(n)
-            kind = "+".join(k for k, f in (("detector", "is_detector"), ("purifier", "is_purifier"))
-                            if getattr(cls, f, False)) or "-"
+            kind = (
+                "+".join(
+                    k
+                    for k, f in (("detector", "is_detector"), ("purifier", "is_purifier"))
+                    if getattr(cls, f, False)
+                )
+                or "-"
+            )
             rows.append((n, kind, "yes" if getattr(cls, "trainable", False) else "no", _first_line(cls)))
         print(tabulate(rows, headers=["defence", "kind", "trained", "description"]))
     else:
@@ -100,17 +106,43 @@ def _cmd_history(args: argparse.Namespace) -> int:
         failed = sum(c.get("outcome") != "passed" for c in cases)
         git = rec.get("git") or {}
         commit = (git.get("commit") or "")[:10] + ("+dirty" if git.get("dirty") else "")
-        rows.append((history.run_number(path), (rec.get("started") or "")[:19], commit, rec.get("scale"),
-                     rec.get("device"), len(cases) - failed, failed, rec.get("compared_with") or ""))
+        rows.append(
+            (
+                history.run_number(path),
+                (rec.get("started") or "")[:19],
+                commit,
+                rec.get("scale"),
+                rec.get("device"),
+                len(cases) - failed,
+                failed,
+                rec.get("compared_with") or "",
+            )
+        )
     if not rows:
         print(f"no saved runs in {args.results_dir}")
         return 0
-    print(tabulate(rows, headers=["run", "started (UTC)", "commit", "scale", "device", "passed", "failed",
-                                  "compared with"], disable_numparse=True))
+    print(
+        tabulate(
+            rows,
+            headers=[
+                "run",
+                "started (UTC)",
+                "commit",
+                "scale",
+                "device",
+                "passed",
+                "failed",
+                "compared with",
+            ],
+            disable_numparse=True,
+        )
+    )
     return 0
 
 
-def _reference(spec: str, args: argparse.Namespace) -> tuple[str, dict[str, Any], dict[str, history.Tolerance]]:
+def _reference(
+    spec: str, args: argparse.Namespace
+) -> tuple[str, dict[str, Any], dict[str, history.Tolerance]]:
     if spec == "baseline":
         ref = history.load_baseline(args.baseline)
         return ref.label, {"suites": ref.suites}, ref.tolerances
@@ -127,12 +159,27 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         if not args.all and d.metric not in (tolerances or {"corrected_accuracy": 0, "detection_auc": 0}):
             continue
         regressions += d.regressed
-        rows.append((suite, case, d.metric, _f(d.before), _f(d.after), _f(d.delta, signed=True),
-                     "higher" if d.higher_is_better else "lower",
-                     d.tolerance.describe() if d.tolerance else "", "REGRESSED" if d.regressed else ""))
+        rows.append(
+            (
+                suite,
+                case,
+                d.metric,
+                _f(d.before),
+                _f(d.after),
+                _f(d.delta, signed=True),
+                "higher" if d.higher_is_better else "lower",
+                d.tolerance.describe() if d.tolerance else "",
+                "REGRESSED" if d.regressed else "",
+            )
+        )
     print(f"A = {label_a}\nB = {label_b}")
-    print(tabulate(rows, headers=["suite", "case", "metric", "A", "B", "Δ (B-A)", "better", "tolerance", ""],
-                   disable_numparse=True))
+    print(
+        tabulate(
+            rows,
+            headers=["suite", "case", "metric", "A", "B", "Δ (B-A)", "better", "tolerance", ""],
+            disable_numparse=True,
+        )
+    )
     if regressions:
         print(f"{regressions} regression(s) beyond tolerance")
     return 1 if regressions and args.fail else 0
@@ -171,17 +218,24 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("what", choices=["suites", "cases", "attacks", "defences"])
     ls.add_argument("--rootdir", default=".", help="project root the suite files are relative to")
     ls.add_argument("--suite-files", nargs="+", default=["suites/*.py"], help="glob patterns of suite files")
-    for name, help_ in (("history", "table of saved runs"), ("compare", "per-case metric deltas of two runs"),
-                        ("plot", "draw ROC and accuracy-vs-ε plots of a saved run"),
-                        ("merge", "join the records of shards (--robustcheck-shard) into one run")):
+    for name, help_ in (
+        ("history", "table of saved runs"),
+        ("compare", "per-case metric deltas of two runs"),
+        ("plot", "draw ROC and accuracy-vs-ε plots of a saved run"),
+        ("merge", "join the records of shards (--robustcheck-shard) into one run"),
+    ):
         sp = sub.add_parser(name, help=help_)
-        sp.add_argument("--results-dir", default=DEFAULT_RESULTS, help=f"run records (default {DEFAULT_RESULTS})")
+        sp.add_argument(
+            "--results-dir", default=DEFAULT_RESULTS, help=f"run records (default {DEFAULT_RESULTS})"
+        )
         if name == "compare":
             sp.add_argument("run_a", help="reference: run number, record path, 'latest' or 'baseline'")
             sp.add_argument("run_b", help="run to judge: run number, record path, 'latest' or 'baseline'")
             sp.add_argument("--baseline", default=DEFAULT_BASELINE, help="baseline file for 'baseline'")
-            sp.add_argument("--fail", help="tolerances, e.g. corrected_accuracy:0.02,detection_auc:1%%; "
-                                           "exit 1 on a regression")
+            sp.add_argument(
+                "--fail",
+                help="tolerances, e.g. corrected_accuracy:0.02,detection_auc:1%%; exit 1 on a regression",
+            )
             sp.add_argument("--all", action="store_true", help="show every metric, not only the gated ones")
         if name == "merge":
             sp.add_argument("runs", nargs="+", help="record paths of the shards' runs")
@@ -193,8 +247,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handler = {"list": _cmd_list, "history": _cmd_history, "compare": _cmd_compare, "plot": _cmd_plot,
-               "merge": _cmd_merge}
+    handler = {
+        "list": _cmd_list,
+        "history": _cmd_history,
+        "compare": _cmd_compare,
+        "plot": _cmd_plot,
+        "merge": _cmd_merge,
+    }
     try:
         return handler[args.command](args)
     except RobustcheckError as exc:

@@ -38,12 +38,19 @@ _PARAMS: dict[str, tuple[float, ...]] = {
 }
 CORRUPTIONS = tuple(_PARAMS)
 
-_JPEG_LUMA = torch.tensor([
-    [16, 11, 10, 16, 24, 40, 51, 61], [12, 12, 14, 19, 26, 58, 60, 55],
-    [14, 13, 16, 24, 40, 57, 69, 56], [14, 17, 22, 29, 51, 87, 80, 62],
-    [18, 22, 37, 56, 68, 109, 103, 77], [24, 35, 55, 64, 81, 104, 113, 92],
-    [49, 64, 78, 87, 103, 121, 120, 101], [72, 92, 95, 98, 112, 100, 103, 99],
-], dtype=torch.float32)
+_JPEG_LUMA = torch.tensor(
+    [
+        [16, 11, 10, 16, 24, 40, 51, 61],
+        [12, 12, 14, 19, 26, 58, 60, 55],
+        [14, 13, 16, 24, 40, 57, 69, 56],
+        [14, 17, 22, 29, 51, 87, 80, 62],
+        [18, 22, 37, 56, 68, 109, 103, 77],
+        [24, 35, 55, 64, 81, 104, 113, 92],
+        [49, 64, 78, 87, 103, 121, 120, 101],
+        [72, 92, 95, 98, 112, 100, 103, 99],
+    ],
+    dtype=torch.float32,
+)
 
 
 def _noise(x: Tensor, seed: int, kind: str) -> Tensor:
@@ -132,9 +139,15 @@ def jpeg(x: Tensor, quality: float, seed: int) -> Tensor:
 
 
 _FUNCS: dict[str, Callable[[Tensor, float, int], Tensor]] = {
-    "gaussian_noise": gaussian_noise, "shot_noise": shot_noise, "impulse_noise": impulse_noise,
-    "gaussian_blur": gaussian_blur, "box_blur": box_blur, "brightness": brightness, "contrast": contrast,
-    "pixelate": pixelate, "jpeg": jpeg,
+    "gaussian_noise": gaussian_noise,
+    "shot_noise": shot_noise,
+    "impulse_noise": impulse_noise,
+    "gaussian_blur": gaussian_blur,
+    "box_blur": box_blur,
+    "brightness": brightness,
+    "contrast": contrast,
+    "pixelate": pixelate,
+    "jpeg": jpeg,
 }
 
 

@@ -42,24 +42,37 @@ class DriftRow:
         return asdict(self)
 
 
-def harm_statistics(score: Tensor | np.ndarray, harmful: Tensor | np.ndarray,
-                    not_harmful: Tensor | np.ndarray) -> tuple[float, float, float, float]:
+def harm_statistics(
+    score: Tensor | np.ndarray, harmful: Tensor | np.ndarray, not_harmful: Tensor | np.ndarray
+) -> tuple[float, float, float, float]:
     """(mean harmful score, mean not-harmful score, their ratio, KS p-value); NaN where a group is empty."""
     s = np.asarray(torch.as_tensor(score).detach().cpu().double())
     h = np.asarray(torch.as_tensor(harmful).cpu(), dtype=bool)
     nh = np.asarray(torch.as_tensor(not_harmful).cpu(), dtype=bool)
     if h.sum() == 0 or nh.sum() == 0:
-        return (float(s[h].mean()) if h.any() else math.nan, float(s[nh].mean()) if nh.any() else math.nan,
-                math.nan, math.nan)
+        return (
+            float(s[h].mean()) if h.any() else math.nan,
+            float(s[nh].mean()) if nh.any() else math.nan,
+            math.nan,
+            math.nan,
+        )
     mh, mnh = float(s[h].mean()), float(s[nh].mean())
     ratio = mh / mnh if mnh > 0 else math.inf
     return mh, mnh, ratio, float(ks_2samp(s[h], s[nh]).pvalue)
 
 
 @torch.no_grad()
-def drift_report(classifier: nn.Module, score_fn: object, x: Tensor, y: Tensor, *,
-                 corruptions: Sequence[str] = CORRUPTIONS, severities: Sequence[int] = SEVERITIES,
-                 seed: int = 0, batch_size: int = 500) -> list[DriftRow]:
+def drift_report(
+    classifier: nn.Module,
+    score_fn: object,
+    x: Tensor,
+    y: Tensor,
+    *,
+    corruptions: Sequence[str] = CORRUPTIONS,
+    severities: Sequence[int] = SEVERITIES,
+    seed: int = 0,
+    batch_size: int = 500,
+) -> list[DriftRow]:
     """Rows of the drift report for ``classifier`` and a detector score ``score_fn(x) -> (N,)``.
 
     Args:
@@ -87,8 +100,19 @@ def drift_report(classifier: nn.Module, score_fn: object, x: Tensor, y: Tensor, 
             harmful = (pred_clean == y) & (pred != y)
             not_harmful = pred == pred_clean
             mh, mnh, ratio, p = harm_statistics(score, harmful, not_harmful)
-            rows.append(DriftRow(name, int(sev), float((pred == y).float().mean()), int(harmful.sum()),
-                                 int(not_harmful.sum()), mh, mnh, ratio, p))
+            rows.append(
+                DriftRow(
+                    name,
+                    int(sev),
+                    float((pred == y).float().mean()),
+                    int(harmful.sum()),
+                    int(not_harmful.sum()),
+                    mh,
+                    mnh,
+                    ratio,
+                    p,
+                )
+            )
     return rows
 
 
@@ -96,7 +120,20 @@ def format_drift(rows: Sequence[DriftRow]) -> str:
     """A plain-text table of drift rows."""
     from tabulate import tabulate
 
-    return tabulate([[r.corruption, r.severity, r.accuracy, r.n_harmful, r.mean_score_harmful,
-                      r.mean_score_not_harmful, r.ratio, r.ks_pvalue] for r in rows],
-                    headers=["corruption", "sev", "acc", "n_harm", "S harm", "S not", "ratio", "KS p"],
-                    floatfmt=".3g")
+    return tabulate(
+        [
+            [
+                r.corruption,
+                r.severity,
+                r.accuracy,
+                r.n_harmful,
+                r.mean_score_harmful,
+                r.mean_score_not_harmful,
+                r.ratio,
+                r.ks_pvalue,
+            ]
+            for r in rows
+        ],
+        headers=["corruption", "sev", "acc", "n_harm", "S harm", "S not", "ratio", "KS p"],
+        floatfmt=".3g",
+    )

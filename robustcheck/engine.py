@@ -22,8 +22,6 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from defences import DEFENCES, BaseDefence, FitContext
-from defences.base import check_defence, check_outputs
 from robustcheck import adaptive_eval as AE
 from robustcheck import metrics as M
 from robustcheck.attacks import ATTACKS, accepted_params_of, build_attack
@@ -36,6 +34,8 @@ from robustcheck.cache import (
     state_dict_validator,
 )
 from robustcheck.data import DatasetSplits, Split, load_dataset
+from robustcheck.defences import DEFENCES, BaseDefence, FitContext
+from robustcheck.defences.base import check_defence, check_outputs
 from robustcheck.errors import ConfigError, ModelContractError
 from robustcheck.indicators import inconclusive_reasons
 from robustcheck.models import CLASSIFIERS, LogProbabilities, check_classifier, frozen_eval, train_classifier
@@ -150,9 +150,11 @@ def _private_copy(defence: Any) -> Any:
     memo = {id(c): c for c in bound} if isinstance(bound, list) else {}
     try:
         return copy.deepcopy(defence, memo)
-    except Exception:  # noqa: BLE001  an uncopyable object: use it as it is
-        log.warning("robustcheck: defence instance %r cannot be deep-copied; the engine calibrates it in place",
-                    type(defence).__name__)
+    except Exception:
+        log.warning(
+            "robustcheck: defence instance %r cannot be deep-copied; the engine calibrates it in place",
+            type(defence).__name__,
+        )
         return defence
 
 
@@ -164,13 +166,15 @@ def _describe(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _describe(v) for k, v in value.items()}
     if callable(value) and not isinstance(value, nn.Module):
-        return f"{getattr(value, '__module__', '?')}.{getattr(value, '__qualname__', type(value).__qualname__)}"
+        return (
+            f"{getattr(value, '__module__', '?')}.{getattr(value, '__qualname__', type(value).__qualname__)}"
+        )
     if isinstance(value, nn.Module):
         return [type(value).__qualname__, module_fingerprint(value)]
     return value
 
 
-_OWN_MODULES = ("robustcheck", "defences", "torch", "torchvision", "torchattacks", "functools")
+_OWN_MODULES = ("robustcheck", "torch", "torchvision", "torchattacks", "functools")
 
 
 def user_source_digest(objs: Iterable[Any]) -> str | None:
@@ -179,7 +183,7 @@ def user_source_digest(objs: Iterable[Any]) -> str | None:
     one's source cannot be read (defined in a REPL or ``exec``)."""
     seen: dict[str, str] = {}
     for obj in objs:
-        for o in (inspect.getmro(obj) if inspect.isclass(obj) else (obj,)):
+        for o in inspect.getmro(obj) if inspect.isclass(obj) else (obj,):
             mod = getattr(o, "__module__", None) or ""
             if mod.split(".")[0] in _OWN_MODULES or mod in seen:
                 continue
@@ -216,8 +220,22 @@ def _eps_index(eps_list: list[float], eps: float) -> int:
 
 #: Suite fields that do not change a case's numbers (labels, bars, the grid itself, resolved elsewhere: the
 #: dataset by its content hash, the classifier by its key).
-_SUITE_FIELDS_NOT_IN_METRICS = frozenset({"name", "thresholds", "attacks", "defences", "families", "classifier",
-                                          "scales", "data_root", "seed", "n_samples", "indicators", "dataset"})
+_SUITE_FIELDS_NOT_IN_METRICS = frozenset(
+    {
+        "name",
+        "thresholds",
+        "attacks",
+        "defences",
+        "families",
+        "classifier",
+        "scales",
+        "data_root",
+        "seed",
+        "n_samples",
+        "indicators",
+        "dataset",
+    }
+)
 
 
 @dataclass
@@ -269,8 +287,11 @@ class Engine:
         """The suite's data in any accepted form (:mod:`robustcheck.data.sources`), split and hashed; a
         user's object is memoised by identity (held by the memo)."""
         root = suite.data_root if suite.data_root is not None else self.data_root
-        key = (suite.dataset if isinstance(suite.dataset, str) else _ByIdentity(suite.dataset), self.seed(suite),
-               str(root))
+        key = (
+            suite.dataset if isinstance(suite.dataset, str) else _ByIdentity(suite.dataset),
+            self.seed(suite),
+            str(root),
+        )
         if key not in self._data:
             self._data[key] = load_dataset(suite.dataset, seed=self.seed(suite), root=root)
         return self._data[key]
@@ -286,7 +307,7 @@ class Engine:
         scale = self.scale(suite)
         seed = self.seed(suite) if seed is None else seed
         spec = suite.classifier if spec is None else spec
-        user = not isinstance(spec, str) or looks_like_path(spec) and spec not in CLASSIFIERS
+        user = not isinstance(spec, str) or (looks_like_path(spec) and spec not in CLASSIFIERS)
         if isinstance(spec, str) and user:
             spec = ModelFile(spec)
         # the declared preprocessing belongs to the user's models (registered ones train on [0, 1] pixels)
@@ -307,20 +328,40 @@ class Engine:
             with seeded_rng(seed):
                 untrained = info.build(data.input_shape, data.num_classes)
             # the architecture must take the data before a minute is spent training it
-            check_input_fits(untrained.eval(), probe[:8], data.num_classes, name=f"{name} ({spec!r}, untrained)")
+            check_input_fits(
+                untrained.eval(), probe[:8], data.num_classes, name=f"{name} ({spec!r}, untrained)"
+            )
             # training is not bit-reproducible across torch thread counts: the count is part of the key
-            key = content_key("classifier", spec, repr(untrained), data.content_hash, hp, len(train), seed,
-                              torch.get_num_threads())
+            key = content_key(
+                "classifier",
+                spec,
+                repr(untrained),
+                data.content_hash,
+                hp,
+                len(train),
+                seed,
+                torch.get_num_threads(),
+            )
 
             def compute() -> dict[str, Any]:
                 with seeded_rng(seed):  # the caller's RNG is left as it was
                     model = info.build(data.input_shape, data.num_classes)
-                    train_classifier(model, train, epochs=epochs, batch_size=hp.get("batch_size", 128),
-                                     lr=hp.get("lr", 1e-3), seed=seed, device=self.device, desc=spec,
-                                     **{k: hp[k] for k in ("optimizer", "momentum", "milestones") if k in hp})
+                    train_classifier(
+                        model,
+                        train,
+                        epochs=epochs,
+                        batch_size=hp.get("batch_size", 128),
+                        lr=hp.get("lr", 1e-3),
+                        seed=seed,
+                        device=self.device,
+                        desc=spec,
+                        **{k: hp[k] for k in ("optimizer", "momentum", "milestones") if k in hp},
+                    )
                 return {k: v.detach().cpu() for k, v in model.state_dict().items()}
 
-            state = self.cache.get_or_compute("classifiers", key, compute, validate=state_dict_validator(untrained))
+            state = self.cache.get_or_compute(
+                "classifiers", key, compute, validate=state_dict_validator(untrained)
+            )
             with seeded_rng(seed):
                 module = info.build(data.input_shape, data.num_classes)
             module.load_state_dict(state)
@@ -330,13 +371,20 @@ class Engine:
             check_input_fits(module.eval(), probe[:8], data.num_classes, name=name, normalize=normalize)
             if normalize is not None:
                 module = Normalized(module, *normalize)
-            key = content_key("user-classifier", identity,
-                              f"{type(module).__module__}.{type(module).__qualname__}", repr(module),
-                              module_fingerprint(module), outputs, normalize)
+            key = content_key(
+                "user-classifier",
+                identity,
+                f"{type(module).__module__}.{type(module).__qualname__}",
+                repr(module),
+                module_fingerprint(module),
+                outputs,
+                normalize,
+            )
             if outputs == "probabilities":  # declared: attacks and scores see log p (valid logits)
                 module = LogProbabilities(module)
-            check_preprocessing(module, probe, data.val.y[:256], data.num_classes, name=name,
-                                normalize=normalize)
+            check_preprocessing(
+                module, probe, data.val.y[:256], data.num_classes, name=name, normalize=normalize
+            )
         module = frozen_eval(module.to(self.device), name=name)
         check_classifier(module, data.val.x[:32].to(self.device), data.num_classes, name=name)
         self._classifiers[mem_key] = _Model(module, key)
@@ -347,16 +395,23 @@ class Engine:
         """(the module a user's classifier spec gives, a hashable identity of the spec)."""
         if isinstance(spec, nn.Module):  # an instance: used as it is, on a private copy
             return private_module(spec), f"instance:{type(spec).__module__}.{type(spec).__qualname__}"
-        if isinstance(spec, ModelFile):  # the file's bytes: TorchScript/export code changes with no weight change
+        if isinstance(
+            spec, ModelFile
+        ):  # the file's bytes: TorchScript/export code changes with no weight change
             return spec.load(), (spec.identity, hashlib.sha256(Path(spec.path).read_bytes()).hexdigest())
         # a factory that initialises weights draws them from an RNG seeded by the suite's seed, not
         # from whatever state the process left in the global RNG
         with seeded_rng(derive_seed(seed, "classifier-factory")):
             module = spec()
         if not isinstance(module, nn.Module):
-            raise ConfigError(f"suite {suite.name!r}: classifier factory returned {type(module).__name__}, "
-                              f"not a torch.nn.Module")
-        return module, (getattr(spec, "__module__", None), getattr(spec, "__qualname__", type(spec).__qualname__))
+            raise ConfigError(
+                f"suite {suite.name!r}: classifier factory returned {type(module).__name__}, "
+                f"not a torch.nn.Module"
+            )
+        return module, (
+            getattr(spec, "__module__", None),
+            getattr(spec, "__qualname__", type(spec).__qualname__),
+        )
 
     def surrogate(self, suite: Suite) -> _Model:
         """The classifier black-box *transfer* attacks craft x′ on: ``suite.surrogate``, else the suite's
@@ -371,9 +426,11 @@ class Engine:
         sur = self.classifier(suite, seed=seed, spec=spec)
         target = self.classifier(suite)
         if sur.key == target.key or module_fingerprint(sur.module) == module_fingerprint(target.module):
-            raise ConfigError(f"suite {suite.name!r}: the black-box transfer surrogate has the same weights as the "
-                              f"classifier under test, which would make transfer a grey-box attack; give "
-                              f"Suite(surrogate=...) a factory of an independently trained model")
+            raise ConfigError(
+                f"suite {suite.name!r}: the black-box transfer surrogate has the same weights as the "
+                f"classifier under test, which would make transfer a grey-box attack; give "
+                f"Suite(surrogate=...) a factory of an independently trained model"
+            )
         return sur
 
     def _reference_classifier(self, suite: Suite) -> str:
@@ -405,8 +462,16 @@ class Engine:
             source: Any = ("instance", _identity(inst), fp, _settings(inst))
         else:
             source = ("factory", _identity(spec.factory) if spec.factory is not None else None)
-        mem_key = (clf.key, spec.name, repr(sorted(spec.params.items())), suite.fpr, source, data.content_hash,
-                   scale, seed)
+        mem_key = (
+            clf.key,
+            spec.name,
+            repr(sorted(spec.params.items())),
+            suite.fpr,
+            source,
+            data.content_hash,
+            scale,
+            seed,
+        )
         if mem_key in self._defences:
             return self._defences[mem_key]
         if spec.instance is not None:
@@ -418,22 +483,45 @@ class Engine:
                 with seeded_rng(derive_seed(seed, "defence-init", spec.name)):
                     d = cls(**spec.params)
             except TypeError as exc:
-                raise ConfigError(f"defence {spec.name!r}: bad parameters {dict(spec.params)}: {exc}") from None
+                raise ConfigError(
+                    f"defence {spec.name!r}: bad parameters {dict(spec.params)}: {exc}"
+                ) from None
         if not isinstance(d, BaseDefence):
-            raise ConfigError(f"defence {spec.name!r}: the factory returned {type(d).__name__}, not a "
-                              f"defences.BaseDefence")
+            raise ConfigError(
+                f"defence {spec.name!r}: the factory returned {type(d).__name__}, not a "
+                f"robustcheck.defences.BaseDefence"
+            )
         with seeded_rng(derive_seed(seed, "defence-build", spec.name)):  # networks sized from the data
             d.build(data.input_shape, data.num_classes)
-        with seeded_rng(derive_seed(seed, "defence-bind", spec.name)):  # bind may build modules (ae-kl's head)
+        with seeded_rng(
+            derive_seed(seed, "defence-bind", spec.name)
+        ):  # bind may build modules (ae-kl's head)
             d.bind(clf.module)
-        key = content_key("defence", spec.name, f"{type(d).__module__}.{type(d).__qualname__}", d.config(),
-                          repr(d), clf.key, data.content_hash,
-                          scale.defence_epochs, scale.train_limit, seed, torch.get_num_threads(),
-                          module_fingerprint(d, exclude=_NOT_IDENTITY))  # the weights training starts from
+        key = content_key(
+            "defence",
+            spec.name,
+            f"{type(d).__module__}.{type(d).__qualname__}",
+            d.config(),
+            repr(d),
+            clf.key,
+            data.content_hash,
+            scale.defence_epochs,
+            scale.train_limit,
+            seed,
+            torch.get_num_threads(),
+            module_fingerprint(d, exclude=_NOT_IDENTITY),
+        )  # the weights training starts from
         if getattr(d, "trainable", False):
             train = self.train_split(suite)
-            ctx = FitContext(classifier=clf.module, train=train, val=data.val, num_classes=data.num_classes,
-                             epochs=scale.defence_epochs, seed=seed, device=self.device)
+            ctx = FitContext(
+                classifier=clf.module,
+                train=train,
+                val=data.val,
+                num_classes=data.num_classes,
+                epochs=scale.defence_epochs,
+                seed=seed,
+                device=self.device,
+            )
 
             def compute() -> dict[str, Any]:
                 with seeded_rng(derive_seed(seed, "defence-fit", spec.name)):
@@ -441,7 +529,11 @@ class Engine:
                     d.fit(ctx)
                 return {k: v.detach().cpu() for k, v in d.state_dict().items()}
 
-            d.load_state_dict(self.cache.get_or_compute("defences", key, compute, validate=loads_into(lambda: _private_copy(d))))
+            d.load_state_dict(
+                self.cache.get_or_compute(
+                    "defences", key, compute, validate=loads_into(lambda: _private_copy(d))
+                )
+            )
         d.to(self.device).eval()
         for p in d.parameters():
             p.requires_grad_(False)
@@ -453,23 +545,37 @@ class Engine:
             d.calibrate(data.val.x.to(self.device), suite.fpr)
         with seeded_rng(derive_seed(seed, "defence-check", spec.name)):
             check_defence(d, probe)  # and the defended labels: the whole contract, before any attack
-        evaluated = content_key("evaluated-defence", key, module_fingerprint(d),
-                                d.threshold if d.is_detector else None, _describe(dict(sorted(spec.params.items()))),
-                                _settings(d))
+        evaluated = content_key(
+            "evaluated-defence",
+            key,
+            module_fingerprint(d),
+            d.threshold if d.is_detector else None,
+            _describe(dict(sorted(spec.params.items()))),
+            _settings(d),
+        )
         self._defences[mem_key] = (d, evaluated)
         return d, evaluated
 
-    def adversarial(self, case: Case, model: nn.Module, model_key: str, x: Tensor, y: Tensor,
-                    target: Tensor | None) -> Tensor:
+    def adversarial(
+        self, case: Case, model: nn.Module, model_key: str, x: Tensor, y: Tensor, target: Tensor | None
+    ) -> Tensor:
         suite, spec = case.suite, case.attack
         params = self.attack_params(case)
         # minimisation attacks (CW, DeepFool) run once for the whole ε list and are projected per ε
         minimization = bool(getattr(ATTACKS.get(spec.name), "minimization", False))
         eps_run = list(spec.eps) if minimization else [case.eps]
         batch_size = self.batch_size(suite)  # in the key: float results may differ across batch sizes
-        key = content_key("adv-min" if minimization else "adv", model_key, self.data(suite).content_hash,
-                          spec.name, params, eps_run if minimization else case.eps, int(x.shape[0]),
-                          self.seed(suite), batch_size)
+        key = content_key(
+            "adv-min" if minimization else "adv",
+            model_key,
+            self.data(suite).content_hash,
+            spec.name,
+            params,
+            eps_run if minimization else case.eps,
+            int(x.shape[0]),
+            self.seed(suite),
+            batch_size,
+        )
         if key not in self._adv:
             attack = build_attack(spec.name, params, seed=self.seed(suite), batch_size=batch_size)
 
@@ -484,7 +590,9 @@ class Engine:
                 return out
 
             shape = (len(eps_run), *x.shape) if minimization else tuple(x.shape)
-            blob = self.cache.get_or_compute("adversarial", key, compute, validate=expect_tensors(x_adv=shape))
+            blob = self.cache.get_or_compute(
+                "adversarial", key, compute, validate=expect_tensors(x_adv=shape)
+            )
             self._adv[key] = blob["x_adv"].to(self.device)
             self._silent[key] = blob.get("silent_success")
         self._last_adv_key = key
@@ -515,10 +623,21 @@ class Engine:
         # raised integrity indicators make the case inconclusive: it fails unless the suite allows them
         reasons = inconclusive_reasons(metrics)
         allowed = case.allowed_inconclusive(self.scale_name)
-        failures = check_bars(metrics, bars) + [f"INCONCLUSIVE: {k} = {_fmt_flag(metrics.get(k))}: {msg}"
-                                                for k, msg in reasons.items() if k not in allowed]
-        return CaseResult(case.id, case.suite.name, metrics, bars, failures, scores, inconclusive=reasons,
-                          inconclusive_allowed=[k for k in reasons if k in allowed])
+        failures = check_bars(metrics, bars) + [
+            f"INCONCLUSIVE: {k} = {_fmt_flag(metrics.get(k))}: {msg}"
+            for k, msg in reasons.items()
+            if k not in allowed
+        ]
+        return CaseResult(
+            case.id,
+            case.suite.name,
+            metrics,
+            bars,
+            failures,
+            scores,
+            inconclusive=reasons,
+            inconclusive_allowed=[k for k in reasons if k in allowed],
+        )
 
     def _case_metrics(self, case: Case) -> tuple[dict[str, Any], dict[str, Tensor]]:
         """A (non-family) case's metrics with its integrity indicators, and its detector scores."""
@@ -559,9 +678,11 @@ class Engine:
             norm = getattr(ATTACKS.get(attack.name), "norm", None)
             diameter = math.sqrt(math.prod(shape))
             if norm == "l2" and case.eps > diameter:
-                raise ConfigError(f"suite {case.suite.name!r}: attack {attack.id!r} has L2 ε = {case.eps:g}, larger than "
-                                  f"√d = {diameter:.3g}, the largest L2 distance between two images of shape "
-                                  f"{'×'.join(map(str, shape))} in [0, 1]: such a budget bounds nothing.")
+                raise ConfigError(
+                    f"suite {case.suite.name!r}: attack {attack.id!r} has L2 ε = {case.eps:g}, larger than "
+                    f"√d = {diameter:.3g}, the largest L2 distance between two images of shape "
+                    f"{'×'.join(map(str, shape))} in [0, 1]: such a budget bounds nothing."
+                )
 
     def _stored_family(self, case: FamilyCase) -> dict[str, Any]:
         """A family case's worst-case metrics, stored like :meth:`_stored_case` under the metrics keys
@@ -603,20 +724,36 @@ class Engine:
         suite = case.suite
         data, clf = self.data(suite), self.classifier(suite)
         out: dict[str, Any] = {
-            "dataset": {"id": suite.dataset_id, "name": data.name, "content_hash": data.content_hash,
-                        "input_shape": list(data.input_shape), "num_classes": data.num_classes,
-                        "sizes": {"train": len(self.train_split(suite)), "val": len(data.val),
-                                  "test": len(data.test)}},
-            "classifier": {"id": suite.classifier_id, "key": clf.key, "weights": module_fingerprint(clf.module),
-                           "normalize": [list(v) for v in suite.normalize] if suite.normalize else None},
+            "dataset": {
+                "id": suite.dataset_id,
+                "name": data.name,
+                "content_hash": data.content_hash,
+                "input_shape": list(data.input_shape),
+                "num_classes": data.num_classes,
+                "sizes": {
+                    "train": len(self.train_split(suite)),
+                    "val": len(data.val),
+                    "test": len(data.test),
+                },
+            },
+            "classifier": {
+                "id": suite.classifier_id,
+                "key": clf.key,
+                "weights": module_fingerprint(clf.module),
+                "normalize": [list(v) for v in suite.normalize] if suite.normalize else None,
+            },
             "torch_threads": torch.get_num_threads(),
         }
         if not isinstance(case, FamilyCase):
             d, evaluated = self.defence(suite, case)
-            out["defence"] = {"id": case.defence.id, "name": case.defence.name,
-                              "params": {k: _describe(v) for k, v in sorted(case.defence.params.items())},
-                              "config": _describe(d.config()), "evaluated_key": evaluated,
-                              "threshold": float(d.threshold) if d.is_detector and d.threshold is not None else None}
+            out["defence"] = {
+                "id": case.defence.id,
+                "name": case.defence.name,
+                "params": {k: _describe(v) for k, v in sorted(case.defence.params.items())},
+                "config": _describe(d.config()),
+                "evaluated_key": evaluated,
+                "threshold": float(d.threshold) if d.is_detector and d.threshold is not None else None,
+            }
         return out
 
     def metrics_key(self, case: Case) -> str:
@@ -627,13 +764,30 @@ class Engine:
         clf = self.classifier(suite)
         _, defence_key = self.defence(suite, case)
         _, model_key = self.attack_target(case)
-        settings = {f.name: _describe(getattr(suite, f.name)) for f in dataclasses.fields(suite)
-                    if f.name not in _SUITE_FIELDS_NOT_IN_METRICS}
-        return content_key("metrics", type(case).__name__, clf.key, defence_key, model_key,
-                           self.data(suite).content_hash, case.attack.name, self.attack_params(case), case.eps,
-                           case.threat, suite.n_samples or self.scale(suite).n_samples, self.seed(suite),
-                           self.batch_size(suite), self.scale(suite), str(self.device), settings,
-                           [_describe(a) for a in getattr(case, "members", ())])
+        settings = {
+            f.name: _describe(getattr(suite, f.name))
+            for f in dataclasses.fields(suite)
+            if f.name not in _SUITE_FIELDS_NOT_IN_METRICS
+        }
+        return content_key(
+            "metrics",
+            type(case).__name__,
+            clf.key,
+            defence_key,
+            model_key,
+            self.data(suite).content_hash,
+            case.attack.name,
+            self.attack_params(case),
+            case.eps,
+            case.threat,
+            suite.n_samples or self.scale(suite).n_samples,
+            self.seed(suite),
+            self.batch_size(suite),
+            self.scale(suite),
+            str(self.device),
+            settings,
+            [_describe(a) for a in getattr(case, "members", ())],
+        )
 
     def _base(self, case: Case) -> tuple[dict[str, Any], dict[str, Tensor]]:
         memo = ("metrics", self.metrics_key(case))
@@ -670,9 +824,18 @@ class Engine:
         model, model_key = self.attack_target(case)
         x_adv = self.adversarial(case, model, model_key, x, y, target)
         scores: dict[str, Tensor] = {}
-        metrics: dict[str, Any] = self.compute_metrics(clf.module, defence, x, y, x_adv, case.eps, attack_cls.norm,
-                                                       clean_key=(defence_key, int(x.shape[0])), scores_out=scores,
-                                                       target=target)
+        metrics: dict[str, Any] = self.compute_metrics(
+            clf.module,
+            defence,
+            x,
+            y,
+            x_adv,
+            case.eps,
+            attack_cls.norm,
+            clean_key=(defence_key, int(x.shape[0])),
+            scores_out=scores,
+            target=target,
+        )
         metrics["silent_success"] = self._silent.get(self._last_adv_key)
         return metrics, scores
 
@@ -683,7 +846,9 @@ class Engine:
         return (y + shift) % num_classes
 
     @torch.inference_mode()
-    def _outputs(self, clf: nn.Module, defence: BaseDefence, x: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
+    def _outputs(
+        self, clf: nn.Module, defence: BaseDefence, x: Tensor
+    ) -> tuple[Tensor, Tensor, Tensor | None]:
         """(C(x), pred_D(x), S(x) or None), batched."""
         preds, dpreds, scores = [], [], []
         step = 64 if self.device.type == "cpu" else 512  # see batch_size()
@@ -696,22 +861,36 @@ class Engine:
                 scores.append(sc)
         pred, dpred = torch.cat(preds), torch.cat(dpreds)
         if dpred.dtype.is_floating_point or dpred.dtype == torch.bool:
-            raise ModelContractError(f"defence {defence.name!r}: predict must return integer class labels, "
-                                     f"got dtype {dpred.dtype}")
+            raise ModelContractError(
+                f"defence {defence.name!r}: predict must return integer class labels, got dtype {dpred.dtype}"
+            )
         if dpred.shape != pred.shape:
-            raise ModelContractError(f"defence {defence.name!r}: predict returned shape {tuple(dpred.shape)}, "
-                                     f"expected {tuple(pred.shape)}")
+            raise ModelContractError(
+                f"defence {defence.name!r}: predict returned shape {tuple(dpred.shape)}, "
+                f"expected {tuple(pred.shape)}"
+            )
         score = torch.cat(scores) if scores else None
         if score is not None and (score.shape != pred.shape or not torch.isfinite(score).all()):
-            raise ModelContractError(f"defence {defence.name!r}: score must be finite with shape "
-                                     f"{tuple(pred.shape)}, got {tuple(score.shape)} (NaN or inf present: "
-                                     f"{not bool(torch.isfinite(score).all())})")
+            raise ModelContractError(
+                f"defence {defence.name!r}: score must be finite with shape "
+                f"{tuple(pred.shape)}, got {tuple(score.shape)} (NaN or inf present: "
+                f"{not bool(torch.isfinite(score).all())})"
+            )
         return pred, dpred, score
 
-    def compute_metrics(self, clf: nn.Module, defence: BaseDefence, x: Tensor, y: Tensor, x_adv: Tensor,
-                        eps: float, norm: str, clean_key: Any = None,
-                        scores_out: dict[str, Tensor] | None = None,
-                        target: Tensor | None = None) -> dict[str, float | None]:
+    def compute_metrics(
+        self,
+        clf: nn.Module,
+        defence: BaseDefence,
+        x: Tensor,
+        y: Tensor,
+        x_adv: Tensor,
+        eps: float,
+        norm: str,
+        clean_key: Any = None,
+        scores_out: dict[str, Tensor] | None = None,
+        target: Tensor | None = None,
+    ) -> dict[str, float | None]:
         """All metrics of MISSION.md for one case. ``clean_key`` caches the clean-side outputs, which are
         the same for every case of one defence. ``scores_out``, if given, receives the detector scores
         (``clean``, ``adv``) and the ``successful`` mask, for ROC curves."""
@@ -744,9 +923,18 @@ class Engine:
             out["threshold"] = t
             out["defended_rate"] = M.defended_rate(s_adv, t, d_adv, y)
             if scores_out is not None:
-                scores_out.update(clean=s_clean.detach().cpu(), adv=s_adv.detach().cpu(), successful=succ.cpu())
+                scores_out.update(
+                    clean=s_clean.detach().cpu(), adv=s_adv.detach().cpu(), successful=succ.cpu()
+                )
         else:
-            for k in ("detection_auc", "detection_auc_all", "auc_all_from_chance", "tpr_at_fpr", "false_positive_rate", "threshold"):
+            for k in (
+                "detection_auc",
+                "detection_auc_all",
+                "auc_all_from_chance",
+                "tpr_at_fpr",
+                "false_positive_rate",
+                "threshold",
+            ):
                 out[k] = None
             out["defended_rate"] = M.defended_rate(None, None, d_adv, y)
         out.update(M.perturbation_norms(x, x_adv))
@@ -765,8 +953,10 @@ def check_bars(metrics: dict[str, float | None], bars: dict[str, Bar]) -> list[s
     failures = []
     violations = metrics.get("budget_violations") or 0.0
     if violations > 0:
-        failures.append(f"budget_violations = {violations:g} (must be 0): the attack left the ε-ball, [0, 1] "
-                        f"or produced NaN — a bug, not a result")
+        failures.append(
+            f"budget_violations = {violations:g} (must be 0): the attack left the ε-ball, [0, 1] "
+            f"or produced NaN — a bug, not a result"
+        )
     for name, bar in bars.items():
         value = metrics.get(name)
         if value is None:

@@ -38,9 +38,22 @@ SCHEMA = 2
 BASELINE_SCHEMA = 1
 RECORD_RE = re.compile(r"^(\d{4,})_[^.]*\.json$")
 # Tolerances written into a new baseline when none are given: the metrics a defence is gated on.
-DEFAULT_TOLERANCES = "corrected_accuracy:0.02,detection_auc:0.02,defended_rate:0.02,defended_clean_accuracy:0.01"
-PACKAGES = ("pytest-robustcheck", "torch", "torchvision", "numpy", "scipy", "torchattacks", "foolbox",
-            "pytest", "pytest-xdist", "scikit-learn", "matplotlib")
+DEFAULT_TOLERANCES = (
+    "corrected_accuracy:0.02,detection_auc:0.02,defended_rate:0.02,defended_clean_accuracy:0.01"
+)
+PACKAGES = (
+    "pytest-robustcheck",
+    "torch",
+    "torchvision",
+    "numpy",
+    "scipy",
+    "torchattacks",
+    "foolbox",
+    "pytest",
+    "pytest-xdist",
+    "scikit-learn",
+    "matplotlib",
+)
 
 
 def package_versions(names: Iterable[str] = PACKAGES) -> dict[str, str | None]:
@@ -104,8 +117,9 @@ def list_runs(results_dir: str | os.PathLike[str]) -> list[Path]:
     return sorted(runs, key=lambda p: (run_number(p), p.name))
 
 
-def save_run(results_dir: str | os.PathLike[str], record: Mapping[str, Any],
-             arrays: Mapping[str, Any] | None = None) -> Path:
+def save_run(
+    results_dir: str | os.PathLike[str], record: Mapping[str, Any], arrays: Mapping[str, Any] | None = None
+) -> Path:
     """Write ``record`` as the next numbered run, atomically, and ``arrays`` to a sidecar ``.npz``.
 
     Both are written to temp files first (the sidecar before the record). The record's temp file is then
@@ -176,16 +190,22 @@ def merge_runs(paths: Sequence[str | os.PathLike[str]]) -> tuple[dict[str, Any],
     for path, rec in records:
         for field_ in ("scale", "seed_override"):
             if rec.get(field_) != first.get(field_):
-                raise ConfigError(f"cannot merge {path.name}: its {field_} is {rec.get(field_)!r}, the first record's "
-                                  f"{first.get(field_)!r}")
-        merged["merged_from"].append({"record": path.name, "shard": rec.get("shard"), "started": rec.get("started")})
+                raise ConfigError(
+                    f"cannot merge {path.name}: its {field_} is {rec.get(field_)!r}, the first record's "
+                    f"{first.get(field_)!r}"
+                )
+        merged["merged_from"].append(
+            {"record": path.name, "shard": rec.get("shard"), "started": rec.get("started")}
+        )
         merged["seeds"].update(rec.get("seeds") or {})
         for suite, cases in rec["suites"].items():
             into = merged["suites"].setdefault(suite, {})
             for case, entry in cases.items():
                 if case in into and into[case]["metrics"] != entry["metrics"]:
-                    raise ConfigError(f"cannot merge {path.name}: case {suite}[{case}] is in two records with different "
-                                      f"metrics")
+                    raise ConfigError(
+                        f"cannot merge {path.name}: case {suite}[{case}] is in two records with different "
+                        f"metrics"
+                    )
                 into[case] = entry
         arrays.update(load_scores(path))
     merged["started"] = min(r.get("started") or "" for _, r in records) or None
@@ -264,10 +284,15 @@ def parse_tolerances(text: str | Mapping[str, Any] | None) -> dict[str, Toleranc
     """Parse ``"corrected_accuracy:0.02,detection_auc:1%"`` (or a ``{metric: "0.02"}`` mapping)."""
     if text is None:
         return {}
-    items = list(text.items()) if isinstance(text, Mapping) else [
-        tuple(part.split(":", 1)) if ":" in part else (part, None)
-        for part in (p.strip() for p in text.replace("\n", ",").split(",")) if part
-    ]
+    items = (
+        list(text.items())
+        if isinstance(text, Mapping)
+        else [
+            tuple(part.split(":", 1)) if ":" in part else (part, None)
+            for part in (p.strip() for p in text.replace("\n", ",").split(","))
+            if part
+        ]
+    )
     out: dict[str, Tolerance] = {}
     for metric, raw in items:
         metric = str(metric).strip()
@@ -276,16 +301,22 @@ def parse_tolerances(text: str | Mapping[str, Any] | None) -> dict[str, Toleranc
         if metric not in METRICS:
             raise ConfigError(f"compare-fail: unknown metric {metric!r}; known: {', '.join(sorted(METRICS))}")
         if raw is None or str(raw).strip() == "":
-            raise ConfigError(f"compare-fail: {metric!r} needs a tolerance, e.g. {metric}:0.02 or {metric}:1%")
+            raise ConfigError(
+                f"compare-fail: {metric!r} needs a tolerance, e.g. {metric}:0.02 or {metric}:1%"
+            )
         s = str(raw).strip()
         relative = s.endswith("%")
         try:
             value = float(s[:-1] if relative else s)
         except ValueError:
-            raise ConfigError(f"compare-fail: tolerance {s!r} of {metric!r} is not a number "
-                              f"(use {metric}:0.02 or {metric}:1%)") from None
+            raise ConfigError(
+                f"compare-fail: tolerance {s!r} of {metric!r} is not a number "
+                f"(use {metric}:0.02 or {metric}:1%)"
+            ) from None
         if not math.isfinite(value) or value < 0:
-            raise ConfigError(f"compare-fail: tolerance of {metric!r} must be a finite number >= 0, got {s!r}")
+            raise ConfigError(
+                f"compare-fail: tolerance of {metric!r} must be a finite number >= 0, got {s!r}"
+            )
         out[metric] = Tolerance(metric, value, relative)
     return out
 
@@ -328,14 +359,22 @@ class Delta:
         return f"{self.metric}: before {f(self.before)}, after {f(self.after)}{dtext}, tolerance {tol} ({direction})"
 
     def to_json(self) -> dict[str, Any]:
-        return {"before": self.before, "after": self.after, "delta": self.delta,
-                "tolerance": self.tolerance.describe() if self.tolerance else None,
-                "higher_is_better": self.higher_is_better, "regressed": self.regressed}
+        return {
+            "before": self.before,
+            "after": self.after,
+            "delta": self.delta,
+            "tolerance": self.tolerance.describe() if self.tolerance else None,
+            "higher_is_better": self.higher_is_better,
+            "regressed": self.regressed,
+        }
 
 
-def compare_metrics(before: Mapping[str, float | None], after: Mapping[str, float | None],
-                    tolerances: Mapping[str, Tolerance],
-                    directions: Mapping[str, bool] | None = None) -> list[Delta]:
+def compare_metrics(
+    before: Mapping[str, float | None],
+    after: Mapping[str, float | None],
+    tolerances: Mapping[str, Tolerance],
+    directions: Mapping[str, bool] | None = None,
+) -> list[Delta]:
     """Deltas for every metric present (as a number) in ``before``; direction from METRICS unless given."""
     out = []
     for metric, b in before.items():
@@ -377,11 +416,14 @@ def load_baseline(path: str | os.PathLike[str]) -> Reference:
         if metric not in METRICS:
             raise ConfigError(f"baseline {p}: unknown metric {metric!r}; known: {', '.join(sorted(METRICS))}")
         if not isinstance(spec, dict):
-            raise ConfigError(f"baseline {p}: metrics.{metric} must be {{'direction': ..., 'tolerance': ...}}")
+            raise ConfigError(
+                f"baseline {p}: metrics.{metric} must be {{'direction': ..., 'tolerance': ...}}"
+            )
         direction = spec.get("direction", "higher" if METRICS[metric].higher_is_better else "lower")
         if direction not in ("higher", "lower"):
-            raise ConfigError(f"baseline {p}: metrics.{metric}.direction must be 'higher' or 'lower', "
-                              f"got {direction!r}")
+            raise ConfigError(
+                f"baseline {p}: metrics.{metric}.direction must be 'higher' or 'lower', got {direction!r}"
+            )
         directions[metric] = direction == "higher"
         if spec.get("tolerance") is not None:
             try:
@@ -395,8 +437,13 @@ def reference_from_run(path: str | os.PathLike[str]) -> Reference:
     return Reference(f"run {Path(path).name}", case_metrics(load_run(path)))
 
 
-def write_baseline(path: str | os.PathLike[str], run: Mapping[str, Any], *, source: str | None,
-                   tolerances: Mapping[str, Tolerance] | None = None) -> dict[str, Any]:
+def write_baseline(
+    path: str | os.PathLike[str],
+    run: Mapping[str, Any],
+    *,
+    source: str | None,
+    tolerances: Mapping[str, Tolerance] | None = None,
+) -> dict[str, Any]:
     """Merge the cases of ``run`` into the baseline at ``path`` (cases not in this run are kept) and
     rewrite it atomically. Tolerances: the file's own, else ``tolerances``, else :data:`DEFAULT_TOLERANCES`."""
     p = Path(path)
@@ -409,8 +456,10 @@ def write_baseline(path: str | os.PathLike[str], run: Mapping[str, Any], *, sour
     metrics_spec = dict(old.get("metrics") or {})
     if not metrics_spec:
         tol = dict(tolerances) if tolerances else parse_tolerances(DEFAULT_TOLERANCES)
-        metrics_spec = {m: {"direction": "higher" if METRICS[m].higher_is_better else "lower",
-                            "tolerance": t.describe()} for m, t in sorted(tol.items())}
+        metrics_spec = {
+            m: {"direction": "higher" if METRICS[m].higher_is_better else "lower", "tolerance": t.describe()}
+            for m, t in sorted(tol.items())
+        }
     suites: dict[str, Any] = {s: dict(c) for s, c in (old.get("suites") or {}).items()}
     for suite, cases in case_metrics(run).items():
         for case, m in cases.items():
@@ -428,8 +477,9 @@ def write_baseline(path: str | os.PathLike[str], run: Mapping[str, Any], *, sour
     return data
 
 
-def compare_runs(a: Mapping[str, Any], b: Mapping[str, Any],
-                 tolerances: Mapping[str, Tolerance] | None = None) -> list[tuple[str, str, Delta]]:
+def compare_runs(
+    a: Mapping[str, Any], b: Mapping[str, Any], tolerances: Mapping[str, Tolerance] | None = None
+) -> list[tuple[str, str, Delta]]:
     """(suite, case, delta) for every metric measured in both runs (``a`` is the reference)."""
     ma, mb = case_metrics(a), case_metrics(b)
     out = []

@@ -49,27 +49,41 @@ NOISE_MIN_KEPT = 0.5
 #: Indicators that make a case inconclusive when raised, with the usual fix.
 INCONCLUSIVE = {
     "gradient_masking": "gradient masking (see its parts)",
-    "shattered_gradients": ("zero/NaN input gradients through the attacked model: if a step is not "
-                            "differentiable declare `differentiable = False` and give a `bpda_surrogate` (BPDA); "
-                            "if it is random declare `stochastic = True` (EOT); or attack through a surrogate / "
-                            "transfer"),
-    "shattered_score_gradients": ("zero/NaN input gradients of the detector score: detector-aware attacks cannot "
-                                  "descend it; make `score` differentiable (a smooth surrogate of the "
-                                  "non-differentiable step, BPDA) or declare `stochastic = True` (EOT) if it is "
-                                  "random"),
-    "unbounded_not_zero": ("unbounded PGD does not reach ~0 % accuracy: gradients are masked; use BPDA "
-                           "(`differentiable = False` + `bpda_surrogate`), EOT (`stochastic = True`) or a "
-                           "surrogate / transfer attack"),
-    "blackbox_beats_whitebox": ("gradient-free Square beats the gradient attack: gradients are masked; use BPDA "
-                                "(`differentiable = False` + `bpda_surrogate`), EOT (`stochastic = True`) or a "
-                                "surrogate / transfer attack"),
+    "shattered_gradients": (
+        "zero/NaN input gradients through the attacked model: if a step is not "
+        "differentiable declare `differentiable = False` and give a `bpda_surrogate` (BPDA); "
+        "if it is random declare `stochastic = True` (EOT); or attack through a surrogate / "
+        "transfer"
+    ),
+    "shattered_score_gradients": (
+        "zero/NaN input gradients of the detector score: detector-aware attacks cannot "
+        "descend it; make `score` differentiable (a smooth surrogate of the "
+        "non-differentiable step, BPDA) or declare `stochastic = True` (EOT) if it is "
+        "random"
+    ),
+    "unbounded_not_zero": (
+        "unbounded PGD does not reach ~0 % accuracy: gradients are masked; use BPDA "
+        "(`differentiable = False` + `bpda_surrogate`), EOT (`stochastic = True`) or a "
+        "surrogate / transfer attack"
+    ),
+    "blackbox_beats_whitebox": (
+        "gradient-free Square beats the gradient attack: gradients are masked; use BPDA "
+        "(`differentiable = False` + `bpda_surrogate`), EOT (`stochastic = True`) or a "
+        "surrogate / transfer attack"
+    ),
     "silent_success": "an iterate fooled the model but the attack returned another point: return the best iterate",
-    "eps_nonmonotone": ("the attack gets weaker as ε grows: the attack is failing (masked gradients, too few "
-                        "steps, bad step size)"),
-    "iterative_weaker": ("the iterative attack is weaker than its single-step version: more steps, another "
-                         "step size, or BPDA/EOT if gradients are masked"),
-    "adaptive_weaker": ("the detector-aware attack is weaker than detector-oblivious PGD at the same ε and FPR: "
-                        "the adaptive attack is broken (loss weighting, steps), not the detector strong"),
+    "eps_nonmonotone": (
+        "the attack gets weaker as ε grows: the attack is failing (masked gradients, too few "
+        "steps, bad step size)"
+    ),
+    "iterative_weaker": (
+        "the iterative attack is weaker than its single-step version: more steps, another "
+        "step size, or BPDA/EOT if gradients are masked"
+    ),
+    "adaptive_weaker": (
+        "the detector-aware attack is weaker than detector-oblivious PGD at the same ε and FPR: "
+        "the adaptive attack is broken (loss weighting, steps), not the detector strong"
+    ),
     "noise_as_strong": "random noise of the same norm and ε is stronger than the attack: the attack is broken",
 }
 
@@ -112,7 +126,9 @@ class IterateRecorder(nn.Module):
     within ε of; other calls (e.g. probes of a few rows) are ignored. Untargeted "fooled" means argmax ≠ y.
     """
 
-    def __init__(self, model: nn.Module, x: Tensor, y: Tensor, eps: float, norm: str, batch_size: int) -> None:
+    def __init__(
+        self, model: nn.Module, x: Tensor, y: Tensor, eps: float, norm: str, batch_size: int
+    ) -> None:
         super().__init__()
         self.model, self.x, self.y, self.eps, self.norm, self.bs = model, x, y, eps, norm, batch_size
         self.fooled = torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
@@ -129,8 +145,11 @@ class IterateRecorder(nn.Module):
                     continue
                 d = (xb.detach() - x0).flatten(1)
                 dist = d.abs().amax(1) if self.norm == "linf" else d.norm(dim=1)
-                inside = (dist <= self.eps * (1 + 1e-6) + 1e-6) & (xb.detach() >= 0).flatten(1).all(1) & \
-                    (xb.detach() <= 1).flatten(1).all(1)
+                inside = (
+                    (dist <= self.eps * (1 + 1e-6) + 1e-6)
+                    & (xb.detach() >= 0).flatten(1).all(1)
+                    & (xb.detach() <= 1).flatten(1).all(1)
+                )
                 if not bool(inside.all()):
                     continue
                 pred = out.argmax(1)
@@ -163,8 +182,9 @@ def score_gradient_health(score: Any, x: Tensor) -> tuple[float, bool]:
     return zero, nan
 
 
-def noise_as_strong(attack_accuracy: float | None, noise_accuracy: float | None, clean_accuracy: float | None,
-                    n: int) -> float | None:
+def noise_as_strong(
+    attack_accuracy: float | None, noise_accuracy: float | None, clean_accuracy: float | None, n: int
+) -> float | None:
     """1.0 if random noise of the same norm and ε beats the attack beyond sampling noise (the attack leaves
     more than :func:`tolerance` more accuracy than noise does): a working attack is never weaker than
     random noise, so the attack is broken. 0.0 otherwise; None when not measurable (noise itself destroys
@@ -187,10 +207,18 @@ def noise_as_strong(attack_accuracy: float | None, noise_accuracy: float | None,
 def inconclusive_reasons(metrics: dict[str, Any]) -> dict[str, str]:
     """The raised :data:`INCONCLUSIVE` indicators of a case, each with its message (NaN counts as raised;
     None = not measured). ``gradient_masking`` is reported through its raised parts when it has some."""
-    raised = {k: v for k, v in INCONCLUSIVE.items()
-              if metrics.get(k) is not None and (math.isnan(metrics[k]) or metrics[k] > 0)}
+    raised = {
+        k: v
+        for k, v in INCONCLUSIVE.items()
+        if metrics.get(k) is not None and (math.isnan(metrics[k]) or metrics[k] > 0)
+    }
     if "gradient_masking" in raised and len(raised) > 1:
-        parts = {"shattered_gradients", "shattered_score_gradients", "unbounded_not_zero", "blackbox_beats_whitebox"}
+        parts = {
+            "shattered_gradients",
+            "shattered_score_gradients",
+            "unbounded_not_zero",
+            "blackbox_beats_whitebox",
+        }
         if parts & set(raised):
             del raised["gradient_masking"]
     return raised

@@ -33,7 +33,9 @@ METRICS: dict[str, MetricInfo] = dict(
         _m("corrected_accuracy", True, "mean[pred_D(x') = y]"),
         _m("detection_auc", True, "ROC AUC of S: clean x (neg) vs successful x' (pos)"),
         _m("detection_auc_all", True, "ROC AUC of S: clean x (neg) vs every x' (pos)"),
-        _m("auc_all_from_chance", False, "|detection_auc_all - 0.5|: gates 'random noise is not adversarial'"),
+        _m(
+            "auc_all_from_chance", False, "|detection_auc_all - 0.5|: gates 'random noise is not adversarial'"
+        ),
         _m("n_successful", True, "number of successful x' (C(x)=y and C(x')!=y)"),
         _m("tpr_at_fpr", True, "fraction of successful x' with S > t"),
         _m("false_positive_rate", False, "fraction of clean test x with S > t"),
@@ -62,7 +64,9 @@ def register_metric(name: str, *, higher_is_better: bool, description: str = "")
         raise ValueError(f"metric {name!r}: higher_is_better must be True or False")
     existing = METRICS.get(name)
     if existing is not None and existing.higher_is_better != higher_is_better:
-        raise ValueError(f"metric {name!r} is already declared with higher_is_better={existing.higher_is_better}")
+        raise ValueError(
+            f"metric {name!r} is already declared with higher_is_better={existing.higher_is_better}"
+        )
     METRICS[name] = MetricInfo(name, higher_is_better, description)
     return METRICS[name]
 
@@ -130,7 +134,9 @@ def success_mask(clean_pred: Tensor, adv_pred: Tensor, y: Tensor) -> Tensor:
     return (clean_pred == y) & (adv_pred != y)
 
 
-def attack_success_rate(clean_pred: Tensor, adv_pred: Tensor, y: Tensor, target: Tensor | None = None) -> float:
+def attack_success_rate(
+    clean_pred: Tensor, adv_pred: Tensor, y: Tensor, target: Tensor | None = None
+) -> float:
     """Over the correctly classified x: the fraction with C(x′) ≠ y, or, for a targeted attack
     (``target`` given), with C(x′) = target (a misclassification into another class is no success)."""
     correct = clean_pred == y
@@ -140,7 +146,9 @@ def attack_success_rate(clean_pred: Tensor, adv_pred: Tensor, y: Tensor, target:
     return (hit.sum() / correct.sum()).item()
 
 
-def defended_rate(adv_scores: Tensor | None, threshold: float | None, defended_pred: Tensor, y: Tensor) -> float:
+def defended_rate(
+    adv_scores: Tensor | None, threshold: float | None, defended_pred: Tensor, y: Tensor
+) -> float:
     """MagNet convention: x' is defended when flagged (S > t) or classified correctly."""
     ok = defended_pred == y
     if adv_scores is not None and threshold is not None:
@@ -192,31 +200,99 @@ def budget_violations(x: Tensor, x_adv: Tensor, eps: float | None, norm: str, to
 
 # --- detector-aware success, worst case over a family, attack-failure indicators (issue 6) -------------
 for _name, _higher, _desc in [
-    ("adaptive_success_rate", False, ("x' misclassified by the defence AND not flagged AND within budget, "
-                                      "over correctly classified x (detector-aware success)")),
-    ("worst_case_corrected_accuracy", True, "mean over x of [pred_D(x'_a) = y for every attack a of the family]"),
-    ("worst_case_defended_rate", True, "mean over x of [x'_a flagged or pred_D(x'_a) = y for every attack a]"),
-    ("silent_success", False, ("1 if an iterate within budget fooled the attacked model but the returned x' "
-                               "does not (best iterate lost)")),
-    ("eps_nonmonotone", False, ("1 if corrected_accuracy is higher (for a detector: adaptive_success_rate lower) "
-                                "than at the next smaller ε of the same attack")),
-    ("iterative_weaker", False, ("1 if the iterative attack leaves a higher corrected_accuracy (for a detector: a "
-                                 "lower adaptive_success_rate) than its single-step version (PGD/BIM vs FGSM)")),
-    ("adaptive_weaker", False, ("1 if a detector-aware attack leaves a higher defended_rate than detector-oblivious "
-                                "PGD at the same ε and FPR (white-box)")),
-    ("oblivious_defended_rate", True, "defended_rate of detector-oblivious PGD at the case's ε (white-box detectors)"),
-    ("noise_accuracy", True, "accuracy of the attacked model under uniform random noise of the case's norm and ε"),
-    ("noise_as_strong", False, "1 if random noise of the same norm and ε beats the attack beyond sampling noise"),
+    (
+        "adaptive_success_rate",
+        False,
+        (
+            "x' misclassified by the defence AND not flagged AND within budget, "
+            "over correctly classified x (detector-aware success)"
+        ),
+    ),
+    (
+        "worst_case_corrected_accuracy",
+        True,
+        "mean over x of [pred_D(x'_a) = y for every attack a of the family]",
+    ),
+    (
+        "worst_case_defended_rate",
+        True,
+        "mean over x of [x'_a flagged or pred_D(x'_a) = y for every attack a]",
+    ),
+    (
+        "silent_success",
+        False,
+        (
+            "1 if an iterate within budget fooled the attacked model but the returned x' "
+            "does not (best iterate lost)"
+        ),
+    ),
+    (
+        "eps_nonmonotone",
+        False,
+        (
+            "1 if corrected_accuracy is higher (for a detector: adaptive_success_rate lower) "
+            "than at the next smaller ε of the same attack"
+        ),
+    ),
+    (
+        "iterative_weaker",
+        False,
+        (
+            "1 if the iterative attack leaves a higher corrected_accuracy (for a detector: a "
+            "lower adaptive_success_rate) than its single-step version (PGD/BIM vs FGSM)"
+        ),
+    ),
+    (
+        "adaptive_weaker",
+        False,
+        (
+            "1 if a detector-aware attack leaves a higher defended_rate than detector-oblivious "
+            "PGD at the same ε and FPR (white-box)"
+        ),
+    ),
+    (
+        "oblivious_defended_rate",
+        True,
+        "defended_rate of detector-oblivious PGD at the case's ε (white-box detectors)",
+    ),
+    (
+        "noise_accuracy",
+        True,
+        "accuracy of the attacked model under uniform random noise of the case's norm and ε",
+    ),
+    (
+        "noise_as_strong",
+        False,
+        "1 if random noise of the same norm and ε beats the attack beyond sampling noise",
+    ),
     ("indicators_off", False, "1 if the suite switched the integrity checks off (Suite(indicators=False))"),
-    ("zero_score_gradient_fraction", False, "fraction of inputs whose input gradient of the detector score is 0"),
-    ("shattered_score_gradients", False, "1 if input gradients of the detector score are zero or NaN (white-box)"),
-    ("zero_gradient_fraction", False, "fraction of inputs whose input gradient through the attacked model is 0"),
+    (
+        "zero_score_gradient_fraction",
+        False,
+        "fraction of inputs whose input gradient of the detector score is 0",
+    ),
+    (
+        "shattered_score_gradients",
+        False,
+        "1 if input gradients of the detector score are zero or NaN (white-box)",
+    ),
+    (
+        "zero_gradient_fraction",
+        False,
+        "fraction of inputs whose input gradient through the attacked model is 0",
+    ),
     ("shattered_gradients", False, "1 if input gradients through the attacked model are zero or NaN"),
     ("unbounded_accuracy", False, "accuracy of the attacked model under PGD with an unbounded budget"),
     ("unbounded_not_zero", False, "1 if unbounded PGD leaves the attacked model > 10 % accurate"),
     ("blackbox_accuracy", False, "accuracy of the attacked model under Square at the case's ε"),
     ("blackbox_beats_whitebox", False, "1 if Square beats the gradient attack on the same model and ε"),
-    ("gradient_masking", False, ("1 if any of shattered_gradients, shattered_score_gradients, unbounded_not_zero, "
-                                 "blackbox_beats_whitebox")),
+    (
+        "gradient_masking",
+        False,
+        (
+            "1 if any of shattered_gradients, shattered_score_gradients, unbounded_not_zero, "
+            "blackbox_beats_whitebox"
+        ),
+    ),
 ]:
     register_metric(_name, higher_is_better=_higher, description=_desc)

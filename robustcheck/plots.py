@@ -86,8 +86,13 @@ def write_plots(run: Mapping[str, Any], scores: Mapping[str, np.ndarray], out_di
                 label = case.split("|", 1)[1] + (f" (AUC {auc:.3f})" if auc is not None else "")
                 ax.plot(fpr, tpr, label=label)
             ax.plot([0, 1], [0, 1], ls=":", color="grey")
-            ax.set(xlabel="false-positive rate (clean)", ylabel="true-positive rate (successful x')",
-                   title=f"{suite}: ROC of {defence}", xlim=(0, 1), ylim=(0, 1.01))
+            ax.set(
+                xlabel="false-positive rate (clean)",
+                ylabel="true-positive rate (successful x')",
+                title=f"{suite}: ROC of {defence}",
+                xlim=(0, 1),
+                ylim=(0, 1.01),
+            )
             ax.legend(fontsize=7, loc="lower right")
             written.append(_save(fig, out / f"roc_{_slug(suite)}_{_slug(defence)}.png"))
         # accuracy vs ε per attack, one line per (defence, threat model)
@@ -101,10 +106,19 @@ def write_plots(run: Mapping[str, Any], scores: Mapping[str, np.ndarray], out_di
             ax = fig.add_subplot()
             for (defence, threat), pts in sorted(lines.items()):
                 pts.sort()
-                ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o",
-                        ls="-" if threat == "grey-box" else "--", label=f"{defence} ({threat})")
-            ax.set(xlabel="ε", ylabel="corrected accuracy", title=f"{suite}: accuracy vs ε under {attack}",
-                   ylim=(-0.02, 1.02))
+                ax.plot(
+                    [p[0] for p in pts],
+                    [p[1] for p in pts],
+                    marker="o",
+                    ls="-" if threat == "grey-box" else "--",
+                    label=f"{defence} ({threat})",
+                )
+            ax.set(
+                xlabel="ε",
+                ylabel="corrected accuracy",
+                title=f"{suite}: accuracy vs ε under {attack}",
+                ylim=(-0.02, 1.02),
+            )
             ax.legend(fontsize=7)
             written.append(_save(fig, out / f"accuracy_{_slug(suite)}_{_slug(attack)}.png"))
     return written

@@ -32,13 +32,27 @@ _OPTIONS = [
     ("cache-dir", "string", ".robustcheck/cache", "folder for trained models and adversarial sets"),
     ("results-dir", "string", ".robustcheck/results", "folder for JSON run records"),
     ("data-root", "string", None, "local root of torchvision datasets"),
-    ("compare-fail", "string", None, ("fail items whose metrics regress beyond these tolerances, e.g. "
-                                      "corrected_accuracy:0.02,detection_auc:0.01 (implies compare)")),
+    (
+        "compare-fail",
+        "string",
+        None,
+        (
+            "fail items whose metrics regress beyond these tolerances, e.g. "
+            "corrected_accuracy:0.02,detection_auc:0.01 (implies compare)"
+        ),
+    ),
     ("baseline", "string", "robustcheck-baseline.json", "baseline file (relative to rootdir)"),
     ("markdown", "string", None, "write a Markdown summary here (e.g. $GITHUB_STEP_SUMMARY)"),
     ("report-dir", "string", None, "write PNG plots here (needs the 'plots' extra: matplotlib)"),
-    ("shard", "string", None, ("evaluate shard I/N (1-based) of the cases, a deterministic share by (suite, "
-                               "defence); join the shards' records with `robustcheck merge`")),
+    (
+        "shard",
+        "string",
+        None,
+        (
+            "evaluate shard I/N (1-based) of the cases, a deterministic share by (suite, "
+            "defence); join the shards' records with `robustcheck merge`"
+        ),
+    ),
 ]
 
 
@@ -50,27 +64,57 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("robustcheck", "adversarial-defence evaluation")
-    group.addoption("--robustcheck", action="store_true", default=False,
-                    help="evaluate robustcheck suites (otherwise their items are skipped)")
-    parser.addini("robustcheck", "evaluate robustcheck suites (like --robustcheck)", type="bool", default=False)
+    group.addoption(
+        "--robustcheck",
+        action="store_true",
+        default=False,
+        help="evaluate robustcheck suites (otherwise their items are skipped)",
+    )
+    parser.addini(
+        "robustcheck", "evaluate robustcheck suites (like --robustcheck)", type="bool", default=False
+    )
     for name, kind, default, help_ in _OPTIONS:
-        group.addoption(f"--robustcheck-{name}", dest=f"robustcheck_{name.replace('-', '_')}", default=None,
-                        help=f"{help_} (ini: robustcheck_{name.replace('-', '_')}; default {default})")
+        group.addoption(
+            f"--robustcheck-{name}",
+            dest=f"robustcheck_{name.replace('-', '_')}",
+            default=None,
+            help=f"{help_} (ini: robustcheck_{name.replace('-', '_')}; default {default})",
+        )
         # "" stands for "not set" (pytest < 8 returns [] for a string ini whose default is None)
-        parser.addini(f"robustcheck_{name.replace('-', '_')}", help_, type=kind,
-                      default="" if default is None else default)
-    group.addoption("--robustcheck-compare", dest="robustcheck_compare", nargs="?", const="baseline",
-                    default=None, metavar="RUN",
-                    help="compare with the baseline, or with saved run RUN (number or record path); "
-                         "ini: robustcheck_compare")
+        parser.addini(
+            f"robustcheck_{name.replace('-', '_')}",
+            help_,
+            type=kind,
+            default="" if default is None else default,
+        )
+    group.addoption(
+        "--robustcheck-compare",
+        dest="robustcheck_compare",
+        nargs="?",
+        const="baseline",
+        default=None,
+        metavar="RUN",
+        help="compare with the baseline, or with saved run RUN (number or record path); "
+        "ini: robustcheck_compare",
+    )
     parser.addini("robustcheck_compare", "compare with 'baseline' or a saved run", type="string", default="")
-    group.addoption("--robustcheck-update-baseline", dest="robustcheck_update_baseline", action="store_true",
-                    default=None, help="rewrite the baseline file from this run (ini: robustcheck_update_baseline)")
-    parser.addini("robustcheck_update_baseline", "rewrite the baseline from this run", type="bool",
-                  default=False)
-    parser.addini("robustcheck_suite_files", "glob patterns (relative to rootdir) of files declaring suites; with "
-                  "--robustcheck, a configured pattern matching no .py file is an error",
-                  type="linelist", default=["suites/*.py"])
+    group.addoption(
+        "--robustcheck-update-baseline",
+        dest="robustcheck_update_baseline",
+        action="store_true",
+        default=None,
+        help="rewrite the baseline file from this run (ini: robustcheck_update_baseline)",
+    )
+    parser.addini(
+        "robustcheck_update_baseline", "rewrite the baseline from this run", type="bool", default=False
+    )
+    parser.addini(
+        "robustcheck_suite_files",
+        "glob patterns (relative to rootdir) of files declaring suites; with "
+        "--robustcheck, a configured pattern matching no .py file is an error",
+        type="linelist",
+        default=["suites/*.py"],
+    )
 
 
 def _option(config: pytest.Config, name: str) -> Any:
@@ -111,7 +155,9 @@ def shard_of(keys: list[tuple[str, str]], shard: tuple[int, int]) -> set[tuple[s
     return {k for idx, k in enumerate(sorted(set(keys))) if idx % n == i - 1}
 
 
-def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
     rc = config.stash.get(session_key, None)
     shard = rc.options.shard if rc is not None else None
     if shard is None:
@@ -157,8 +203,10 @@ def _check_seed_option(config: pytest.Config) -> int | None:
     except ValueError:
         value = None
     if value is None or not 0 <= value < SEED_LIMIT:
-        raise pytest.UsageError(f"--robustcheck-seed (ini robustcheck_seed) must be an integer with "
-                                f"0 <= seed < 2**63, got {seed!r}")
+        raise pytest.UsageError(
+            f"--robustcheck-seed (ini robustcheck_seed) must be an integer with "
+            f"0 <= seed < 2**63, got {seed!r}"
+        )
     return value
 
 
@@ -168,19 +216,24 @@ def _check_device_option(config: pytest.Config, enabled: bool) -> None:
     if device is None:
         return
     if not isinstance(device, str) or not _DEVICE_RE.fullmatch(device):
-        raise pytest.UsageError(f"--robustcheck-device (ini robustcheck_device) {device!r} unknown; use auto, cpu, "
-                                f"cuda or cuda:N")
+        raise pytest.UsageError(
+            f"--robustcheck-device (ini robustcheck_device) {device!r} unknown; use auto, cpu, cuda or cuda:N"
+        )
     if not enabled or not device.startswith("cuda"):
         return
     import torch
 
     if not torch.cuda.is_available():
-        raise pytest.UsageError(f"--robustcheck-device={device}: CUDA is not available on this machine (torch "
-                                f"{torch.__version__}, cuda build {torch.version.cuda}); use auto or cpu")
+        raise pytest.UsageError(
+            f"--robustcheck-device={device}: CUDA is not available on this machine (torch "
+            f"{torch.__version__}, cuda build {torch.version.cuda}); use auto or cpu"
+        )
     index = int(device.split(":")[1]) if ":" in device else 0
     if index >= torch.cuda.device_count():
-        raise pytest.UsageError(f"--robustcheck-device={device}: this machine has {torch.cuda.device_count()} CUDA "
-                                f"device(s) (cuda:0 to cuda:{torch.cuda.device_count() - 1})")
+        raise pytest.UsageError(
+            f"--robustcheck-device={device}: this machine has {torch.cuda.device_count()} CUDA "
+            f"device(s) (cuda:0 to cuda:{torch.cuda.device_count() - 1})"
+        )
 
 
 def _check_suite_files(config: pytest.Config) -> None:
@@ -195,7 +248,8 @@ def _check_suite_files(config: pytest.Config) -> None:
     if missing:
         raise pytest.UsageError(
             f"robustcheck_suite_files: pattern(s) {', '.join(map(repr, missing))} match no .py file under the "
-            f"rootdir {root} (patterns are relative to the rootdir, e.g. suites/*.py)")
+            f"rootdir {root} (patterns are relative to the rootdir, e.g. suites/*.py)"
+        )
 
 
 def _pattern_matches(root: Path, pattern: str, limit: int = 50_000) -> bool:
@@ -209,8 +263,13 @@ def _pattern_matches(root: Path, pattern: str, limit: int = 50_000) -> bool:
     # the collector matches with fnmatch ('*' crosses '/'): walk the tree, skipping hidden and venv folders
     seen = 0
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".") and d not in ("__pycache__", "node_modules")
-                       and not (Path(dirpath, d) / "pyvenv.cfg").exists()]
+        dirnames[:] = [
+            d
+            for d in dirnames
+            if not d.startswith(".")
+            and d not in ("__pycache__", "node_modules")
+            and not (Path(dirpath, d) / "pyvenv.cfg").exists()
+        ]
         for f in filenames:
             seen += 1
             rel = Path(dirpath, f).relative_to(root).as_posix()
@@ -480,13 +539,17 @@ def robustcheck_evaluate(request: pytest.FixtureRequest) -> Any:
             result = Metrics(rc.engine.evaluate(case))
         except RobustcheckError as exc:
             pytest.fail(f"robustcheck: {exc}", pytrace=False)
-        request.node.user_properties.append((RECORD_PROPERTY + ":" + result.case_id, json.dumps(dict(result))))
+        request.node.user_properties.append(
+            (RECORD_PROPERTY + ":" + result.case_id, json.dumps(dict(result)))
+        )
         if result.failures:
             inconclusive = [f for f in result.failures if f.startswith("INCONCLUSIVE")]
             missed = [f for f in result.failures if not f.startswith("INCONCLUSIVE")]
             lines = inconclusive_lines(result.case_id, inconclusive) if inconclusive else []
             if missed:
-                lines += [f"robustcheck case {result.case_id} missed its bars:"] + [f"  - {f}" for f in missed]
+                lines += [f"robustcheck case {result.case_id} missed its bars:"] + [
+                    f"  - {f}" for f in missed
+                ]
             pytest.fail("\n".join(lines), pytrace=False)
         return result
 

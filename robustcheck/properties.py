@@ -66,14 +66,23 @@ class AttackConfig:
 
 
 def _fail(what: str, config: AttackConfig, detail: str) -> PropertyFailure:
-    return PropertyFailure(f"property '{what}' failed for {config!r}: {detail}\n"
-                           f"reproduce: from robustcheck.properties import AttackConfig; config = {config!r}")
+    return PropertyFailure(
+        f"property '{what}' failed for {config!r}: {detail}\n"
+        f"reproduce: from robustcheck.properties import AttackConfig; config = {config!r}"
+    )
 
 
 @st.composite
-def attack_configs(draw: Any, attacks: tuple[str, ...] = ADAPTIVE_ATTACKS, eps: tuple[float, float] = (0.02, 0.3),
-                   max_steps: int = 10, max_restarts: int = 2, max_eot: int = 1, targeted: bool | None = False,
-                   num_classes: int = 10) -> AttackConfig:
+def attack_configs(
+    draw: Any,
+    attacks: tuple[str, ...] = ADAPTIVE_ATTACKS,
+    eps: tuple[float, float] = (0.02, 0.3),
+    max_steps: int = 10,
+    max_restarts: int = 2,
+    max_eot: int = 1,
+    targeted: bool | None = False,
+    num_classes: int = 10,
+) -> AttackConfig:
     """Configurations of ``attacks`` (registry names) with ε in ``eps`` and the hyper-parameters each
     attack accepts; ``targeted=None`` draws it, ``max_eot > 1`` draws EOT samples."""
     name = draw(st.sampled_from(attacks))
@@ -114,7 +123,9 @@ def check_bounds(model: nn.Module, x: Tensor, y: Tensor, config: AttackConfig) -
     n = M.budget_violations(x, x_adv, config.eps, ATTACKS.get(config.name).norm)
     if n:
         worst = M.norm_of(torch.nan_to_num(x_adv - x), ATTACKS.get(config.name).norm).max().item()
-        raise _fail("budget, bounds and NaN", config, f"{n} of {x.shape[0]} outputs violate (max norm {worst:.4g})")
+        raise _fail(
+            "budget, bounds and NaN", config, f"{n} of {x.shape[0]} outputs violate (max norm {worst:.4g})"
+        )
     return x_adv
 
 
@@ -124,20 +135,26 @@ def _defended_rate(defence: Any, x_adv: Tensor, y: Tensor) -> float:
     return M.defended_rate(score, defence.threshold if defence.is_detector else None, pred, y)
 
 
-def check_adaptive_at_least_oblivious(defence: Any, x: Tensor, y: Tensor, config: AttackConfig,
-                                      oblivious: str = "pgd-linf") -> tuple[float, float]:
+def check_adaptive_at_least_oblivious(
+    defence: Any, x: Tensor, y: Tensor, config: AttackConfig, oblivious: str = "pgd-linf"
+) -> tuple[float, float]:
     """The detector-aware attack leaves a defended rate (threshold fixed ⇒ same FPR) no higher than the
     oblivious ``oblivious`` attack with the same ε, steps, restarts and targeting, crafted on C∘P
     (beyond :func:`~robustcheck.indicators.tolerance`). Returns (adaptive, oblivious) defended rates."""
     target = AdaptiveTarget(defence, defence.classifier, config.eot_samples)
     adv = run_config(config, target, x, y)
     keys = ("steps", "restarts", "targeted")
-    obl = AttackConfig(oblivious, eps=config.eps, seed=config.seed, **{k: v for k, v in config.params.items() if k in keys})
+    obl = AttackConfig(
+        oblivious, eps=config.eps, seed=config.seed, **{k: v for k, v in config.params.items() if k in keys}
+    )
     obl_adv = run_config(obl, defence.attack_model(), x, y)
     a, o = _defended_rate(defence, adv, y), _defended_rate(defence, obl_adv, y)
     if a > o + tolerance((a + o) / 2, int(x.shape[0])):
-        raise _fail("adaptive at least as strong as oblivious", config,
-                    f"defended rate {a:.3f} under the adaptive attack > {o:.3f} under {obl!r}")
+        raise _fail(
+            "adaptive at least as strong as oblivious",
+            config,
+            f"defended rate {a:.3f} under the adaptive attack > {o:.3f} under {obl!r}",
+        )
     return a, o
 
 
@@ -145,22 +162,32 @@ def _accuracy(model: nn.Module, x: Tensor, y: Tensor) -> float:
     return (batched_predict(model, x) == y).double().mean().item()
 
 
-def check_eps_monotone(model: nn.Module, x: Tensor, y: Tensor, config: AttackConfig, larger_eps: float) -> None:
+def check_eps_monotone(
+    model: nn.Module, x: Tensor, y: Tensor, config: AttackConfig, larger_eps: float
+) -> None:
     """Accuracy of ``model`` under the attack at ``larger_eps`` is not higher than at ``config.eps``."""
     small = _accuracy(model, run_config(config, model, x, y), y)
-    big_cfg = AttackConfig(config.name, eps=larger_eps, eot_samples=config.eot_samples, seed=config.seed,
-                           **config.params)
+    big_cfg = AttackConfig(
+        config.name, eps=larger_eps, eot_samples=config.eot_samples, seed=config.seed, **config.params
+    )
     big = _accuracy(model, run_config(big_cfg, model, x, y), y)
     if big > small + tolerance((big + small) / 2, int(x.shape[0])):
-        raise _fail("accuracy does not increase with ε", config,
-                    f"accuracy {big:.3f} at ε={larger_eps} > {small:.3f} at ε={config.eps}")
+        raise _fail(
+            "accuracy does not increase with ε",
+            config,
+            f"accuracy {big:.3f} at ε={larger_eps} > {small:.3f} at ε={config.eps}",
+        )
 
 
-def check_iterative_vs_single_step(model: nn.Module, x: Tensor, y: Tensor, config: AttackConfig,
-                                   single: str = "fgsm") -> None:
+def check_iterative_vs_single_step(
+    model: nn.Module, x: Tensor, y: Tensor, config: AttackConfig, single: str = "fgsm"
+) -> None:
     """The iterative attack of ``config`` leaves accuracy no higher than ``single`` at the same ε."""
     it = _accuracy(model, run_config(config, model, x, y), y)
     one = _accuracy(model, run_config(AttackConfig(single, eps=config.eps, seed=config.seed), model, x, y), y)
     if it > one + tolerance((it + one) / 2, int(x.shape[0])):
-        raise _fail("iterative no weaker than single-step", config,
-                    f"accuracy {it:.3f} under the iterative attack > {one:.3f} under {single}")
+        raise _fail(
+            "iterative no weaker than single-step",
+            config,
+            f"accuracy {it:.3f} under the iterative attack > {one:.3f} under {single}",
+        )

@@ -46,7 +46,10 @@ INDICATOR_FLAGS = {
 #: ``status`` of a case record (robustcheck.engine.CaseResult.status) as shown in the result column.
 STATUS_LABELS = {"inconclusive": "INCONCLUSIVE", "inconclusive-allowed": "passed (inconclusive allowed)"}
 #: Family (worst-case) rows show their worst-case metrics in these columns.
-_FAMILY_COLUMNS = {"corrected_accuracy": "worst_case_corrected_accuracy", "defended_rate": "worst_case_defended_rate"}
+_FAMILY_COLUMNS = {
+    "corrected_accuracy": "worst_case_corrected_accuracy",
+    "defended_rate": "worst_case_defended_rate",
+}
 
 
 def flags(metrics: dict[str, Any], status: str | None = None) -> str:
@@ -107,15 +110,20 @@ def format_table(records: list[dict[str, Any]], delta_metrics: list[str] | None 
 def git_info(cwd: str | os.PathLike[str]) -> dict[str, Any]:
     def run(*args: str) -> str | None:
         try:
-            out = subprocess.run(["git", *args], check=False, cwd=cwd, capture_output=True, text=True, timeout=10)
+            out = subprocess.run(
+                ["git", *args], check=False, cwd=cwd, capture_output=True, text=True, timeout=10
+            )
         except (OSError, subprocess.TimeoutExpired):
             return None
         return out.stdout.strip() if out.returncode == 0 else None
 
     commit = run("rev-parse", "HEAD")
     status = run("status", "--porcelain")
-    return {"commit": commit, "branch": run("rev-parse", "--abbrev-ref", "HEAD"),
-            "dirty": bool(status) if status is not None else None}
+    return {
+        "commit": commit,
+        "branch": run("rev-parse", "--abbrev-ref", "HEAD"),
+        "dirty": bool(status) if status is not None else None,
+    }
 
 
 def machine_info() -> dict[str, Any]:
@@ -176,32 +184,49 @@ def format_markdown(run: dict[str, Any], delta_metrics: list[str]) -> str:
     cases = [r for suite in run.get("suites", {}).values() for r in suite.values()]
     failed = [r for r in cases if r.get("outcome") != "passed"]
     ref = run.get("compared_with")
-    lines = [f"## robustcheck: {len(cases) - len(failed)} passed, {len(failed)} failed",
-             "",
-             f"scale `{run.get('scale')}`, device `{run.get('device')}`, commit "
-             f"`{(run.get('git') or {}).get('commit') or 'n/a'}`"
-             + (f", compared with {ref}" if ref else ", no baseline comparison"),
-             ""]
-    cols = [("clean_accuracy", "clean"), ("corrected_accuracy", "corrected"), ("detection_auc", "AUC"),
-            ("defended_rate", "defended"), ("attack_success_rate", "ASR")]
+    lines = [
+        f"## robustcheck: {len(cases) - len(failed)} passed, {len(failed)} failed",
+        "",
+        f"scale `{run.get('scale')}`, device `{run.get('device')}`, commit "
+        f"`{(run.get('git') or {}).get('commit') or 'n/a'}`"
+        + (f", compared with {ref}" if ref else ", no baseline comparison"),
+        "",
+    ]
+    cols = [
+        ("clean_accuracy", "clean"),
+        ("corrected_accuracy", "corrected"),
+        ("detection_auc", "AUC"),
+        ("defended_rate", "defended"),
+        ("attack_success_rate", "ASR"),
+    ]
     for suite, recs in run.get("suites", {}).items():
-        lines += [f"### {suite}", "",
-                  "| case | " + " | ".join(h for _, h in cols) + " | Δ vs baseline | result |",
-                  "|---|" + "---:|" * len(cols) + "---|---|"]
+        lines += [
+            f"### {suite}",
+            "",
+            "| case | " + " | ".join(h for _, h in cols) + " | Δ vs baseline | result |",
+            "|---|" + "---:|" * len(cols) + "---|---|",
+        ]
         for r in recs.values():
             m = r.get("metrics", {})
             result = "✅ passed" if r.get("outcome") == "passed" else "❌ failed"
             if r.get("status") == "inconclusive":
                 result = "❌ inconclusive"
             elif r.get("status") == "inconclusive-allowed":
-                result = "⚠️ passed (inconclusive allowed: " + ", ".join(r.get("inconclusive_allowed") or []) + ")"
-            lines.append(f"| `{r['case']}` | " + " | ".join(_fmt(m.get(k)) for k, _ in cols)
-                         + f" | {format_deltas(r, delta_metrics)} | {result} |")
+                result = (
+                    "⚠️ passed (inconclusive allowed: " + ", ".join(r.get("inconclusive_allowed") or []) + ")"
+                )
+            lines.append(
+                f"| `{r['case']}` | "
+                + " | ".join(_fmt(m.get(k)) for k, _ in cols)
+                + f" | {format_deltas(r, delta_metrics)} | {result} |"
+            )
         lines.append("")
     if failed:
         lines += ["### Failures", ""]
         for r in failed:
-            for msg in list(r.get("failures") or []) + [f"regression: {x}" for x in r.get("regressions") or []]:
+            for msg in list(r.get("failures") or []) + [
+                f"regression: {x}" for x in r.get("regressions") or []
+            ]:
                 lines.append(f"- `{r['suite']}[{r['case']}]`: {msg}")
         lines.append("")
     return "\n".join(lines)
@@ -209,13 +234,17 @@ def format_markdown(run: dict[str, Any], delta_metrics: list[str]) -> str:
 
 def inconclusive_lines(name: str, failures: list[str], case: Any = None) -> list[str]:
     """Failure lines of an inconclusive case: what was raised, why it is no result, and how to opt out."""
-    lines = [f"robustcheck case {name} is INCONCLUSIVE: the evaluation itself failed, so its numbers are no "
-             f"robustness result:"]
+    lines = [
+        f"robustcheck case {name} is INCONCLUSIVE: the evaluation itself failed, so its numbers are no "
+        f"robustness result:"
+    ]
     lines += [f"  - {f.removeprefix('INCONCLUSIVE: ')}" for f in failures]
     names = [f.removeprefix("INCONCLUSIVE: ").split(" ", 1)[0] for f in failures]
     sel = ""
     if case is not None and hasattr(case, "defence"):
         sel = f"defence={case.defence.id!r}, attack={case.attack.id!r}, threat={case.threat!r}, "
-    lines.append(f"  fix the evaluation as above, or accept it visibly in the suite: "
-                 f"Thresholds({sel}allow_inconclusive={names!r})")
+    lines.append(
+        f"  fix the evaluation as above, or accept it visibly in the suite: "
+        f"Thresholds({sel}allow_inconclusive={names!r})"
+    )
     return lines

@@ -46,7 +46,7 @@ def process_start(pid: int) -> str | None:
         raw = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    fields = raw[raw.rfind(")") + 2:].split()  # after "pid (comm) "; comm may hold spaces
+    fields = raw[raw.rfind(")") + 2 :].split()  # after "pid (comm) "; comm may hold spaces
     return fields[19] if len(fields) > 19 else None
 
 
@@ -56,8 +56,11 @@ def process_start_epoch(pid: int) -> float | None:
     if start is None:
         return None
     try:
-        btime = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
-                     if line.startswith("btime "))
+        btime = next(
+            float(line.split()[1])
+            for line in Path("/proc/stat").read_text().splitlines()
+            if line.startswith("btime ")
+        )
         return btime + int(start) / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, StopIteration):  # pragma: no cover
         return None
@@ -82,7 +85,7 @@ def pid_alive(pid: int, start: str | None = None) -> bool:
         return False
     except OSError:  # no /proc (macOS): os.kill said it exists
         return True
-    fields = raw[raw.rfind(")") + 2:].split()
+    fields = raw[raw.rfind(")") + 2 :].split()
     if fields and fields[0] in ("Z", "X"):  # zombie / dead, not yet reaped
         return False
     # with the recorded start time, a reused pid (another process) counts as gone
@@ -93,7 +96,9 @@ def command_line(pid: int | None = None) -> str:
     """The command line of ``pid`` (default: this process), shortened to 300 characters."""
     pid = os.getpid() if pid is None else pid
     try:
-        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\x00", b" ").decode(errors="replace").strip()
+        cmd = (
+            Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\x00", b" ").decode(errors="replace").strip()
+        )
     except OSError:
         import sys
 
@@ -187,8 +192,9 @@ def is_stale_temp(path: Path, now: float | None = None) -> bool:
     return now - st.st_mtime > STALE_AGE_S
 
 
-def clean_stale_temps(folder: str | os.PathLike[str] | None, *, depth: int = 0,
-                      targets: Iterable[str] | None = None) -> list[Path]:
+def clean_stale_temps(
+    folder: str | os.PathLike[str] | None, *, depth: int = 0, targets: Iterable[str] | None = None
+) -> list[Path]:
     """Remove the stale temp files in ``folder`` (and ``depth`` levels of subfolders); with ``targets``,
     only temp files of those file names. Returns what was removed; never raises."""
     if folder is None:
@@ -259,8 +265,10 @@ def check_folder(path: str | os.PathLike[str], what: str, option: str, *, subfol
         if os.path.lexists(part):
             if not part.is_dir():
                 which = "it" if part == p else f"{part}"
-                raise ConfigError(f"the robustcheck {what} folder {p} cannot be used: {which} is a file, not a "
-                                  f"folder; remove or rename {part} {hint}")
+                raise ConfigError(
+                    f"the robustcheck {what} folder {p} cannot be used: {which} is a file, not a "
+                    f"folder; remove or rename {part} {hint}"
+                )
             break
     current = p
     try:

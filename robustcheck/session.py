@@ -90,19 +90,24 @@ class RobustcheckSession:
             safefiles.check_folder(o.cache_dir, "cache", "--robustcheck-cache-dir", subfolders=True)
         if o.results_dir is not None:
             safefiles.check_folder(o.results_dir, "results", "--robustcheck-results-dir")
-        removed = safefiles.clean_stale_temps(o.cache_dir, depth=1) + safefiles.clean_stale_temps(o.results_dir)
+        removed = safefiles.clean_stale_temps(o.cache_dir, depth=1) + safefiles.clean_stale_temps(
+            o.results_dir
+        )
         removed += safefiles.clean_stale_temps(o.report_dir)
         for f in (o.baseline, o.markdown):
             if f is not None:
                 removed += safefiles.clean_stale_temps(f.parent, targets=[f.name])
         if removed:
             folders = ", ".join(sorted({str(p.parent) for p in removed}))
-            self.messages.append(f"robustcheck: removed {len(removed)} temp file(s) left by interrupted runs "
-                                 f"in {folders}")
+            self.messages.append(
+                f"robustcheck: removed {len(removed)} temp file(s) left by interrupted runs in {folders}"
+            )
 
     def missing_baseline_hint(self) -> str:
-        return (f"robustcheck: no baseline at {self.options.baseline}; create it from a run with "
-                f"`pytest --robustcheck --robustcheck-update-baseline` and commit the file")
+        return (
+            f"robustcheck: no baseline at {self.options.baseline}; create it from a run with "
+            f"`pytest --robustcheck --robustcheck-update-baseline` and commit the file"
+        )
 
     @property
     def tolerances(self) -> dict[str, history.Tolerance]:
@@ -116,7 +121,10 @@ class RobustcheckSession:
         if self._engine is None:
             o = self.options
             self._engine = Engine(
-                device=o.device, scale=o.scale, seed=o.seed, data_root=o.data_root,
+                device=o.device,
+                scale=o.scale,
+                seed=o.seed,
+                data_root=o.data_root,
                 cache_dir=str(o.cache_dir) if o.cache_dir is not None else None,
             )
         return self._engine
@@ -132,8 +140,9 @@ class RobustcheckSession:
         directions = self.reference.directions if self.reference is not None else {}
         return history.compare_metrics(ref, result.metrics, self.tolerances, directions)
 
-    def case_record(self, nodeid: str, case: Case, result: CaseResult,
-                    deltas: list[history.Delta]) -> dict[str, Any]:
+    def case_record(
+        self, nodeid: str, case: Case, result: CaseResult, deltas: list[history.Delta]
+    ) -> dict[str, Any]:
         regressions = [d.describe() for d in deltas if d.regressed]
         ok = not result.failures and not regressions
         # cache events of this process (entries dropped and recomputed, ...) ride to the controller in the
@@ -146,7 +155,9 @@ class RobustcheckSession:
             "seed": self.engine.seed(case.suite),
             # what was measured: data and classifier identity and hashes, the evaluated defence
             "measured": self.engine.provenance(case),
-            "metrics": {k: (None if v is not None and math.isnan(v) else v) for k, v in result.metrics.items()},
+            "metrics": {
+                k: (None if v is not None and math.isnan(v) else v) for k, v in result.metrics.items()
+            },
             "bars": {k: b.describe() for k, b in result.bars.items()},
             "outcome": "passed" if ok else "FAILED",
             # passed / failed / inconclusive (raised integrity indicators: fails) / inconclusive-allowed
@@ -158,8 +169,11 @@ class RobustcheckSession:
             "deltas": {d.metric: d.to_json() for d in deltas if d.after is not None},
             "regressions": regressions,
             # evaluation-integrity indicators (EVALUATION.md): 1 = raised, 0 = quiet, absent = not applicable
-            "indicators": {k: result.metrics[k] for k in report.INDICATOR_FLAGS
-                           if result.metrics.get(k) is not None and not math.isnan(result.metrics[k])},
+            "indicators": {
+                k: result.metrics[k]
+                for k in report.INDICATOR_FLAGS
+                if result.metrics.get(k) is not None and not math.isnan(result.metrics[k])
+            },
         }
 
     @staticmethod
@@ -180,8 +194,9 @@ class RobustcheckSession:
             out.setdefault(r["suite"], []).append(r)
         return out
 
-    def run_record(self, rootpath: Path, add_machine_info: Callable[[dict[str, Any]], None] | None = None
-                   ) -> dict[str, Any]:
+    def run_record(
+        self, rootpath: Path, add_machine_info: Callable[[dict[str, Any]], None] | None = None
+    ) -> dict[str, Any]:
         import torch
 
         from robustcheck.report import git_info, machine_info
@@ -207,7 +222,9 @@ class RobustcheckSession:
             "suites": {name: {r["case"]: r for r in recs} for name, recs in self.by_suite().items()},
         }
 
-    def finish(self, rootpath: Path, add_machine_info: Callable[[dict[str, Any]], None] | None = None) -> None:
+    def finish(
+        self, rootpath: Path, add_machine_info: Callable[[dict[str, Any]], None] | None = None
+    ) -> None:
         """Write the run record, the baseline, the Markdown summary and the plots. Never raises: every
         problem becomes a line of the terminal summary."""
         o = self.options
@@ -224,8 +241,12 @@ class RobustcheckSession:
                 self.messages.append(f"robustcheck: could not write the run record: {exc}")
         if o.update_baseline and o.baseline is not None:
             try:
-                history.write_baseline(o.baseline, record, tolerances=o.compare_fail or None,
-                                       source=self.last_record_path.name if self.last_record_path else None)
+                history.write_baseline(
+                    o.baseline,
+                    record,
+                    tolerances=o.compare_fail or None,
+                    source=self.last_record_path.name if self.last_record_path else None,
+                )
                 self.messages.append(f"robustcheck: baseline written to {o.baseline} (commit it)")
             except (OSError, RobustcheckError) as exc:
                 self.messages.append(f"robustcheck: could not write the baseline: {exc}")

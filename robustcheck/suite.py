@@ -133,8 +133,15 @@ class Attack:
     params: Mapping[str, Any]
     threats: tuple[str, ...] | None
 
-    def __init__(self, name: str, eps: float | Sequence[float], *, id: str | None = None,
-                 threats: Sequence[str] | None = None, **params: Any):
+    def __init__(
+        self,
+        name: str,
+        eps: float | Sequence[float],
+        *,
+        id: str | None = None,
+        threats: Sequence[str] | None = None,
+        **params: Any,
+    ):
         if not isinstance(name, str) or not name:
             raise ConfigError(f"Attack name must be a non-empty string, got {describe(name)}")
         object.__setattr__(self, "name", name)
@@ -145,8 +152,10 @@ class Attack:
             threats = tuple(_as_seq(threats, f"attack {name!r}: threats"))
             bad = [t for t in threats if not isinstance(t, str) or t not in THREAT_MODELS]
             if bad or not threats or len(set(threats)) != len(threats):
-                raise ConfigError(f"attack {name!r}: threats {describe(list(threats))} must be a non-empty list of "
-                                  f"distinct threat models among {', '.join(THREAT_MODELS)}")
+                raise ConfigError(
+                    f"attack {name!r}: threats {describe(list(threats))} must be a non-empty list of "
+                    f"distinct threat models among {', '.join(THREAT_MODELS)}"
+                )
         object.__setattr__(self, "threats", threats)
         # the registered attack: its parameters by its signature and its own checks, ε by its norm
         from robustcheck.attacks import ATTACKS, validate_params
@@ -155,8 +164,10 @@ class Attack:
         if getattr(ATTACKS.get(name), "norm", None) == "linf":
             big = [e for e in self.eps if e > LINF_EPS_MAX]
             if big:
-                raise ConfigError(f"attack {name!r}: eps {big[0]:g} exceeds {LINF_EPS_MAX:g}, the L∞ diameter of "
-                                  f"the [0, 1] pixel box (an L∞ eps must be in [0, 1])")
+                raise ConfigError(
+                    f"attack {name!r}: eps {big[0]:g} exceeds {LINF_EPS_MAX:g}, the L∞ diameter of "
+                    f"the [0, 1] pixel box (an L∞ eps must be in [0, 1])"
+                )
 
     def runs_under(self, threat: str) -> bool:
         return self.threats is None or threat in self.threats
@@ -186,13 +197,21 @@ class Defence:
             elif hasattr(name, "predict") and hasattr(name, "attack_model"):
                 instance = name
                 if params:
-                    raise ConfigError(f"Defence({type(name).__name__} instance): parameters {sorted(params)} "
-                                      f"cannot be applied to an instance; pass the class instead")
+                    raise ConfigError(
+                        f"Defence({type(name).__name__} instance): parameters {sorted(params)} "
+                        f"cannot be applied to an instance; pass the class instead"
+                    )
             else:
-                raise ConfigError(f"Defence must be a registry name, a BaseDefence class or factory, or a defence "
-                                  f"instance; got {name!r}")
+                raise ConfigError(
+                    f"Defence must be a registry name, a BaseDefence class or factory, or a defence "
+                    f"instance; got {name!r}"
+                )
             src = factory if factory is not None else type(instance)
-            name = getattr(instance, "name", None) or getattr(src, "name", None) or getattr(src, "__name__", "custom")
+            name = (
+                getattr(instance, "name", None)
+                or getattr(src, "name", None)
+                or getattr(src, "__name__", "custom")
+            )
             if not isinstance(name, str) or name in ("defence", ""):
                 name = getattr(src, "__name__", "custom")
         if not isinstance(name, str) or not name:
@@ -248,8 +267,10 @@ class Thresholds:
         **bars: float,
     ) -> None:
         if not bars and allow_inconclusive is None:
-            raise ConfigError("Thresholds needs at least one metric bar, e.g. corrected_accuracy=0.8, or "
-                              "allow_inconclusive=")
+            raise ConfigError(
+                "Thresholds needs at least one metric bar, e.g. corrected_accuracy=0.8, or "
+                "allow_inconclusive="
+            )
         allow_inconclusive = _check_allow_inconclusive(allow_inconclusive)
         for metric, bar in bars.items():
             if metric not in METRICS:
@@ -261,17 +282,24 @@ class Thresholds:
             check_metric_value("Thresholds", metric, bar)
         for field_name, value in (("defence", defence), ("attack", attack)):
             if value is not None and not isinstance(value, str):
-                raise ConfigError(f"Thresholds.{field_name} must be one {field_name} id (a string) or None, got "
-                                  f"{describe(value)}; write one Thresholds per {field_name}")
+                raise ConfigError(
+                    f"Thresholds.{field_name} must be one {field_name} id (a string) or None, got "
+                    f"{describe(value)}; write one Thresholds per {field_name}"
+                )
         if threat is not None and (not isinstance(threat, str) or threat not in THREAT_MODELS):
-            raise ConfigError(f"Thresholds.threat {describe(threat)} unknown: one of {', '.join(THREAT_MODELS)} "
-                              f"or None")
+            raise ConfigError(
+                f"Thresholds.threat {describe(threat)} unknown: one of {', '.join(THREAT_MODELS)} or None"
+            )
         if scale is not None and (not isinstance(scale, str) or scale not in SCALE_NAMES):
-            raise ConfigError(f"Thresholds.scale {describe(scale)} unknown: one of {', '.join(SCALE_NAMES)} or None")
+            raise ConfigError(
+                f"Thresholds.scale {describe(scale)} unknown: one of {', '.join(SCALE_NAMES)} or None"
+            )
         if eps is not None:
             if isinstance(eps, (list, tuple, set, frozenset, dict)):
-                raise ConfigError(f"Thresholds.eps must be one number (a bar is scoped to one ε; write one "
-                                  f"Thresholds per ε), got {describe(eps)}")
+                raise ConfigError(
+                    f"Thresholds.eps must be one number (a bar is scoped to one ε; write one "
+                    f"Thresholds per ε), got {describe(eps)}"
+                )
             eps = check_eps(eps, "Thresholds")[0]
         object.__setattr__(self, "bars", {k: float(v) for k, v in bars.items()})
         object.__setattr__(self, "defence", defence)
@@ -286,8 +314,17 @@ class Thresholds:
         return sum(v is not None for v in (self.defence, self.attack, self.eps, self.threat))
 
     def __str__(self) -> str:
-        sel = [f"{k}={v!r}" for k, v in (("defence", self.defence), ("attack", self.attack), ("eps", self.eps),
-                                          ("threat", self.threat), ("scale", self.scale)) if v is not None]
+        sel = [
+            f"{k}={v!r}"
+            for k, v in (
+                ("defence", self.defence),
+                ("attack", self.attack),
+                ("eps", self.eps),
+                ("threat", self.threat),
+                ("scale", self.scale),
+            )
+            if v is not None
+        ]
         bars = [f"{k}={v:g}" for k, v in self.bars.items()]
         allow = self.allow_inconclusive
         if allow is not None:
@@ -452,11 +489,15 @@ class Suite:
     def __post_init__(self) -> None:
         _check_id(self.name, "suite name")
         where = f"suite {self.name!r}"
-        defs = tuple(d if isinstance(d, Defence) else Defence(d)
-                     for d in _as_seq(self.defences, f"{where}: defences", one_str=True))
+        defs = tuple(
+            d if isinstance(d, Defence) else Defence(d)
+            for d in _as_seq(self.defences, f"{where}: defences", one_str=True)
+        )
         if not defs:
-            raise ConfigError(f"{where}: defences is empty; a suite needs at least one defence ('none' evaluates "
-                              f"the undefended classifier)")
+            raise ConfigError(
+                f"{where}: defences is empty; a suite needs at least one defence ('none' evaluates "
+                f"the undefended classifier)"
+            )
         object.__setattr__(self, "defences", defs)
         atts = _as_seq(self.attacks, f"{where}: attacks")
         for a in atts:
@@ -472,7 +513,9 @@ class Suite:
                     f"{where}: threat model {describe(t)} unknown; known: {', '.join(THREAT_MODELS)}"
                 )
         if not threats:
-            raise ConfigError(f"{where}: threat_models is empty; give one or more of {', '.join(THREAT_MODELS)}")
+            raise ConfigError(
+                f"{where}: threat_models is empty; give one or more of {', '.join(THREAT_MODELS)}"
+            )
         if len(set(threats)) != len(threats):
             raise ConfigError(f"{where}: threat_models {list(threats)} lists a threat model twice")
         object.__setattr__(self, "threat_models", threats)
@@ -483,35 +526,46 @@ class Suite:
         object.__setattr__(self, "thresholds", ths)
         check_seed(where, "seed", self.seed)
         if self.surrogate is not None and not (isinstance(self.surrogate, str) or callable(self.surrogate)):
-            raise ConfigError(f"{where}: surrogate must be a registered classifier name or a factory "
-                              f"returning an nn.Module, got {describe(self.surrogate)}")
+            raise ConfigError(
+                f"{where}: surrogate must be a registered classifier name or a factory "
+                f"returning an nn.Module, got {describe(self.surrogate)}"
+            )
         from robustcheck.models.sources import check_normalize
 
         try:
             normalize = check_normalize(self.normalize, where)
         except ConfigError:
             raise
-        except Exception as exc:  # noqa: BLE001 - a value check_normalize did not foresee
-            raise ConfigError(f"{where}: normalize must be (mean, std), numbers or per-channel sequences of "
-                              f"finite numbers, std > 0; got {describe(self.normalize)} ({exc})") from None
+        except Exception as exc:
+            raise ConfigError(
+                f"{where}: normalize must be (mean, std), numbers or per-channel sequences of "
+                f"finite numbers, std > 0; got {describe(self.normalize)} ({exc})"
+            ) from None
         object.__setattr__(self, "normalize", normalize)
         if not isinstance(self.outputs, str) or self.outputs not in ("logits", "probabilities"):
-            raise ConfigError(f"{where}: outputs must be 'logits' or 'probabilities', "
-                              f"got {describe(self.outputs)}")
+            raise ConfigError(
+                f"{where}: outputs must be 'logits' or 'probabilities', got {describe(self.outputs)}"
+            )
         fpr = as_float(self.fpr) if is_number(self.fpr) else None
         if fpr is None or not 0 <= fpr < 1:
             raise ConfigError(f"{where}: fpr must be a number in [0, 1), got {describe(self.fpr)}")
         if self.data_root is not None and not isinstance(self.data_root, (str, os.PathLike)):
-            raise ConfigError(f"{where}: data_root must be a path (str or os.PathLike) or None, "
-                              f"got {describe(self.data_root)}")
+            raise ConfigError(
+                f"{where}: data_root must be a path (str or os.PathLike) or None, "
+                f"got {describe(self.data_root)}"
+            )
         check_int(where, "n_samples", self.n_samples, minimum=1, none_ok=True)
         if not isinstance(self.scales, Mapping):
-            raise ConfigError(f"{where}: scales must map one of {', '.join(SCALE_NAMES)} to Scale(...), "
-                              f"got {describe(self.scales)}")
+            raise ConfigError(
+                f"{where}: scales must map one of {', '.join(SCALE_NAMES)} to Scale(...), "
+                f"got {describe(self.scales)}"
+            )
         for k, v in self.scales.items():
             if not isinstance(k, str) or k not in SCALE_NAMES or not isinstance(v, Scale):
-                raise ConfigError(f"{where}: scales must map one of {', '.join(SCALE_NAMES)} to Scale(...); "
-                                  f"got {describe(k)}: {describe(v)}")
+                raise ConfigError(
+                    f"{where}: scales must map one of {', '.join(SCALE_NAMES)} to Scale(...); "
+                    f"got {describe(k)}: {describe(v)}"
+                )
         check_int(where, "eot_samples", self.eot_samples, minimum=1)
         check_int(where, "batch_size", self.batch_size, minimum=1, none_ok=True)
         check_bool(where, "indicators", self.indicators)
@@ -526,11 +580,15 @@ class Suite:
         attack_ids = {a.id for a in atts} | set(self.families)
         for th in ths:
             if th.defence is not None and th.defence not in defence_ids:
-                raise ConfigError(f"{where}: Thresholds(defence={th.defence!r}) matches no defence; "
-                                  f"known: {', '.join(sorted(defence_ids))}")
+                raise ConfigError(
+                    f"{where}: Thresholds(defence={th.defence!r}) matches no defence; "
+                    f"known: {', '.join(sorted(defence_ids))}"
+                )
             if th.attack is not None and th.attack not in attack_ids:
-                raise ConfigError(f"{where}: Thresholds(attack={th.attack!r}) matches no attack; "
-                                  f"known: {', '.join(sorted(attack_ids))}")
+                raise ConfigError(
+                    f"{where}: Thresholds(attack={th.attack!r}) matches no attack; "
+                    f"known: {', '.join(sorted(attack_ids))}"
+                )
             self._check_bar_applies(th, cases)
 
     def _check_bar_applies(self, th: Thresholds, cases: Sequence[Case]) -> None:
@@ -540,15 +598,19 @@ class Suite:
         matched = [c for c in cases if th.matches(c, th.scale or "default")]
         if not matched:
             eps = sorted({c.eps for c in cases if th.attack is None or th.attack == c.attack.id})
-            raise ConfigError(f"{where}: {th} matches no case of the suite (its selectors together select "
-                              f"nothing; threat models: {', '.join(self.threat_models)}; ε of the selected "
-                              f"attacks: {', '.join(format_eps(e) for e in eps) or 'none'})")
+            raise ConfigError(
+                f"{where}: {th} matches no case of the suite (its selectors together select "
+                f"nothing; threat models: {', '.join(self.threat_models)}; ε of the selected "
+                f"attacks: {', '.join(format_eps(e) for e in eps) or 'none'})"
+            )
         for metric in th.bars:
             if not any(metric_applies(metric, c) for c in matched):
                 shown = ", ".join(c.id for c in matched[:3]) + (", ..." if len(matched) > 3 else "")
                 family = any(isinstance(c, FamilyCase) for c in matched)
-                raise ConfigError(f"{where}: {th}: {metric} does not apply to the {len(matched)} case(s) it "
-                                  f"matches ({shown}): {why_not(metric, family)}")
+                raise ConfigError(
+                    f"{where}: {th}: {metric} does not apply to the {len(matched)} case(s) it "
+                    f"matches ({shown}): {why_not(metric, family)}"
+                )
 
     @property
     def dataset_id(self) -> str:
@@ -573,8 +635,10 @@ class Suite:
 
     def _check_families(self, atts: Sequence[Attack]) -> None:
         if not isinstance(self.families, Mapping):
-            raise ConfigError(f"suite {self.name!r}: families must map a name to a list of attack ids, got "
-                              f"{describe(self.families)}")
+            raise ConfigError(
+                f"suite {self.name!r}: families must map a name to a list of attack ids, got "
+                f"{describe(self.families)}"
+            )
         by_id = {a.id: a for a in atts}
         for fam, members in self.families.items():
             _check_id(fam, "family name")
@@ -586,8 +650,10 @@ class Suite:
             if len(set(known)) != len(known):
                 raise ConfigError(f"suite {self.name!r}: family {fam!r} lists an attack twice: {members}")
             if len(members) < 2 or unknown:
-                raise ConfigError(f"suite {self.name!r}: family {fam!r} needs >= 2 attack ids of the suite; "
-                                  f"unknown: {unknown}; known: {', '.join(sorted(by_id))}")
+                raise ConfigError(
+                    f"suite {self.name!r}: family {fam!r} needs >= 2 attack ids of the suite; "
+                    f"unknown: {unknown}; known: {', '.join(sorted(by_id))}"
+                )
             if not self._family_eps(fam):
                 raise ConfigError(f"suite {self.name!r}: family {fam!r}: its attacks share no ε")
 
@@ -600,34 +666,44 @@ class Suite:
         # Imported here: the registries live in higher layers that import this module.
         from torch import nn
 
-        from defences import DEFENCES
         from robustcheck.attacks import validate_params
         from robustcheck.data import DATASETS, FORMS, is_dataset_spec
+        from robustcheck.defences import DEFENCES
         from robustcheck.models import CLASSIFIERS, ModelFile
         from robustcheck.models.sources import looks_like_path
 
         if isinstance(self.dataset, str) and self.dataset not in DATASETS and not Path(self.dataset).is_dir():
-            raise ConfigError(f"suite {self.name!r}: dataset {self.dataset!r} is neither a registered name (known: "
-                              f"{', '.join(DATASETS)}) nor an existing image folder.")
+            raise ConfigError(
+                f"suite {self.name!r}: dataset {self.dataset!r} is neither a registered name (known: "
+                f"{', '.join(DATASETS)}) nor an existing image folder."
+            )
         if not is_dataset_spec(self.dataset):
-            raise ConfigError(f"suite {self.name!r}: dataset is {type(self.dataset).__name__}; accepted: {FORMS}.")
+            raise ConfigError(
+                f"suite {self.name!r}: dataset is {type(self.dataset).__name__}; accepted: {FORMS}."
+            )
         registered = isinstance(self.classifier, str) and self.classifier in CLASSIFIERS
         if isinstance(self.classifier, str) and not registered and not looks_like_path(self.classifier):
             CLASSIFIERS.get(self.classifier)  # unknown name: the registry's error lists the known ones
         elif not isinstance(self.classifier, (str, ModelFile, nn.Module)) and not callable(self.classifier):
-            raise ConfigError(f"suite {self.name!r}: classifier must be a registered name, a factory returning an "
-                              f"nn.Module, an nn.Module, a model file path or ModelFile(...); got "
-                              f"{type(self.classifier).__name__}.")
+            raise ConfigError(
+                f"suite {self.name!r}: classifier must be a registered name, a factory returning an "
+                f"nn.Module, an nn.Module, a model file path or ModelFile(...); got "
+                f"{type(self.classifier).__name__}."
+            )
         if isinstance(self.surrogate, str):
             CLASSIFIERS.get(self.surrogate)
         if self.normalize is not None and registered:
-            raise ConfigError(f"suite {self.name!r}: normalize declares the preprocessing of a user's model; the "
-                              f"registered classifier {self.classifier!r} is trained by robustcheck on [0, 1] "
-                              f"pixels and needs none.")
+            raise ConfigError(
+                f"suite {self.name!r}: normalize declares the preprocessing of a user's model; the "
+                f"registered classifier {self.classifier!r} is trained by robustcheck on [0, 1] "
+                f"pixels and needs none."
+            )
         if self.outputs == "probabilities" and registered:
-            raise ConfigError(f"suite {self.name!r}: outputs='probabilities' declares a user classifier that returns "
-                              f"probabilities; the registered classifier {self.classifier!r} returns logits")
-        from defences.registry import check_defence_class
+            raise ConfigError(
+                f"suite {self.name!r}: outputs='probabilities' declares a user classifier that returns "
+                f"probabilities; the registered classifier {self.classifier!r} returns logits"
+            )
+        from robustcheck.defences.registry import check_defence_class
 
         for d in self.defences:
             if d.instance is not None:
@@ -644,13 +720,20 @@ class Suite:
             validate_params(a.name, a.params)
             unknown = [t for t in (a.threats or ()) if t not in self.threat_models]
             if unknown:
-                raise ConfigError(f"suite {self.name!r}: attack {a.id!r} lists threats {unknown} that the suite "
-                                  f"does not run; the suite's threat_models are {list(self.threat_models)}")
-            if getattr(ATTACKS.get(a.name), "needs_defence", False) and a.runs_under("black-box") \
-                    and "black-box" in self.threat_models:
-                raise ConfigError(f"suite {self.name!r}: attack {a.id!r} is detector-aware and needs the "
-                                  f"defence's gradients, so it has no black-box form; give it "
-                                  f"threats=['grey-box', 'white-box']")
+                raise ConfigError(
+                    f"suite {self.name!r}: attack {a.id!r} lists threats {unknown} that the suite "
+                    f"does not run; the suite's threat_models are {list(self.threat_models)}"
+                )
+            if (
+                getattr(ATTACKS.get(a.name), "needs_defence", False)
+                and a.runs_under("black-box")
+                and "black-box" in self.threat_models
+            ):
+                raise ConfigError(
+                    f"suite {self.name!r}: attack {a.id!r} is detector-aware and needs the "
+                    f"defence's gradients, so it has no black-box form; give it "
+                    f"threats=['grey-box', 'white-box']"
+                )
 
     def scale(self, name: str) -> Scale:
         if name not in SCALE_NAMES:
@@ -672,8 +755,12 @@ class Suite:
             placeholder = Attack(atts[0].name, self._family_eps(fam), id=fam)
             # a family's threat models are those every member runs under
             threats = [t for t in self.threat_models if all(a.runs_under(t) for a in atts)]
-            cases += [FamilyCase(self, d, placeholder, e, t, family=fam, members=atts)
-                      for d in self.defences for e in self._family_eps(fam) for t in threats]
+            cases += [
+                FamilyCase(self, d, placeholder, e, t, family=fam, members=atts)
+                for d in self.defences
+                for e in self._family_eps(fam)
+                for t in threats
+            ]
         return cases
 
 
@@ -687,11 +774,11 @@ def _check_builtin_defence_params(name: str, cls: Any, params: Mapping[str, Any]
 
     where = f"defence {name!r}"
     check_params(where, cls, params)
-    if not inspect.isclass(cls) or not getattr(cls, "__module__", "").startswith("defences."):
+    if not inspect.isclass(cls) or not getattr(cls, "__module__", "").startswith("robustcheck.defences."):
         return
     try:
         key: str | None = f"{name}:{sorted(params.items())!r}"
-    except Exception:  # noqa: BLE001 - a value whose repr raises: check it every time
+    except Exception:
         key = None
     if key in _CHECKED_DEFENCE_PARAMS:
         return
@@ -703,9 +790,10 @@ def _check_builtin_defence_params(name: str, cls: Any, params: Mapping[str, Any]
     except ConfigError as exc:
         msg = str(exc)
         raise ConfigError(msg if msg.lower().startswith(where.lower()) else f"{where}: {msg}") from None
-    except Exception as exc:  # noqa: BLE001 - a value the defence has no clear check for
-        raise ConfigError(f"{where}: parameters {describe(dict(params))} rejected: {type(exc).__name__}: "
-                          f"{exc}") from None
+    except Exception as exc:
+        raise ConfigError(
+            f"{where}: parameters {describe(dict(params))} rejected: {type(exc).__name__}: {exc}"
+        ) from None
     if key is not None:
         _CHECKED_DEFENCE_PARAMS.add(key)
 
@@ -718,8 +806,10 @@ def _check_allow_inconclusive(value: Any) -> bool | frozenset[str] | None:
     names = list(_as_seq(value, "Thresholds.allow_inconclusive"))
     unknown = [n for n in names if not isinstance(n, str) or n not in INCONCLUSIVE]
     if unknown or not names:
-        raise ConfigError(f"Thresholds.allow_inconclusive must be True, False or a non-empty list of indicators; "
-                          f"unknown {unknown}; known: {', '.join(INCONCLUSIVE)}")
+        raise ConfigError(
+            f"Thresholds.allow_inconclusive must be True, False or a non-empty list of indicators; "
+            f"unknown {unknown}; known: {', '.join(INCONCLUSIVE)}"
+        )
     return frozenset(names)
 
 

@@ -2,7 +2,7 @@
 
 - ``grey-box``: the attacker knows the classifier C, not the defence; x′ is crafted on C.
 - ``white-box``: the attacker knows everything. Gradient attacks differentiate the defended pipeline
-  :meth:`defences.BaseDefence.attack_model` (C∘P end to end; BPDA through ``bpda_surrogate`` where the
+  :meth:`robustcheck.defences.BaseDefence.attack_model` (C∘P end to end; BPDA through ``bpda_surrogate`` where the
   defence declares ``differentiable = False``, Athalye et al. 2018), wrapped in :class:`EOT` when the
   defence declares ``stochastic = True``. Detector-aware attacks receive an :class:`AdaptiveTarget`
   that also exposes the differentiable detector score and its threshold.
@@ -24,7 +24,7 @@ import warnings
 import torch
 from torch import Tensor, nn
 
-from defences.base import BaseDefence
+from robustcheck.defences.base import BaseDefence
 from robustcheck.errors import ConfigError
 
 #: Attacks that only query outputs (never gradients); they run on :class:`DefendedLogits` in black-box.
@@ -119,17 +119,23 @@ class AdaptiveTarget(nn.Module):
         self.defence = defence
         self.classifier = classifier
         self.eot_samples = eot_samples
-        self.has_detector = bool(defence is not None and defence.is_detector and defence.threshold is not None)
+        self.has_detector = bool(
+            defence is not None and defence.is_detector and defence.threshold is not None
+        )
         self.has_purifier = bool(defence is not None and defence.is_purifier)
         if self.has_detector and not getattr(defence, "differentiable_score", True):
-            raise ConfigError(f"defence {defence.name!r} declares differentiable_score = False; detector-aware "
-                              f"attacks need a differentiable score(x)")
+            raise ConfigError(
+                f"defence {defence.name!r} declares differentiable_score = False; detector-aware "
+                f"attacks need a differentiable score(x)"
+            )
         if defence is None:
             self.label_model: nn.Module = classifier
         else:
             label_model: nn.Module = _UnflaggedLogits(defence)
             stochastic = getattr(defence, "stochastic", False)
-            self.label_model = EOT(label_model, eot_samples) if stochastic and eot_samples > 1 else label_model
+            self.label_model = (
+                EOT(label_model, eot_samples) if stochastic and eot_samples > 1 else label_model
+            )
 
     @property
     def threshold(self) -> float | None:
@@ -147,7 +153,9 @@ class AdaptiveTarget(nn.Module):
         for _ in range(n - 1):
             s = s + self.defence.score(x)
         if not s.requires_grad and x.requires_grad:
-            warnings.warn(f"robustcheck: score of defence {self.defence.name!r} has no gradient", stacklevel=2)
+            warnings.warn(
+                f"robustcheck: score of defence {self.defence.name!r} has no gradient", stacklevel=2
+            )
         return s / n
 
     def purify(self, x: Tensor) -> Tensor:

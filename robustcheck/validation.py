@@ -45,14 +45,16 @@ def describe(value: Any) -> str:
     """``repr`` of a value for a message, shortened."""
     try:
         text = repr(value)
-    except Exception:  # noqa: BLE001 - a user object whose repr raises
+    except Exception:
         text = f"<{type(value).__name__}>"
     return text if len(text) <= 80 else text[:77] + "..."
 
 
 def is_number(value: Any) -> bool:
     """A real number that is not a bool (numpy scalars included)."""
-    return isinstance(value, numbers.Real) and not isinstance(value, (bool,)) and type(value).__name__ != "bool_"
+    return (
+        isinstance(value, numbers.Real) and not isinstance(value, (bool,)) and type(value).__name__ != "bool_"
+    )
 
 
 def as_float(value: Any) -> float | None:
@@ -69,13 +71,21 @@ def check_bool(where: str, field: str, value: Any, *, none_ok: bool = False) -> 
         return None
     if not isinstance(value, bool):
         allowed = "True, False or None" if none_ok else "True or False"
-        raise ConfigError(f"{_prefix(where)}{field} must be {allowed}, got {describe(value)} "
-                          f"({type(value).__name__})")
+        raise ConfigError(
+            f"{_prefix(where)}{field} must be {allowed}, got {describe(value)} ({type(value).__name__})"
+        )
     return value
 
 
-def check_int(where: str, field: str, value: Any, *, minimum: int | None = None, maximum: int | None = None,
-              none_ok: bool = False) -> int | None:
+def check_int(
+    where: str,
+    field: str,
+    value: Any,
+    *,
+    minimum: int | None = None,
+    maximum: int | None = None,
+    none_ok: bool = False,
+) -> int | None:
     """An int (not a bool) with ``minimum <= value <= maximum``; ``maximum`` defaults to 2**63 - 1."""
     if value is None and none_ok:
         return None
@@ -100,8 +110,16 @@ def check_int(where: str, field: str, value: Any, *, minimum: int | None = None,
     return value
 
 
-def check_number(where: str, field: str, value: Any, *, minimum: float | None = None,
-                 maximum: float | None = None, positive: bool = False, none_ok: bool = False) -> float | None:
+def check_number(
+    where: str,
+    field: str,
+    value: Any,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    positive: bool = False,
+    none_ok: bool = False,
+) -> float | None:
     """A finite real number (not a bool) in ``[minimum, maximum]`` (``> 0`` when ``positive``)."""
     if value is None and none_ok:
         return None
@@ -123,18 +141,23 @@ def check_seed(where: str, field: str, value: Any, *, none_ok: bool = False) -> 
     if value is None and none_ok:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < SEED_LIMIT:
-        raise ConfigError(f"{_prefix(where)}{field} must be an int with 0 <= {field} < 2**63"
-                          f"{' or None' if none_ok else ''}, got {describe(value)}")
+        raise ConfigError(
+            f"{_prefix(where)}{field} must be an int with 0 <= {field} < 2**63"
+            f"{' or None' if none_ok else ''}, got {describe(value)}"
+        )
     return value
 
 
-def check_str(where: str, field: str, value: Any, *, none_ok: bool = False, choices: Any = None) -> str | None:
+def check_str(
+    where: str, field: str, value: Any, *, none_ok: bool = False, choices: Any = None
+) -> str | None:
     if value is None and none_ok:
         return None
     if not isinstance(value, str) or (choices is not None and value not in choices):
         allowed = f"one of {', '.join(map(repr, choices))}" if choices is not None else "a string"
-        raise ConfigError(f"{_prefix(where)}{field} must be {allowed}{' or None' if none_ok else ''}, "
-                          f"got {describe(value)}")
+        raise ConfigError(
+            f"{_prefix(where)}{field} must be {allowed}{' or None' if none_ok else ''}, got {describe(value)}"
+        )
     return value
 
 
@@ -142,8 +165,10 @@ def check_mapping(where: str, field: str, value: Any, *, none_ok: bool = False) 
     if value is None and none_ok:
         return {}
     if not isinstance(value, Mapping):
-        raise ConfigError(f"{_prefix(where)}{field} must be a mapping (dict), got {describe(value)} "
-                          f"({type(value).__name__})")
+        raise ConfigError(
+            f"{_prefix(where)}{field} must be a mapping (dict), got {describe(value)} "
+            f"({type(value).__name__})"
+        )
     return value
 
 
@@ -158,7 +183,7 @@ def resolve_annotation(annotation: Any, func: Any) -> Any:
     if isinstance(annotation, str):
         try:
             return eval(annotation, dict(getattr(func, "__globals__", {})))  # the class's own annotation
-        except Exception:  # noqa: BLE001 - a name only defined for type checkers
+        except Exception:
             return None
     return annotation
 
@@ -203,12 +228,19 @@ def check_value(where: str, field: str, value: Any, hint: Any) -> None:
     elif str in members and isinstance(value, str):
         ok = True
     if not ok:
-        words = {bool: "True or False", int: "an int", float: "a finite number", str: "a string", type(None): "None"}
+        words = {
+            bool: "True or False",
+            int: "an int",
+            float: "a finite number",
+            str: "a string",
+            type(None): "None",
+        }
         names = [words[m] for m in members]
         allowed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
         allowed = allowed.replace("True or False, None", "True, False or None")
-        raise ConfigError(f"{_prefix(where)}{field} must be {allowed}, got {describe(value)} "
-                          f"({type(value).__name__})")
+        raise ConfigError(
+            f"{_prefix(where)}{field} must be {allowed}, got {describe(value)} ({type(value).__name__})"
+        )
 
 
 def signature_params(obj: Any) -> tuple[dict[str, tuple[inspect.Parameter, Any]], bool]:
@@ -237,7 +269,9 @@ def signature_params(obj: Any) -> tuple[dict[str, tuple[inspect.Parameter, Any]]
     return out, True  # **kwargs all the way up (or a factory taking **kwargs)
 
 
-def check_params(where: str, obj: Any, params: Mapping[str, Any], *, reserved: Mapping[str, str] = {}) -> None:
+def check_params(
+    where: str, obj: Any, params: Mapping[str, Any], *, reserved: Mapping[str, str] = {}
+) -> None:
     """Every key of ``params`` is a parameter of ``obj``'s constructor (unless it takes ``**kwargs``), and
     every value fits the parameter's annotation when that is simple (see :func:`check_value`)."""
     accepted, open_ended = signature_params(obj)
@@ -259,31 +293,98 @@ def check_params(where: str, obj: Any, params: Mapping[str, Any], *, reserved: M
 BUILTIN_METRICS = frozenset(METRICS)  # metrics.py has declared its own by now; later ones are the user's
 
 #: metrics a detector defines (score, threshold); None on any other defence
-DETECTOR_METRICS = frozenset({"detection_auc", "detection_auc_all", "auc_all_from_chance", "tpr_at_fpr",
-                              "false_positive_rate", "threshold", "zero_score_gradient_fraction",
-                              "shattered_score_gradients", "oblivious_defended_rate", "adaptive_weaker"})
+DETECTOR_METRICS = frozenset(
+    {
+        "detection_auc",
+        "detection_auc_all",
+        "auc_all_from_chance",
+        "tpr_at_fpr",
+        "false_positive_rate",
+        "threshold",
+        "zero_score_gradient_fraction",
+        "shattered_score_gradients",
+        "oblivious_defended_rate",
+        "adaptive_weaker",
+    }
+)
 #: the worst case over a family of attacks: only family cases (``Suite(families=...)``) have them
 FAMILY_METRICS = frozenset({"worst_case_corrected_accuracy", "worst_case_defended_rate"})
 FAMILY_CASE_METRICS = FAMILY_METRICS | {"clean_accuracy", "defended_clean_accuracy", "budget_violations"}
 #: integrity indicators (robustcheck.indicators): none with Suite(indicators=False)
-INDICATOR_METRICS = frozenset({"eps_nonmonotone", "iterative_weaker", "adaptive_weaker", "oblivious_defended_rate",
-                               "noise_accuracy", "noise_as_strong", "zero_score_gradient_fraction",
-                               "shattered_score_gradients", "zero_gradient_fraction", "shattered_gradients",
-                               "unbounded_accuracy", "unbounded_not_zero", "blackbox_accuracy",
-                               "blackbox_beats_whitebox", "gradient_masking"})
+INDICATOR_METRICS = frozenset(
+    {
+        "eps_nonmonotone",
+        "iterative_weaker",
+        "adaptive_weaker",
+        "oblivious_defended_rate",
+        "noise_accuracy",
+        "noise_as_strong",
+        "zero_score_gradient_fraction",
+        "shattered_score_gradients",
+        "zero_gradient_fraction",
+        "shattered_gradients",
+        "unbounded_accuracy",
+        "unbounded_not_zero",
+        "blackbox_accuracy",
+        "blackbox_beats_whitebox",
+        "gradient_masking",
+    }
+)
 NOT_BLACK_BOX_METRICS = INDICATOR_METRICS - {"eps_nonmonotone", "iterative_weaker"}
-WHITE_BOX_METRICS = frozenset({"adaptive_weaker", "oblivious_defended_rate", "zero_score_gradient_fraction",
-                               "shattered_score_gradients"})
+WHITE_BOX_METRICS = frozenset(
+    {
+        "adaptive_weaker",
+        "oblivious_defended_rate",
+        "zero_score_gradient_fraction",
+        "shattered_score_gradients",
+    }
+)
 
-_UNIT = ("clean_accuracy", "defended_clean_accuracy", "adversarial_accuracy", "corrected_accuracy", "detection_auc",
-         "detection_auc_all", "tpr_at_fpr", "false_positive_rate", "defended_rate", "attack_success_rate",
-         "misclassification_rate", "adaptive_success_rate", "worst_case_corrected_accuracy",
-         "worst_case_defended_rate", "oblivious_defended_rate", "noise_accuracy", "zero_score_gradient_fraction",
-         "zero_gradient_fraction", "unbounded_accuracy", "blackbox_accuracy", "silent_success", "eps_nonmonotone",
-         "iterative_weaker", "adaptive_weaker", "noise_as_strong", "indicators_off", "shattered_score_gradients",
-         "shattered_gradients", "unbounded_not_zero", "blackbox_beats_whitebox", "gradient_masking")
-_NONNEG = ("n_successful", "budget_violations", "l0_mean", "l0_max", "l1_mean", "l1_max", "l2_mean", "l2_max",
-           "linf_mean", "linf_max")
+_UNIT = (
+    "clean_accuracy",
+    "defended_clean_accuracy",
+    "adversarial_accuracy",
+    "corrected_accuracy",
+    "detection_auc",
+    "detection_auc_all",
+    "tpr_at_fpr",
+    "false_positive_rate",
+    "defended_rate",
+    "attack_success_rate",
+    "misclassification_rate",
+    "adaptive_success_rate",
+    "worst_case_corrected_accuracy",
+    "worst_case_defended_rate",
+    "oblivious_defended_rate",
+    "noise_accuracy",
+    "zero_score_gradient_fraction",
+    "zero_gradient_fraction",
+    "unbounded_accuracy",
+    "blackbox_accuracy",
+    "silent_success",
+    "eps_nonmonotone",
+    "iterative_weaker",
+    "adaptive_weaker",
+    "noise_as_strong",
+    "indicators_off",
+    "shattered_score_gradients",
+    "shattered_gradients",
+    "unbounded_not_zero",
+    "blackbox_beats_whitebox",
+    "gradient_masking",
+)
+_NONNEG = (
+    "n_successful",
+    "budget_violations",
+    "l0_mean",
+    "l0_max",
+    "l1_mean",
+    "l1_max",
+    "l2_mean",
+    "l2_max",
+    "linf_mean",
+    "linf_max",
+)
 METRIC_RANGES: dict[str, tuple[float | None, float | None]] = {
     **{m: (0.0, 1.0) for m in _UNIT},
     **{m: (0.0, None) for m in _NONNEG},
@@ -297,18 +398,24 @@ def metric_range(metric: str) -> tuple[float | None, float | None]:
     return METRIC_RANGES.get(metric, (None, None))
 
 
-def check_metric_value(where: str, metric: str, value: Any, *, none_ok: bool = False, slack: float = 0.0) -> None:
+def check_metric_value(
+    where: str, metric: str, value: Any, *, none_ok: bool = False, slack: float = 0.0
+) -> None:
     """A finite number inside the metric's range (see :func:`metric_range`)."""
     if value is None and none_ok:
         return
     f = as_float(value) if is_number(value) else None
     if f is None:
-        raise ConfigError(f"{_prefix(where)}{metric} must be a finite number{' or null' if none_ok else ''}, "
-                          f"got {describe(value)}")
+        raise ConfigError(
+            f"{_prefix(where)}{metric} must be a finite number{' or null' if none_ok else ''}, "
+            f"got {describe(value)}"
+        )
     lo, hi = metric_range(metric)
     if (lo is not None and f < lo - slack) or (hi is not None and f > hi + slack):
         shown = f"[{lo:g}, {hi:g}]" if hi is not None else f">= {lo:g}"
-        raise ConfigError(f"{_prefix(where)}{metric}={describe(value)} is outside the range of {metric}: {shown}")
+        raise ConfigError(
+            f"{_prefix(where)}{metric}={describe(value)} is outside the range of {metric}: {shown}"
+        )
 
 
 def is_detector(defence: Any) -> bool | None:
@@ -319,7 +426,7 @@ def is_detector(defence: Any) -> bool | None:
     src: Any = defence.factory
     if src is None:
         try:
-            from defences import DEFENCES
+            from robustcheck.defences import DEFENCES
 
             src = DEFENCES.get(defence.name)
         except ConfigError:
@@ -403,8 +510,10 @@ def check_baseline(where: str, data: Any, *, schema: int) -> None:
     """Every field of a baseline file (``robustcheck-baseline.json``); see :mod:`robustcheck.history`."""
     check_mapping("", where, data)
     if "schema" in data and (isinstance(data["schema"], bool) or data["schema"] != schema):
-        raise ConfigError(f"{where}: schema {describe(data['schema'])} is not supported; this robustcheck reads "
-                          f"baseline schema {schema} (rewrite it with --robustcheck-update-baseline)")
+        raise ConfigError(
+            f"{where}: schema {describe(data['schema'])} is not supported; this robustcheck reads "
+            f"baseline schema {schema} (rewrite it with --robustcheck-update-baseline)"
+        )
     if "suites" not in data:
         raise ConfigError(f"{where}: expected an object with 'suites' and 'metrics'")
     for key in ("updated", "source_run", "scale"):
@@ -420,8 +529,10 @@ def check_run_record(where: str, rec: Any, *, schema: int) -> None:
         raise ConfigError(f"{where} is not a robustcheck run record (no 'suites')")
     s = rec.get("schema")
     if s is not None and (isinstance(s, bool) or not isinstance(s, int) or not 1 <= s <= schema):
-        raise ConfigError(f"{where}: schema {describe(s)} is not supported; this robustcheck reads run records of "
-                          f"schema 1 to {schema}")
+        raise ConfigError(
+            f"{where}: schema {describe(s)} is not supported; this robustcheck reads run records of "
+            f"schema 1 to {schema}"
+        )
     for key in ("started", "finished", "scale", "device", "compared_with"):
         if key in rec:
             check_str(where, key, rec[key], none_ok=True)

@@ -51,22 +51,32 @@ SUITE = Suite(
         Thresholds(scale=D, defence="none", attack="r-fgsm", eps=0.3, corrected_accuracy=0.26),  # 0.310
         Thresholds(scale=D, defence="none", attack="random-noise", eps=0.3, corrected_accuracy=0.90),  # 0.954
         # ae-kl (KL autoencoder, 001): corrected accuracy and detection AUC
-        Thresholds(scale=D, defence="ae-kl", attack="cw-l2", eps=1.0, corrected_accuracy=0.89,
-                   detection_auc=0.93),  # 0.940, AUC 0.967 (64 successes)
-        Thresholds(scale=D, defence="ae-kl", attack="cw-l2", eps=2.0, corrected_accuracy=0.86,
-                   detection_auc=0.94),  # 0.918, AUC 0.978 (224)
-        Thresholds(scale=D, defence="ae-kl", attack="slide", eps=5.0, corrected_accuracy=0.91,
-                   detection_auc=0.89),  # 0.960, AUC 0.957 (20)
-        Thresholds(scale=D, defence="ae-kl", attack="slide", eps=10.0, corrected_accuracy=0.87,
-                   detection_auc=0.93),  # 0.928, AUC 0.966 (52)
-        Thresholds(scale=D, defence="ae-kl", attack="deepfool", eps=1.0, corrected_accuracy=0.88,
-                   detection_auc=0.93),  # 0.932, AUC 0.967 (87)
-        Thresholds(scale=D, defence="ae-kl", attack="deepfool", eps=2.0, corrected_accuracy=0.85,
-                   detection_auc=0.94),  # 0.902, AUC 0.975 (266)
-        Thresholds(scale=D, defence="ae-kl", attack="r-fgsm", eps=0.1, corrected_accuracy=0.88,
-                   detection_auc=0.92),  # 0.936, AUC 0.953 (33)
-        Thresholds(scale=D, defence="ae-kl", attack="r-fgsm", eps=0.3, corrected_accuracy=0.53,
-                   detection_auc=0.93),  # 0.582, AUC 0.966 (329)
-        Thresholds(scale=D, defence="ae-kl", attack="random-noise", eps=0.3, corrected_accuracy=0.90),  # 0.956
+        Thresholds(
+            scale=D, defence="ae-kl", attack="cw-l2", eps=1.0, corrected_accuracy=0.89, detection_auc=0.93
+        ),  # 0.940, AUC 0.967 (64 successes)
+        Thresholds(
+            scale=D, defence="ae-kl", attack="cw-l2", eps=2.0, corrected_accuracy=0.86, detection_auc=0.94
+        ),  # 0.918, AUC 0.978 (224)
+        Thresholds(
+            scale=D, defence="ae-kl", attack="slide", eps=5.0, corrected_accuracy=0.91, detection_auc=0.89
+        ),  # 0.960, AUC 0.957 (20)
+        Thresholds(
+            scale=D, defence="ae-kl", attack="slide", eps=10.0, corrected_accuracy=0.87, detection_auc=0.93
+        ),  # 0.928, AUC 0.966 (52)
+        Thresholds(
+            scale=D, defence="ae-kl", attack="deepfool", eps=1.0, corrected_accuracy=0.88, detection_auc=0.93
+        ),  # 0.932, AUC 0.967 (87)
+        Thresholds(
+            scale=D, defence="ae-kl", attack="deepfool", eps=2.0, corrected_accuracy=0.85, detection_auc=0.94
+        ),  # 0.902, AUC 0.975 (266)
+        Thresholds(
+            scale=D, defence="ae-kl", attack="r-fgsm", eps=0.1, corrected_accuracy=0.88, detection_auc=0.92
+        ),  # 0.936, AUC 0.953 (33)
+        Thresholds(
+            scale=D, defence="ae-kl", attack="r-fgsm", eps=0.3, corrected_accuracy=0.53, detection_auc=0.93
+        ),  # 0.582, AUC 0.966 (329)
+        Thresholds(
+            scale=D, defence="ae-kl", attack="random-noise", eps=0.3, corrected_accuracy=0.90
+        ),  # 0.956
     ],
 )

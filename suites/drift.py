@@ -48,8 +48,14 @@ def test_drift_ae_kl(request: pytest.FixtureRequest) -> None:
         pytest.skip("run with --robustcheck")
     from suites.kl_family import SUITE as FAMILY
 
-    suite = Suite(name="mnist-drift", attacks=[Attack("fgsm", eps=0.1)], defences=["ae-kl"],
-                  scales=dict(FAMILY.scales), seed=FAMILY.seed, fpr=FAMILY.fpr)
+    suite = Suite(
+        name="mnist-drift",
+        attacks=[Attack("fgsm", eps=0.1)],
+        defences=["ae-kl"],
+        scales=dict(FAMILY.scales),
+        seed=FAMILY.seed,
+        fpr=FAMILY.fpr,
+    )
     engine = request.config.stash[session_key].engine
     clf = engine.classifier(suite).module
     defence, _ = engine.defence(suite, Case(suite, Defence("ae-kl"), suite.attacks[0], 0.1, "grey-box"))
@@ -63,6 +69,8 @@ def test_drift_ae_kl(request: pytest.FixtureRequest) -> None:
             continue
         ratio_bar, p_bar = BARS[(r.corruption, r.severity)]
         if (ratio_bar is not None and not r.ratio >= ratio_bar) or not r.ks_pvalue <= p_bar:
-            failures.append(f"{r.corruption} severity {r.severity}: ratio {r.ratio:.3g} (bar >= {ratio_bar}), "
-                            f"KS p {r.ks_pvalue:.3g} (bar <= {p_bar:g})")
+            failures.append(
+                f"{r.corruption} severity {r.severity}: ratio {r.ratio:.3g} (bar >= {ratio_bar}), "
+                f"KS p {r.ks_pvalue:.3g} (bar <= {p_bar:g})"
+            )
     assert not failures, "drift bars missed:\n" + "\n".join(failures)

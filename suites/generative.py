@@ -72,102 +72,544 @@ SUITE = Suite(
     threat_models=["grey-box", "white-box"],
     seed=0,
     fpr=0.05,
-    scales={"default": Scale(n_samples=200, train_limit=None, classifier_epochs=20, defence_epochs=5,
-                             attack_steps=10)},
+    scales={
+        "default": Scale(
+            n_samples=200, train_limit=None, classifier_epochs=20, defence_epochs=5, attack_steps=10
+        )
+    },
     thresholds=[
         Thresholds(scale=D, clean_accuracy=0.87),  # measured 0.945 − 0.07
-        Thresholds(scale=D, defence="ae", attack="fgsm", eps=0.1, threat="grey-box", corrected_accuracy=0.45),  # 0.520
-        Thresholds(scale=D, defence="ae", attack="fgsm", eps=0.1, threat="white-box", corrected_accuracy=0.24),  # 0.310
-        Thresholds(scale=D, defence="ae", attack="fgsm", eps=0.3, threat="grey-box", corrected_accuracy=0.27),  # 0.340
-        Thresholds(scale=D, defence="ae", attack="pgd-linf", eps=0.1, threat="grey-box", corrected_accuracy=0.45),  # 0.525
-        Thresholds(scale=D, defence="ae", attack="pgd-linf", eps=0.1, threat="white-box", corrected_accuracy=0.22),  # 0.295
-        Thresholds(scale=D, defence="ae", attack="random-noise", eps=0.3, threat="grey-box", corrected_accuracy=0.49),  # 0.560
-        Thresholds(scale=D, defence="ae", attack="random-noise", eps=0.3, threat="white-box", corrected_accuracy=0.49),  # 0.560
-        Thresholds(scale=D, defence="cae", attack="fgsm", eps=0.1, threat="grey-box", corrected_accuracy=0.08),  # 0.150
-        Thresholds(scale=D, defence="cae", attack="fgsm", eps=0.1, threat="white-box", corrected_accuracy=0.06),  # 0.135
-        Thresholds(scale=D, defence="cae", attack="fgsm", eps=0.3, threat="grey-box", corrected_accuracy=0.08),  # 0.150
-        Thresholds(scale=D, defence="cae", attack="pgd-linf", eps=0.1, threat="grey-box", corrected_accuracy=0.07),  # 0.145
-        Thresholds(scale=D, defence="cae", attack="pgd-linf", eps=0.1, threat="white-box", corrected_accuracy=0.06),  # 0.135
-        Thresholds(scale=D, defence="cae", attack="random-noise", eps=0.3, threat="grey-box", corrected_accuracy=0.07),  # 0.145
-        Thresholds(scale=D, defence="cae", attack="random-noise", eps=0.3, threat="white-box", corrected_accuracy=0.07),  # 0.145
-        Thresholds(scale=D, defence="cvae-contractive", attack="fgsm", eps=0.1, threat="grey-box", corrected_accuracy=0.18),  # 0.250
-        Thresholds(scale=D, defence="cvae-contractive", attack="fgsm", eps=0.1, threat="white-box", corrected_accuracy=0.12),  # 0.190
-        Thresholds(scale=D, defence="cvae-contractive", attack="fgsm", eps=0.3, threat="grey-box", corrected_accuracy=0.08),  # 0.155
-        Thresholds(scale=D, defence="cvae-contractive", attack="pgd-linf", eps=0.1, threat="grey-box", corrected_accuracy=0.18),  # 0.255
-        Thresholds(scale=D, defence="cvae-contractive", attack="pgd-linf", eps=0.1, threat="white-box", corrected_accuracy=0.11),  # 0.185
-        Thresholds(scale=D, defence="cvae-contractive", attack="random-noise", eps=0.3, threat="grey-box", corrected_accuracy=0.17),  # 0.245
-        Thresholds(scale=D, defence="cvae-contractive", attack="random-noise", eps=0.3, threat="white-box", corrected_accuracy=0.17),  # 0.245
-        Thresholds(scale=D, defence="cvae-detector", attack="fgsm", eps=0.1, threat="grey-box", corrected_accuracy=0.74),  # 0.810
-        Thresholds(scale=D, defence="cvae-detector", attack="fgsm", eps=0.1, threat="white-box", corrected_accuracy=0.74),  # 0.810
-        Thresholds(scale=D, defence="cvae-detector", attack="fgsm", eps=0.3, threat="grey-box", corrected_accuracy=0.14),  # 0.215
-        Thresholds(scale=D, defence="cvae-detector", attack="fgsm", eps=0.3, threat="white-box", corrected_accuracy=0.14),  # 0.215
-        Thresholds(scale=D, defence="cvae-detector", attack="pgd-linf", eps=0.1, threat="grey-box", corrected_accuracy=0.68),  # 0.755
-        Thresholds(scale=D, defence="cvae-detector", attack="pgd-linf", eps=0.1, threat="white-box", corrected_accuracy=0.68),  # 0.755
-        Thresholds(scale=D, defence="cvae-detector", attack="random-noise", eps=0.3, threat="grey-box", corrected_accuracy=0.85),  # 0.920
-        Thresholds(scale=D, defence="cvae-detector", attack="random-noise", eps=0.3, threat="grey-box", detection_auc=0.88),  # 0.931
-        Thresholds(scale=D, defence="cvae-detector", attack="random-noise", eps=0.3, threat="white-box", corrected_accuracy=0.85),  # 0.920
-        Thresholds(scale=D, defence="cvae-detector", attack="random-noise", eps=0.3, threat="white-box", detection_auc=0.88),  # 0.931
-        Thresholds(scale=D, defence="dae-stp0.1", attack="fgsm", eps=0.1, threat="grey-box", corrected_accuracy=0.58),  # 0.650
-        Thresholds(scale=D, defence="dae-stp0.1", attack="fgsm", eps=0.1, threat="white-box", corrected_accuracy=0.39),  # 0.465
-        Thresholds(scale=D, defence="dae-stp0.1", attack="fgsm", eps=0.3, threat="grey-box", corrected_accuracy=0.22),  # 0.295
-        Thresholds(scale=D, defence="dae-stp0.1", attack="pgd-linf", eps=0.1, threat="grey-box", corrected_accuracy=0.58),  # 0.650
-        Thresholds(scale=D, defence="dae-stp0.1", attack="pgd-linf", eps=0.1, threat="white-box", corrected_accuracy=0.28),  # 0.355
-        Thresholds(scale=D, defence="dae-stp0.1", attack="random-noise", eps=0.3, threat="grey-box", corrected_accuracy=0.59),  # 0.660
-        Thresholds(scale=D, defence="dae-stp0.1", attack="random-noise", eps=0.3, threat="white-box", corrected_accuracy=0.59),  # 0.660
-        Thresholds(scale=D, defence="dae", attack="fgsm", eps=0.1, threat="grey-box", corrected_accuracy=0.13),  # 0.200
-        Thresholds(scale=D, defence="dae", attack="fgsm", eps=0.1, threat="white-box", corrected_accuracy=0.07),  # 0.140
-        Thresholds(scale=D, defence="dae", attack="fgsm", eps=0.3, threat="grey-box", corrected_accuracy=0.07),  # 0.140
-        Thresholds(scale=D, defence="dae", attack="pgd-linf", eps=0.1, threat="grey-box", corrected_accuracy=0.12),  # 0.195
-        Thresholds(scale=D, defence="dae", attack="pgd-linf", eps=0.1, threat="white-box", corrected_accuracy=0.07),  # 0.140
-        Thresholds(scale=D, defence="dae", attack="random-noise", eps=0.3, threat="grey-box", corrected_accuracy=0.14),  # 0.210
-        Thresholds(scale=D, defence="dae", attack="random-noise", eps=0.3, threat="white-box", corrected_accuracy=0.14),  # 0.210
-        Thresholds(scale=D, defence="dvae-scale0", attack="fgsm", eps=0.1, threat="grey-box", corrected_accuracy=0.30),  # 0.375
-        Thresholds(scale=D, defence="dvae-scale0", attack="fgsm", eps=0.1, threat="white-box", corrected_accuracy=0.17),  # 0.245
-        Thresholds(scale=D, defence="dvae-scale0", attack="fgsm", eps=0.3, threat="grey-box", corrected_accuracy=0.18),  # 0.255
-        Thresholds(scale=D, defence="dvae-scale0", attack="pgd-linf", eps=0.1, threat="grey-box", corrected_accuracy=0.31),  # 0.380
-        Thresholds(scale=D, defence="dvae-scale0", attack="pgd-linf", eps=0.1, threat="white-box", corrected_accuracy=0.15),  # 0.225
-        Thresholds(scale=D, defence="dvae-scale0", attack="random-noise", eps=0.3, threat="grey-box", corrected_accuracy=0.32),  # 0.390
-        Thresholds(scale=D, defence="dvae-scale0", attack="random-noise", eps=0.3, threat="white-box", corrected_accuracy=0.32),  # 0.390
-        Thresholds(scale=D, defence="dvae", attack="fgsm", eps=0.1, threat="grey-box", corrected_accuracy=0.40),  # 0.470
-        Thresholds(scale=D, defence="dvae", attack="fgsm", eps=0.1, threat="white-box", corrected_accuracy=0.25),  # 0.325
-        Thresholds(scale=D, defence="dvae", attack="fgsm", eps=0.3, threat="grey-box", corrected_accuracy=0.29),  # 0.360
-        Thresholds(scale=D, defence="dvae", attack="pgd-linf", eps=0.1, threat="grey-box", corrected_accuracy=0.39),  # 0.465
-        Thresholds(scale=D, defence="dvae", attack="pgd-linf", eps=0.1, threat="white-box", corrected_accuracy=0.24),  # 0.310
-        Thresholds(scale=D, defence="dvae", attack="random-noise", eps=0.3, threat="grey-box", corrected_accuracy=0.43),  # 0.505
-        Thresholds(scale=D, defence="dvae", attack="random-noise", eps=0.3, threat="white-box", corrected_accuracy=0.43),  # 0.505
-        Thresholds(scale=D, defence="feature-squeezing", attack="fgsm", eps=0.1, threat="grey-box", corrected_accuracy=0.74),  # 0.810
-        Thresholds(scale=D, defence="feature-squeezing", attack="fgsm", eps=0.1, threat="white-box", corrected_accuracy=0.74),  # 0.810
-        Thresholds(scale=D, defence="feature-squeezing", attack="fgsm", eps=0.3, threat="grey-box", corrected_accuracy=0.14),  # 0.215
-        Thresholds(scale=D, defence="feature-squeezing", attack="fgsm", eps=0.3, threat="white-box", corrected_accuracy=0.14),  # 0.215
-        Thresholds(scale=D, defence="feature-squeezing", attack="pgd-linf", eps=0.1, threat="grey-box", corrected_accuracy=0.68),  # 0.755
-        Thresholds(scale=D, defence="feature-squeezing", attack="pgd-linf", eps=0.1, threat="white-box", corrected_accuracy=0.68),  # 0.755
-        Thresholds(scale=D, defence="feature-squeezing", attack="random-noise", eps=0.3, threat="grey-box", corrected_accuracy=0.85),  # 0.920
-        Thresholds(scale=D, defence="feature-squeezing", attack="random-noise", eps=0.3, threat="grey-box", detection_auc=0.88),  # 0.934
-        Thresholds(scale=D, defence="feature-squeezing", attack="random-noise", eps=0.3, threat="white-box", corrected_accuracy=0.85),  # 0.920
-        Thresholds(scale=D, defence="feature-squeezing", attack="random-noise", eps=0.3, threat="white-box", detection_auc=0.88),  # 0.934
-        Thresholds(scale=D, defence="none", attack="fgsm", eps=0.1, threat="grey-box", corrected_accuracy=0.74),  # 0.810
-        Thresholds(scale=D, defence="none", attack="fgsm", eps=0.1, threat="white-box", corrected_accuracy=0.74),  # 0.810
-        Thresholds(scale=D, defence="none", attack="fgsm", eps=0.3, threat="grey-box", corrected_accuracy=0.14),  # 0.215
-        Thresholds(scale=D, defence="none", attack="fgsm", eps=0.3, threat="white-box", corrected_accuracy=0.14),  # 0.215
-        Thresholds(scale=D, defence="none", attack="pgd-linf", eps=0.1, threat="grey-box", corrected_accuracy=0.68),  # 0.755
-        Thresholds(scale=D, defence="none", attack="pgd-linf", eps=0.1, threat="white-box", corrected_accuracy=0.68),  # 0.755
-        Thresholds(scale=D, defence="none", attack="random-noise", eps=0.3, threat="grey-box", corrected_accuracy=0.85),  # 0.920
-        Thresholds(scale=D, defence="none", attack="random-noise", eps=0.3, threat="white-box", corrected_accuracy=0.85),  # 0.920
-        Thresholds(scale=D, defence="vae-purifier", attack="fgsm", eps=0.1, threat="grey-box", corrected_accuracy=0.75),  # 0.825
-        Thresholds(scale=D, defence="vae-purifier", attack="fgsm", eps=0.1, threat="white-box", corrected_accuracy=0.76),  # 0.835
-        Thresholds(scale=D, defence="vae-purifier", attack="fgsm", eps=0.3, threat="grey-box", corrected_accuracy=0.36),  # 0.435
-        Thresholds(scale=D, defence="vae-purifier", attack="fgsm", eps=0.3, threat="white-box", corrected_accuracy=0.34),  # 0.415
-        Thresholds(scale=D, defence="vae-purifier", attack="pgd-linf", eps=0.1, threat="grey-box", corrected_accuracy=0.71),  # 0.780
-        Thresholds(scale=D, defence="vae-purifier", attack="pgd-linf", eps=0.1, threat="white-box", corrected_accuracy=0.71),  # 0.785
-        Thresholds(scale=D, defence="vae-purifier", attack="random-noise", eps=0.3, threat="grey-box", corrected_accuracy=0.87),  # 0.945
-        Thresholds(scale=D, defence="vae-purifier", attack="random-noise", eps=0.3, threat="white-box", corrected_accuracy=0.87),  # 0.945
-        Thresholds(scale=D, defence="vae", attack="fgsm", eps=0.1, threat="grey-box", corrected_accuracy=0.31),  # 0.380
-        Thresholds(scale=D, defence="vae", attack="fgsm", eps=0.1, threat="white-box", corrected_accuracy=0.22),  # 0.295
-        Thresholds(scale=D, defence="vae", attack="fgsm", eps=0.3, threat="grey-box", corrected_accuracy=0.22),  # 0.290
-        Thresholds(scale=D, defence="vae", attack="pgd-linf", eps=0.1, threat="grey-box", corrected_accuracy=0.31),  # 0.380
-        Thresholds(scale=D, defence="vae", attack="pgd-linf", eps=0.1, threat="white-box", corrected_accuracy=0.20),  # 0.275
-        Thresholds(scale=D, defence="vae", attack="random-noise", eps=0.3, threat="grey-box", corrected_accuracy=0.29),  # 0.365
-        Thresholds(scale=D, defence="vae", attack="random-noise", eps=0.3, threat="white-box", corrected_accuracy=0.29),  # 0.365
+        Thresholds(
+            scale=D, defence="ae", attack="fgsm", eps=0.1, threat="grey-box", corrected_accuracy=0.45
+        ),  # 0.520
+        Thresholds(
+            scale=D, defence="ae", attack="fgsm", eps=0.1, threat="white-box", corrected_accuracy=0.24
+        ),  # 0.310
+        Thresholds(
+            scale=D, defence="ae", attack="fgsm", eps=0.3, threat="grey-box", corrected_accuracy=0.27
+        ),  # 0.340
+        Thresholds(
+            scale=D, defence="ae", attack="pgd-linf", eps=0.1, threat="grey-box", corrected_accuracy=0.45
+        ),  # 0.525
+        Thresholds(
+            scale=D, defence="ae", attack="pgd-linf", eps=0.1, threat="white-box", corrected_accuracy=0.22
+        ),  # 0.295
+        Thresholds(
+            scale=D, defence="ae", attack="random-noise", eps=0.3, threat="grey-box", corrected_accuracy=0.49
+        ),  # 0.560
+        Thresholds(
+            scale=D, defence="ae", attack="random-noise", eps=0.3, threat="white-box", corrected_accuracy=0.49
+        ),  # 0.560
+        Thresholds(
+            scale=D, defence="cae", attack="fgsm", eps=0.1, threat="grey-box", corrected_accuracy=0.08
+        ),  # 0.150
+        Thresholds(
+            scale=D, defence="cae", attack="fgsm", eps=0.1, threat="white-box", corrected_accuracy=0.06
+        ),  # 0.135
+        Thresholds(
+            scale=D, defence="cae", attack="fgsm", eps=0.3, threat="grey-box", corrected_accuracy=0.08
+        ),  # 0.150
+        Thresholds(
+            scale=D, defence="cae", attack="pgd-linf", eps=0.1, threat="grey-box", corrected_accuracy=0.07
+        ),  # 0.145
+        Thresholds(
+            scale=D, defence="cae", attack="pgd-linf", eps=0.1, threat="white-box", corrected_accuracy=0.06
+        ),  # 0.135
+        Thresholds(
+            scale=D, defence="cae", attack="random-noise", eps=0.3, threat="grey-box", corrected_accuracy=0.07
+        ),  # 0.145
+        Thresholds(
+            scale=D,
+            defence="cae",
+            attack="random-noise",
+            eps=0.3,
+            threat="white-box",
+            corrected_accuracy=0.07,
+        ),  # 0.145
+        Thresholds(
+            scale=D,
+            defence="cvae-contractive",
+            attack="fgsm",
+            eps=0.1,
+            threat="grey-box",
+            corrected_accuracy=0.18,
+        ),  # 0.250
+        Thresholds(
+            scale=D,
+            defence="cvae-contractive",
+            attack="fgsm",
+            eps=0.1,
+            threat="white-box",
+            corrected_accuracy=0.12,
+        ),  # 0.190
+        Thresholds(
+            scale=D,
+            defence="cvae-contractive",
+            attack="fgsm",
+            eps=0.3,
+            threat="grey-box",
+            corrected_accuracy=0.08,
+        ),  # 0.155
+        Thresholds(
+            scale=D,
+            defence="cvae-contractive",
+            attack="pgd-linf",
+            eps=0.1,
+            threat="grey-box",
+            corrected_accuracy=0.18,
+        ),  # 0.255
+        Thresholds(
+            scale=D,
+            defence="cvae-contractive",
+            attack="pgd-linf",
+            eps=0.1,
+            threat="white-box",
+            corrected_accuracy=0.11,
+        ),  # 0.185
+        Thresholds(
+            scale=D,
+            defence="cvae-contractive",
+            attack="random-noise",
+            eps=0.3,
+            threat="grey-box",
+            corrected_accuracy=0.17,
+        ),  # 0.245
+        Thresholds(
+            scale=D,
+            defence="cvae-contractive",
+            attack="random-noise",
+            eps=0.3,
+            threat="white-box",
+            corrected_accuracy=0.17,
+        ),  # 0.245
+        Thresholds(
+            scale=D,
+            defence="cvae-detector",
+            attack="fgsm",
+            eps=0.1,
+            threat="grey-box",
+            corrected_accuracy=0.74,
+        ),  # 0.810
+        Thresholds(
+            scale=D,
+            defence="cvae-detector",
+            attack="fgsm",
+            eps=0.1,
+            threat="white-box",
+            corrected_accuracy=0.74,
+        ),  # 0.810
+        Thresholds(
+            scale=D,
+            defence="cvae-detector",
+            attack="fgsm",
+            eps=0.3,
+            threat="grey-box",
+            corrected_accuracy=0.14,
+        ),  # 0.215
+        Thresholds(
+            scale=D,
+            defence="cvae-detector",
+            attack="fgsm",
+            eps=0.3,
+            threat="white-box",
+            corrected_accuracy=0.14,
+        ),  # 0.215
+        Thresholds(
+            scale=D,
+            defence="cvae-detector",
+            attack="pgd-linf",
+            eps=0.1,
+            threat="grey-box",
+            corrected_accuracy=0.68,
+        ),  # 0.755
+        Thresholds(
+            scale=D,
+            defence="cvae-detector",
+            attack="pgd-linf",
+            eps=0.1,
+            threat="white-box",
+            corrected_accuracy=0.68,
+        ),  # 0.755
+        Thresholds(
+            scale=D,
+            defence="cvae-detector",
+            attack="random-noise",
+            eps=0.3,
+            threat="grey-box",
+            corrected_accuracy=0.85,
+        ),  # 0.920
+        Thresholds(
+            scale=D,
+            defence="cvae-detector",
+            attack="random-noise",
+            eps=0.3,
+            threat="grey-box",
+            detection_auc=0.88,
+        ),  # 0.931
+        Thresholds(
+            scale=D,
+            defence="cvae-detector",
+            attack="random-noise",
+            eps=0.3,
+            threat="white-box",
+            corrected_accuracy=0.85,
+        ),  # 0.920
+        Thresholds(
+            scale=D,
+            defence="cvae-detector",
+            attack="random-noise",
+            eps=0.3,
+            threat="white-box",
+            detection_auc=0.88,
+        ),  # 0.931
+        Thresholds(
+            scale=D, defence="dae-stp0.1", attack="fgsm", eps=0.1, threat="grey-box", corrected_accuracy=0.58
+        ),  # 0.650
+        Thresholds(
+            scale=D, defence="dae-stp0.1", attack="fgsm", eps=0.1, threat="white-box", corrected_accuracy=0.39
+        ),  # 0.465
+        Thresholds(
+            scale=D, defence="dae-stp0.1", attack="fgsm", eps=0.3, threat="grey-box", corrected_accuracy=0.22
+        ),  # 0.295
+        Thresholds(
+            scale=D,
+            defence="dae-stp0.1",
+            attack="pgd-linf",
+            eps=0.1,
+            threat="grey-box",
+            corrected_accuracy=0.58,
+        ),  # 0.650
+        Thresholds(
+            scale=D,
+            defence="dae-stp0.1",
+            attack="pgd-linf",
+            eps=0.1,
+            threat="white-box",
+            corrected_accuracy=0.28,
+        ),  # 0.355
+        Thresholds(
+            scale=D,
+            defence="dae-stp0.1",
+            attack="random-noise",
+            eps=0.3,
+            threat="grey-box",
+            corrected_accuracy=0.59,
+        ),  # 0.660
+        Thresholds(
+            scale=D,
+            defence="dae-stp0.1",
+            attack="random-noise",
+            eps=0.3,
+            threat="white-box",
+            corrected_accuracy=0.59,
+        ),  # 0.660
+        Thresholds(
+            scale=D, defence="dae", attack="fgsm", eps=0.1, threat="grey-box", corrected_accuracy=0.13
+        ),  # 0.200
+        Thresholds(
+            scale=D, defence="dae", attack="fgsm", eps=0.1, threat="white-box", corrected_accuracy=0.07
+        ),  # 0.140
+        Thresholds(
+            scale=D, defence="dae", attack="fgsm", eps=0.3, threat="grey-box", corrected_accuracy=0.07
+        ),  # 0.140
+        Thresholds(
+            scale=D, defence="dae", attack="pgd-linf", eps=0.1, threat="grey-box", corrected_accuracy=0.12
+        ),  # 0.195
+        Thresholds(
+            scale=D, defence="dae", attack="pgd-linf", eps=0.1, threat="white-box", corrected_accuracy=0.07
+        ),  # 0.140
+        Thresholds(
+            scale=D, defence="dae", attack="random-noise", eps=0.3, threat="grey-box", corrected_accuracy=0.14
+        ),  # 0.210
+        Thresholds(
+            scale=D,
+            defence="dae",
+            attack="random-noise",
+            eps=0.3,
+            threat="white-box",
+            corrected_accuracy=0.14,
+        ),  # 0.210
+        Thresholds(
+            scale=D, defence="dvae-scale0", attack="fgsm", eps=0.1, threat="grey-box", corrected_accuracy=0.30
+        ),  # 0.375
+        Thresholds(
+            scale=D,
+            defence="dvae-scale0",
+            attack="fgsm",
+            eps=0.1,
+            threat="white-box",
+            corrected_accuracy=0.17,
+        ),  # 0.245
+        Thresholds(
+            scale=D, defence="dvae-scale0", attack="fgsm", eps=0.3, threat="grey-box", corrected_accuracy=0.18
+        ),  # 0.255
+        Thresholds(
+            scale=D,
+            defence="dvae-scale0",
+            attack="pgd-linf",
+            eps=0.1,
+            threat="grey-box",
+            corrected_accuracy=0.31,
+        ),  # 0.380
+        Thresholds(
+            scale=D,
+            defence="dvae-scale0",
+            attack="pgd-linf",
+            eps=0.1,
+            threat="white-box",
+            corrected_accuracy=0.15,
+        ),  # 0.225
+        Thresholds(
+            scale=D,
+            defence="dvae-scale0",
+            attack="random-noise",
+            eps=0.3,
+            threat="grey-box",
+            corrected_accuracy=0.32,
+        ),  # 0.390
+        Thresholds(
+            scale=D,
+            defence="dvae-scale0",
+            attack="random-noise",
+            eps=0.3,
+            threat="white-box",
+            corrected_accuracy=0.32,
+        ),  # 0.390
+        Thresholds(
+            scale=D, defence="dvae", attack="fgsm", eps=0.1, threat="grey-box", corrected_accuracy=0.40
+        ),  # 0.470
+        Thresholds(
+            scale=D, defence="dvae", attack="fgsm", eps=0.1, threat="white-box", corrected_accuracy=0.25
+        ),  # 0.325
+        Thresholds(
+            scale=D, defence="dvae", attack="fgsm", eps=0.3, threat="grey-box", corrected_accuracy=0.29
+        ),  # 0.360
+        Thresholds(
+            scale=D, defence="dvae", attack="pgd-linf", eps=0.1, threat="grey-box", corrected_accuracy=0.39
+        ),  # 0.465
+        Thresholds(
+            scale=D, defence="dvae", attack="pgd-linf", eps=0.1, threat="white-box", corrected_accuracy=0.24
+        ),  # 0.310
+        Thresholds(
+            scale=D,
+            defence="dvae",
+            attack="random-noise",
+            eps=0.3,
+            threat="grey-box",
+            corrected_accuracy=0.43,
+        ),  # 0.505
+        Thresholds(
+            scale=D,
+            defence="dvae",
+            attack="random-noise",
+            eps=0.3,
+            threat="white-box",
+            corrected_accuracy=0.43,
+        ),  # 0.505
+        Thresholds(
+            scale=D,
+            defence="feature-squeezing",
+            attack="fgsm",
+            eps=0.1,
+            threat="grey-box",
+            corrected_accuracy=0.74,
+        ),  # 0.810
+        Thresholds(
+            scale=D,
+            defence="feature-squeezing",
+            attack="fgsm",
+            eps=0.1,
+            threat="white-box",
+            corrected_accuracy=0.74,
+        ),  # 0.810
+        Thresholds(
+            scale=D,
+            defence="feature-squeezing",
+            attack="fgsm",
+            eps=0.3,
+            threat="grey-box",
+            corrected_accuracy=0.14,
+        ),  # 0.215
+        Thresholds(
+            scale=D,
+            defence="feature-squeezing",
+            attack="fgsm",
+            eps=0.3,
+            threat="white-box",
+            corrected_accuracy=0.14,
+        ),  # 0.215
+        Thresholds(
+            scale=D,
+            defence="feature-squeezing",
+            attack="pgd-linf",
+            eps=0.1,
+            threat="grey-box",
+            corrected_accuracy=0.68,
+        ),  # 0.755
+        Thresholds(
+            scale=D,
+            defence="feature-squeezing",
+            attack="pgd-linf",
+            eps=0.1,
+            threat="white-box",
+            corrected_accuracy=0.68,
+        ),  # 0.755
+        Thresholds(
+            scale=D,
+            defence="feature-squeezing",
+            attack="random-noise",
+            eps=0.3,
+            threat="grey-box",
+            corrected_accuracy=0.85,
+        ),  # 0.920
+        Thresholds(
+            scale=D,
+            defence="feature-squeezing",
+            attack="random-noise",
+            eps=0.3,
+            threat="grey-box",
+            detection_auc=0.88,
+        ),  # 0.934
+        Thresholds(
+            scale=D,
+            defence="feature-squeezing",
+            attack="random-noise",
+            eps=0.3,
+            threat="white-box",
+            corrected_accuracy=0.85,
+        ),  # 0.920
+        Thresholds(
+            scale=D,
+            defence="feature-squeezing",
+            attack="random-noise",
+            eps=0.3,
+            threat="white-box",
+            detection_auc=0.88,
+        ),  # 0.934
+        Thresholds(
+            scale=D, defence="none", attack="fgsm", eps=0.1, threat="grey-box", corrected_accuracy=0.74
+        ),  # 0.810
+        Thresholds(
+            scale=D, defence="none", attack="fgsm", eps=0.1, threat="white-box", corrected_accuracy=0.74
+        ),  # 0.810
+        Thresholds(
+            scale=D, defence="none", attack="fgsm", eps=0.3, threat="grey-box", corrected_accuracy=0.14
+        ),  # 0.215
+        Thresholds(
+            scale=D, defence="none", attack="fgsm", eps=0.3, threat="white-box", corrected_accuracy=0.14
+        ),  # 0.215
+        Thresholds(
+            scale=D, defence="none", attack="pgd-linf", eps=0.1, threat="grey-box", corrected_accuracy=0.68
+        ),  # 0.755
+        Thresholds(
+            scale=D, defence="none", attack="pgd-linf", eps=0.1, threat="white-box", corrected_accuracy=0.68
+        ),  # 0.755
+        Thresholds(
+            scale=D,
+            defence="none",
+            attack="random-noise",
+            eps=0.3,
+            threat="grey-box",
+            corrected_accuracy=0.85,
+        ),  # 0.920
+        Thresholds(
+            scale=D,
+            defence="none",
+            attack="random-noise",
+            eps=0.3,
+            threat="white-box",
+            corrected_accuracy=0.85,
+        ),  # 0.920
+        Thresholds(
+            scale=D,
+            defence="vae-purifier",
+            attack="fgsm",
+            eps=0.1,
+            threat="grey-box",
+            corrected_accuracy=0.75,
+        ),  # 0.825
+        Thresholds(
+            scale=D,
+            defence="vae-purifier",
+            attack="fgsm",
+            eps=0.1,
+            threat="white-box",
+            corrected_accuracy=0.76,
+        ),  # 0.835
+        Thresholds(
+            scale=D,
+            defence="vae-purifier",
+            attack="fgsm",
+            eps=0.3,
+            threat="grey-box",
+            corrected_accuracy=0.36,
+        ),  # 0.435
+        Thresholds(
+            scale=D,
+            defence="vae-purifier",
+            attack="fgsm",
+            eps=0.3,
+            threat="white-box",
+            corrected_accuracy=0.34,
+        ),  # 0.415
+        Thresholds(
+            scale=D,
+            defence="vae-purifier",
+            attack="pgd-linf",
+            eps=0.1,
+            threat="grey-box",
+            corrected_accuracy=0.71,
+        ),  # 0.780
+        Thresholds(
+            scale=D,
+            defence="vae-purifier",
+            attack="pgd-linf",
+            eps=0.1,
+            threat="white-box",
+            corrected_accuracy=0.71,
+        ),  # 0.785
+        Thresholds(
+            scale=D,
+            defence="vae-purifier",
+            attack="random-noise",
+            eps=0.3,
+            threat="grey-box",
+            corrected_accuracy=0.87,
+        ),  # 0.945
+        Thresholds(
+            scale=D,
+            defence="vae-purifier",
+            attack="random-noise",
+            eps=0.3,
+            threat="white-box",
+            corrected_accuracy=0.87,
+        ),  # 0.945
+        Thresholds(
+            scale=D, defence="vae", attack="fgsm", eps=0.1, threat="grey-box", corrected_accuracy=0.31
+        ),  # 0.380
+        Thresholds(
+            scale=D, defence="vae", attack="fgsm", eps=0.1, threat="white-box", corrected_accuracy=0.22
+        ),  # 0.295
+        Thresholds(
+            scale=D, defence="vae", attack="fgsm", eps=0.3, threat="grey-box", corrected_accuracy=0.22
+        ),  # 0.290
+        Thresholds(
+            scale=D, defence="vae", attack="pgd-linf", eps=0.1, threat="grey-box", corrected_accuracy=0.31
+        ),  # 0.380
+        Thresholds(
+            scale=D, defence="vae", attack="pgd-linf", eps=0.1, threat="white-box", corrected_accuracy=0.20
+        ),  # 0.275
+        Thresholds(
+            scale=D, defence="vae", attack="random-noise", eps=0.3, threat="grey-box", corrected_accuracy=0.29
+        ),  # 0.365
+        Thresholds(
+            scale=D,
+            defence="vae",
+            attack="random-noise",
+            eps=0.3,
+            threat="white-box",
+            corrected_accuracy=0.29,
+        ),  # 0.365
         Thresholds(scale=D, defence="cvae-detector", attack="fgsm", detection_auc=0.76),  # min 0.817
         Thresholds(scale=D, defence="cvae-detector", attack="pgd-linf", detection_auc=0.73),  # min 0.783
         Thresholds(scale=D, defence="feature-squeezing", attack="fgsm", detection_auc=0.90),  # min 0.958
@@ -184,7 +626,21 @@ SUITE = Suite(
         Thresholds(scale=D, defence="none", defended_clean_accuracy=0.87),  # 0.945
         Thresholds(scale=D, defence="vae", defended_clean_accuracy=0.31),  # 0.385
         Thresholds(scale=D, defence="vae-purifier", defended_clean_accuracy=0.87),  # 0.945
-        Thresholds(scale=D, defence="cvae-detector", attack="random-noise", eps=0.3, threat="grey-box", auc_all_from_chance=0.26),  # |auc_all-0.5| 0.205 (2026-11-26, as in both earlier runs) + 0.05
-        Thresholds(scale=D, defence="feature-squeezing", attack="random-noise", eps=0.3, threat="grey-box", auc_all_from_chance=0.11),  # |auc_all-0.5| 0.054 (2026-11-26, as in both earlier runs) + 0.05
+        Thresholds(
+            scale=D,
+            defence="cvae-detector",
+            attack="random-noise",
+            eps=0.3,
+            threat="grey-box",
+            auc_all_from_chance=0.26,
+        ),  # |auc_all-0.5| 0.205 (2026-11-26, as in both earlier runs) + 0.05
+        Thresholds(
+            scale=D,
+            defence="feature-squeezing",
+            attack="random-noise",
+            eps=0.3,
+            threat="grey-box",
+            auc_all_from_chance=0.11,
+        ),  # |auc_all-0.5| 0.054 (2026-11-26, as in both earlier runs) + 0.05
     ],
 )

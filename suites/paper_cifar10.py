@@ -32,13 +32,25 @@ def _defences(hidden_layer: str, hidden_dim: int) -> list[Defence | str]:
 
 
 SUITE_CNN = Suite(
-    name="cifar10-cnn-paper", dataset="cifar10", classifier="cifar10-cnn",
-    defences=_defences("1.6", 50), attacks=ATTACKS, threat_models=["grey-box", "white-box"],
-    seed=0, fpr=0.05, scales=SCALES,
+    name="cifar10-cnn-paper",
+    dataset="cifar10",
+    classifier="cifar10-cnn",
+    defences=_defences("1.6", 50),
+    attacks=ATTACKS,
+    threat_models=["grey-box", "white-box"],
+    seed=0,
+    fpr=0.05,
+    scales=SCALES,
 )
 
 SUITE_RESNET = Suite(
-    name="cifar10-resnet56-paper", dataset="cifar10", classifier="cifar10-resnet56",
-    defences=_defences("blocks.26.bn2", 20), attacks=ATTACKS, threat_models=["grey-box", "white-box"],
-    seed=0, fpr=0.05, scales=SCALES,
+    name="cifar10-resnet56-paper",
+    dataset="cifar10",
+    classifier="cifar10-resnet56",
+    defences=_defences("blocks.26.bn2", 20),
+    attacks=ATTACKS,
+    threat_models=["grey-box", "white-box"],
+    seed=0,
+    fpr=0.05,
+    scales=SCALES,
 )

@@ -12,7 +12,9 @@ def tiny_cnn(num_classes: int = 10) -> nn.Module:
     )
 
 
-def trained_tiny(n: int = 600, epochs: int = 3, seed: int = 0) -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
+def trained_tiny(
+    n: int = 600, epochs: int = 3, seed: int = 0
+) -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
     """A tiny CNN trained on the first ``n`` embedded-MNIST training digits; returns (model, x_test, y_test)."""
     from robustcheck.data import load_dataset
     from robustcheck.models import train_classifier
@@ -42,7 +44,13 @@ def run_suite_subprocess(pytester, suite_source: str, name: str, *extra: str):
     pytester.path.joinpath("gates", "suite.py").write_text(suite_source)
     pytester.makeini("[pytest]\nrobustcheck_suite_files = gates/*.py\n")
     results = pytester.path / f"results-{name}"
-    r = pytester.runpytest_subprocess("--robustcheck", "--robustcheck-scale=smoke", "-p", "no:cacheprovider",
-                                      f"--robustcheck-cache-dir={pytester.path / f'cache-{name}'}",
-                                      f"--robustcheck-results-dir={results}", *extra)
+    r = pytester.runpytest_subprocess(
+        "--robustcheck",
+        "--robustcheck-scale=smoke",
+        "-p",
+        "no:cacheprovider",
+        f"--robustcheck-cache-dir={pytester.path / f'cache-{name}'}",
+        f"--robustcheck-results-dir={results}",
+        *extra,
+    )
     return r, sorted(results.glob("*.json"))

@@ -6,10 +6,10 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from defences.base import BaseDefence
 from robustcheck import indicators as I
 from robustcheck.attacks import build_attack
 from robustcheck.attacks.base import BaseAttack
+from robustcheck.defences.base import BaseDefence
 from robustcheck.metrics import budget_violations
 from robustcheck.threat import EOT, AdaptiveTarget, DefendedLogits
 from tests.helpers import trained_tiny

@@ -41,8 +41,9 @@ def test_cw_l2_matches_foolbox(tiny, fmodel):
     model, x, y = tiny
     p = {"steps": 50, "search_steps": 5, "initial_const": 1.0, "lr": 0.1, "confidence": 0.0}
     [ours] = build_attack("cw-l2", p, seed=0)(model, x, y, [1e6])
-    ref = fb.attacks.L2CarliniWagnerAttack(binary_search_steps=5, steps=50, stepsize=0.1, confidence=0.0,
-                                           initial_const=1.0)
+    ref = fb.attacks.L2CarliniWagnerAttack(
+        binary_search_steps=5, steps=50, stepsize=0.1, confidence=0.0, initial_const=1.0
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         raw, _, ref_success = ref(fmodel, x, y, epsilons=None)

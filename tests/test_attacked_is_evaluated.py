@@ -16,9 +16,9 @@ import torch
 import torchattacks
 from torch import Tensor
 
-from defences import DEFENCES, BaseDefence, FitContext
 from robustcheck.attacks import build_attack
 from robustcheck.data import load_dataset
+from robustcheck.defences import DEFENCES, BaseDefence, FitContext
 from robustcheck.threat import AdaptiveTarget, DefendedLogits
 from tests.helpers import trained_tiny
 
@@ -36,7 +36,11 @@ def data():
 def _fitted(name: str, model, data) -> BaseDefence:
     d = DEFENCES.get(name)().bind(model)
     if d.trainable:
-        d.fit(FitContext(model, data.train.subset(300), data.val, 10, epochs=1, seed=0, device=torch.device("cpu")))
+        d.fit(
+            FitContext(
+                model, data.train.subset(300), data.val, 10, epochs=1, seed=0, device=torch.device("cpu")
+            )
+        )
     d.eval()
     for p in d.parameters():
         p.requires_grad_(False)
@@ -60,8 +64,9 @@ def test_attackers_see_the_evaluated_label(name, tiny, data):
             assert torch.equal(logits.argmax(1), pred) and torch.equal(flagged, d.flagged(inputs))
             target = AdaptiveTarget(d, model)
             unflagged = ~d.flagged(inputs)
-            assert torch.equal(target(inputs).argmax(1)[unflagged], pred[unflagged]), \
+            assert torch.equal(target(inputs).argmax(1)[unflagged], pred[unflagged]), (
                 "detector-aware target ≠ predict on unflagged inputs"
+            )
 
 
 def test_magnet_label_path_is_the_reformer(tiny, data):
@@ -71,7 +76,9 @@ def test_magnet_label_path_is_the_reformer(tiny, data):
     d = _fitted("magnet", model, data)
     with torch.no_grad():
         reformed = model(d.ae(x)).argmax(1)
-        assert bool((reformed != model(x).argmax(1)).any()), "test needs inputs where reforming changes the label"
+        assert bool((reformed != model(x).argmax(1)).any()), (
+            "test needs inputs where reforming changes the label"
+        )
         assert torch.equal(AdaptiveTarget(d, model)(x).argmax(1), reformed)
         assert torch.equal(DefendedLogits(d)(x).argmax(1), reformed)
 
@@ -95,7 +102,7 @@ class _FlagsEveryMistake(BaseDefence):
 def test_square_treats_flagged_as_failure(attack, eps, tiny, data):
     model, _, _ = tiny
     keep = 3
-    mask = (data.test.y == keep)
+    mask = data.test.y == keep
     x, y = data.test.x[mask], data.test.y[mask]
     with torch.no_grad():
         right = model(x).argmax(1) == y
@@ -128,8 +135,9 @@ def test_square_agrees_with_torchattacks_on_a_plain_model(attack, ta_norm, eps, 
     """Our Square against torchattacks' Square (same budget, p_init, margin loss) on the same digits."""
     model, x, y = tiny
     [res] = build_attack(attack, {"steps": 300}, seed=0, batch_size=100)(model, x, y, [eps])
-    ta = torchattacks.Square(model, norm=ta_norm, eps=eps, n_queries=300, n_restarts=1, p_init=0.8,
-                             loss="margin", seed=0)
+    ta = torchattacks.Square(
+        model, norm=ta_norm, eps=eps, n_queries=300, n_restarts=1, p_init=0.8, loss="margin", seed=0
+    )
     with torch.no_grad():
         ref = (model(ta(x, y)).argmax(1) != y).float().mean().item()
     ours = res.success.float().mean().item()
@@ -149,7 +157,9 @@ def test_white_box_gradient_of_a_flag_selected_defence_is_the_correctors(tiny, d
     unflagged = ~d.flagged(xs)
     assert bool(unflagged.any())
     xr = xs.clone().requires_grad_(True)
-    (g,) = torch.autograd.grad(torch.nn.functional.cross_entropy(d.attack_model()(xr), ys, reduction="sum"), xr)
+    (g,) = torch.autograd.grad(
+        torch.nn.functional.cross_entropy(d.attack_model()(xr), ys, reduction="sum"), xr
+    )
     xb = xs.clone().requires_grad_(True)
     rec = model(d.ae(xb))
     (g_rec,) = torch.autograd.grad(torch.nn.functional.cross_entropy(rec, ys, reduction="sum"), xb)

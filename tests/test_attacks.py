@@ -28,8 +28,11 @@ def tiny():
 
 
 def make(name, **kw):
-    params = {k: v for k, v in {**FAST, **FAST_PER_ATTACK.get(name, {}), **kw}.items()
-              if k in accepted_params_of(name)}
+    params = {
+        k: v
+        for k, v in {**FAST, **FAST_PER_ATTACK.get(name, {}), **kw}.items()
+        if k in accepted_params_of(name)
+    }
     return build_attack(name, params, seed=0, batch_size=64)
 
 
@@ -86,10 +89,14 @@ def test_pgd_returns_best_not_last_iterate(tiny):
     """An oscillating step (huge alpha) makes the last iterate unreliable; the success of any
     intermediate iterate must survive."""
     model, x, y = tiny
-    [r] = build_attack("pgd-linf", {"steps": 5, "alpha": 0.3, "random_start": False}, seed=0)(model, x, y, [0.15])
+    [r] = build_attack("pgd-linf", {"steps": 5, "alpha": 0.3, "random_start": False}, seed=0)(
+        model, x, y, [0.15]
+    )
     with torch.no_grad():
         assert torch.equal(r.success, margin(model(r.x_adv), y) > 0)
-    [one] = build_attack("pgd-linf", {"steps": 1, "alpha": 0.15, "random_start": False}, seed=0)(model, x, y, [0.15])
+    [one] = build_attack("pgd-linf", {"steps": 1, "alpha": 0.15, "random_start": False}, seed=0)(
+        model, x, y, [0.15]
+    )
     assert r.success.sum() >= one.success.sum()
 
 

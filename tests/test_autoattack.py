@@ -151,8 +151,10 @@ def test_other_versions_match_reference(digits, version):
     attack = build_attack("autoattack", {"version": version}, seed=0)
     [res] = attack(model, x, y, [0.1])
     assert budget_violations(x, res.x_adv, 0.1, "linf") == 0
-    expected = {"plus": ["apgd-ce", "apgd-dlr", "fab", "square", "apgd-t", "fab-t"],
-                "rand": ["apgd-ce", "apgd-dlr"]}
+    expected = {
+        "plus": ["apgd-ce", "apgd-dlr", "fab", "square", "apgd-t", "fab-t"],
+        "rand": ["apgd-ce", "apgd-dlr"],
+    }
     assert [s for s, _ in attack.last_breakdown][1:] == expected[version]
     ours = accuracy(model, res.x_adv, y)
     ref = reference_robust_accuracy(model, x, y, 0.1, version)

@@ -11,16 +11,18 @@ import pytest
 import torch
 from torch import nn
 
-from defences import BaseDefence, FitContext
 from robustcheck import Attack, Defence, Scale, Suite
 from robustcheck.cache import DiskCache, code_version, module_fingerprint
 from robustcheck.data import load_dataset
+from robustcheck.defences import BaseDefence, FitContext
 from robustcheck.engine import Engine
 from robustcheck.models import train_classifier
 from robustcheck.suite import SCALE_NAMES, FamilyCase
 
-TINY = {s: Scale(n_samples=16, train_limit=64, classifier_epochs=1, defence_epochs=1, attack_steps=3)
-        for s in SCALE_NAMES}
+TINY = {
+    s: Scale(n_samples=16, train_limit=64, classifier_epochs=1, defence_epochs=1, attack_steps=3)
+    for s in SCALE_NAMES
+}
 _TRAINED: dict[str, dict[str, torch.Tensor]] = {}
 
 
@@ -89,8 +91,14 @@ class TrainedToy(Toy):
 
 
 def tiny(**kw) -> Suite:
-    base = {"name": "keys", "classifier": linear_clf, "defences": ["none"], "attacks": [Attack("fgsm", eps=0.2)],
-            "scales": TINY, "indicators": False}
+    base = {
+        "name": "keys",
+        "classifier": linear_clf,
+        "defences": ["none"],
+        "attacks": [Attack("fgsm", eps=0.2)],
+        "scales": TINY,
+        "indicators": False,
+    }
     base.update(kw)
     return Suite(**base)
 
@@ -132,8 +140,10 @@ def test_swapped_classifier_rows_get_their_own_key_and_adversarial_set(tmp_path)
 # ---------------------------------------------------------------------------------------- thresholds
 def test_fpr_changes_defence_key_attack_keys_and_clean_memo(tmp_path):
     eng = engine(tmp_path)
-    atts = [Attack("square", eps=0.2, steps=10, threats=["black-box"]),  # queries D: its output depends on t
-            Attack("pgd-linf", eps=0.2, steps=3, threats=["white-box"])]  # through C∘P
+    atts = [
+        Attack("square", eps=0.2, steps=10, threats=["black-box"]),  # queries D: its output depends on t
+        Attack("pgd-linf", eps=0.2, steps=3, threats=["white-box"]),
+    ]  # through C∘P
     sa = tiny(defences=[Defence(Toy)], attacks=atts, threat_models=["black-box", "white-box"], fpr=0.05)
     sb = tiny(defences=[Defence(Toy)], attacks=atts, threat_models=["black-box", "white-box"], fpr=0.4)
     ca, cb = sa.cases(), sb.cases()
@@ -175,8 +185,11 @@ def test_cvae_p_threshold_is_in_the_evaluated_key_not_in_the_training_key(tmp_pa
 def test_two_instances_with_different_weights_do_not_share_x_adv(tmp_path):
     eng = engine(tmp_path)
     one, half = Toy(1.0), Toy(0.5)
-    s = tiny(defences=[Defence(one, id="one"), Defence(half, id="half")],
-             attacks=[Attack("pgd-linf", eps=0.2, steps=3)], threat_models=["white-box"])
+    s = tiny(
+        defences=[Defence(one, id="one"), Defence(half, id="half")],
+        attacks=[Attack("pgd-linf", eps=0.2, steps=3)],
+        threat_models=["white-box"],
+    )
     c1, c2 = s.cases()
     (_, k1), (_, k2) = eng.defence(s, c1), eng.defence(s, c2)
     assert k1 != k2
@@ -195,8 +208,11 @@ def test_two_instances_with_different_weights_do_not_share_x_adv(tmp_path):
 
 
 def test_trained_defence_is_keyed_by_the_weights_it_loaded(tmp_path):
-    s = tiny(defences=[Defence(TrainedToy)], attacks=[Attack("pgd-linf", eps=0.2, steps=3)],
-             threat_models=["white-box"])
+    s = tiny(
+        defences=[Defence(TrainedToy)],
+        attacks=[Attack("pgd-linf", eps=0.2, steps=3)],
+        threat_models=["white-box"],
+    )
     case = s.cases()[0]
     e1 = engine(tmp_path)
     k1 = e1.defence(s, case)[1]
@@ -325,8 +341,10 @@ def test_memo_keys_in_engine_hold_no_object_ids(tmp_path):
 def test_family_eps_matched_with_isclose_is_found_for_minimisation_members(tmp_path):
     eps = 0.1 + 0.2  # 0.30000000000000004
     assert eps != 0.3 and math.isclose(eps, 0.3)
-    s = tiny(attacks=[Attack("fgsm-l2", eps=eps), Attack("deepfool", eps=0.3, steps=3)],
-             families={"l2": ["fgsm-l2", "deepfool"]})
+    s = tiny(
+        attacks=[Attack("fgsm-l2", eps=eps), Attack("deepfool", eps=0.3, steps=3)],
+        families={"l2": ["fgsm-l2", "deepfool"]},
+    )
     fam = next(c for c in s.cases() if isinstance(c, FamilyCase))
     res = engine(tmp_path).evaluate(fam)
     assert res.metrics["budget_violations"] == 0

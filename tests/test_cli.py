@@ -13,24 +13,38 @@ from robustcheck import history
 from robustcheck.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-SUITE = '''
+SUITE = """
 from robustcheck import Attack, Suite
 
 SUITE = Suite(name="cli-tiny", defences=["none", "ae-kl"], attacks=[Attack("fgsm", eps=[0.1, 0.3])])
-'''
+"""
 
 
 def _record(corrected: float, asr: float, auc: float | None, outcome: str = "passed") -> dict:
     """A run record as the plugin writes it (two cases of one suite)."""
-    def case(name: str, d_auc: float | None) -> dict:
-        return {"suite": "s", "case": name, "outcome": outcome, "failures": [],
-                "metrics": {"corrected_accuracy": corrected, "attack_success_rate": asr, "detection_auc": d_auc}}
 
-    cases = {"ae-kl|fgsm|eps=0.1|grey-box": case("ae-kl|fgsm|eps=0.1|grey-box", auc),
-             "ae-kl|fgsm|eps=0.3|grey-box": case("ae-kl|fgsm|eps=0.3|grey-box", auc)}
+    def case(name: str, d_auc: float | None) -> dict:
+        return {
+            "suite": "s",
+            "case": name,
+            "outcome": outcome,
+            "failures": [],
+            "metrics": {"corrected_accuracy": corrected, "attack_success_rate": asr, "detection_auc": d_auc},
+        }
+
+    cases = {
+        "ae-kl|fgsm|eps=0.1|grey-box": case("ae-kl|fgsm|eps=0.1|grey-box", auc),
+        "ae-kl|fgsm|eps=0.3|grey-box": case("ae-kl|fgsm|eps=0.3|grey-box", auc),
+    }
     cases["ae-kl|fgsm|eps=0.3|grey-box"]["metrics"]["corrected_accuracy"] = corrected / 2
-    return {"schema": 2, "started": "2025-01-01T00:00:00", "scale": "smoke", "device": "cpu",
-            "git": {"commit": "abcdef1234567", "dirty": True}, "suites": {"s": cases}}
+    return {
+        "schema": 2,
+        "started": "2025-01-01T00:00:00",
+        "scale": "smoke",
+        "device": "cpu",
+        "git": {"commit": "abcdef1234567", "dirty": True},
+        "suites": {"s": cases},
+    }
 
 
 def test_list_attacks_and_defences(capsys):
@@ -56,7 +70,8 @@ def test_list_suites_and_cases(tmp_path, capsys):
 def test_list_bad_suite_is_one_error(tmp_path, capsys):
     (tmp_path / "suites").mkdir()
     (tmp_path / "suites" / "bad.py").write_text(
-        "from robustcheck import Attack, Suite\nS = Suite(name='b', attacks=[Attack('nope', eps=0.1)])\n")
+        "from robustcheck import Attack, Suite\nS = Suite(name='b', attacks=[Attack('nope', eps=0.1)])\n"
+    )
     assert main(["list", "cases", "--rootdir", str(tmp_path)]) == 2
     assert "robustcheck: error: suites/bad.py: unknown attack 'nope'" in capsys.readouterr().err
 
@@ -80,15 +95,26 @@ def test_compare_directions_and_exit_code(tmp_path, capsys):
     assert main(["compare", "1", "2", "--results-dir", str(tmp_path), "--all"]) == 0
     out = capsys.readouterr().out
     assert "-0.0100" in out and "+0.1000" in out and "lower" in out and "higher" in out
-    code = main(["compare", "1", "latest", "--results-dir", str(tmp_path),
-                 "--fail", "corrected_accuracy:0.02,attack_success_rate:0.05"])
+    code = main(
+        [
+            "compare",
+            "1",
+            "latest",
+            "--results-dir",
+            str(tmp_path),
+            "--fail",
+            "corrected_accuracy:0.02,attack_success_rate:0.05",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 1 and "2 regression(s) beyond tolerance" in out
     asr_rows = [line for line in out.splitlines() if "attack_success_rate" in line]
     assert len(asr_rows) == 2 and all("REGRESSED" in r for r in asr_rows)
     assert not any("REGRESSED" in line for line in out.splitlines() if "corrected_accuracy" in line)
     # improving on a lower-is-better metric is not a regression
-    assert main(["compare", "2", "1", "--results-dir", str(tmp_path), "--fail", "attack_success_rate:0.05"]) == 0
+    assert (
+        main(["compare", "2", "1", "--results-dir", str(tmp_path), "--fail", "attack_success_rate:0.05"]) == 0
+    )
 
 
 def test_compare_against_baseline(tmp_path, capsys):
@@ -137,6 +163,11 @@ def test_roc_curve_matches_auc():
 
 
 def test_python_dash_m(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "robustcheck", "history", "--results-dir", str(tmp_path)],
-                         cwd=ROOT, capture_output=True, text=True, check=False)
+    out = subprocess.run(
+        [sys.executable, "-m", "robustcheck", "history", "--results-dir", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert out.returncode == 0 and "no saved runs" in out.stdout

@@ -8,17 +8,19 @@ import pytest
 import torch
 from torch import nn
 
-from defences import DEFENCES, BaseDefence
-from defences.base import FitContext, check_defence
 from robustcheck import Defence, Scale
 from robustcheck.api import build_case
 from robustcheck.data import load_dataset
+from robustcheck.defences import DEFENCES, BaseDefence
+from robustcheck.defences.base import FitContext, check_defence
 from robustcheck.engine import Engine
 from robustcheck.errors import ModelContractError
 from tests.helpers import tiny_cnn
 
-TINY = {s: Scale(n_samples=16, train_limit=100, classifier_epochs=1, defence_epochs=1, attack_steps=2)
-        for s in ("smoke", "default", "paper")}
+TINY = {
+    s: Scale(n_samples=16, train_limit=100, classifier_epochs=1, defence_epochs=1, attack_steps=2)
+    for s in ("smoke", "default", "paper")
+}
 
 
 class WrongShapePurifier(BaseDefence):
@@ -84,12 +86,14 @@ class DeclaredRandom(RandomPurifier):
     stochastic = True
 
 
-BAD = [(WrongShapePurifier, "purify must return a tensor of the input's shape"),
-       (OutOfBoxPurifier, r"purify returned values in \[-1, 2\], outside \[0, 1\]"),
-       (ZeroDScore, r"score must return a 1-d float tensor of shape \(32,\)"),
-       (NumpyScore, "score must return a 1-d float tensor"),
-       (IntScore, "score must return a 1-d float tensor"),
-       (RandomPurifier, "not deterministic.*stochastic = True")]
+BAD = [
+    (WrongShapePurifier, "purify must return a tensor of the input's shape"),
+    (OutOfBoxPurifier, r"purify returned values in \[-1, 2\], outside \[0, 1\]"),
+    (ZeroDScore, r"score must return a 1-d float tensor of shape \(32,\)"),
+    (NumpyScore, "score must return a 1-d float tensor"),
+    (IntScore, "score must return a 1-d float tensor"),
+    (RandomPurifier, "not deterministic.*stochastic = True"),
+]
 
 
 @pytest.mark.parametrize("cls,message", BAD, ids=[c.name for c, _ in BAD])
@@ -121,8 +125,17 @@ def test_every_builtin_defence_meets_the_contract():
             d.build((1, 28, 28), 10)
             d.bind(model)
             if getattr(d, "trainable", False):
-                d.fit(FitContext(model, data.train.subset(64), data.val, 10, epochs=1, seed=0,
-                                 device=torch.device("cpu")))
+                d.fit(
+                    FitContext(
+                        model,
+                        data.train.subset(64),
+                        data.val,
+                        10,
+                        epochs=1,
+                        seed=0,
+                        device=torch.device("cpu"),
+                    )
+                )
             d.eval()
             if d.is_detector:
                 d.calibrate(data.val.x[:64], 0.05)
@@ -149,8 +162,11 @@ class NaNLogits(nn.Module):
         return self.fc(x.flatten(1)) * float("nan")
 
 
-@pytest.mark.parametrize("factory,message", [(Dropout, "not deterministic.*EOT"), (NaNLogits, "NaN or inf")],
-                         ids=["random classifier", "NaN logits"])
+@pytest.mark.parametrize(
+    "factory,message",
+    [(Dropout, "not deterministic.*EOT"), (NaNLogits, "NaN or inf")],
+    ids=["random classifier", "NaN logits"],
+)
 def test_bad_classifier_one_clear_error(factory, message, tmp_path):
     engine = Engine(device="cpu", scale="smoke", cache_dir=str(tmp_path))
     with pytest.raises(ModelContractError, match=message):

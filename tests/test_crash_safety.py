@@ -18,17 +18,17 @@ import pytest
 
 from robustcheck import history, safefiles
 
-SUITE = '''
+SUITE = """
 from robustcheck import Attack, Scale, Suite
 
 TINY = {s: Scale(n_samples=16, train_limit=64, classifier_epochs=1, defence_epochs=1, attack_steps=2)
         for s in ("smoke", "default", "paper")}
 SUITE = Suite(name="tiny", defences=["none", "ae-kl"], attacks=[Attack("fgsm", eps=0.1)],
               threat_models=["grey-box"], scales=TINY, indicators=False)
-'''
+"""
 
 # Pauses at points a timed kill rarely hits, chosen by RC_CRASH_PAUSE; RC_CRASH_MARK appears when paused.
-CONFTEST = '''
+CONFTEST = """
 import os, time
 from pathlib import Path
 
@@ -69,10 +69,17 @@ elif _PAUSE in ("record", "markdown"):  # the complete record / summary in its t
         return _replace(src, dst, *args, **kwargs)
 
     os.link, os.replace = _paused_link, _paused_replace
-'''
+"""
 
-ARGS = ["--robustcheck", "--robustcheck-scale=smoke", "--robustcheck-cache-dir=cache",
-        "--robustcheck-markdown=summary.md", "-p", "no:cacheprovider", "-q"]
+ARGS = [
+    "--robustcheck",
+    "--robustcheck-scale=smoke",
+    "--robustcheck-cache-dir=cache",
+    "--robustcheck-markdown=summary.md",
+    "-p",
+    "no:cacheprovider",
+    "-q",
+]
 
 
 def _project(root: Path) -> Path:
@@ -95,8 +102,13 @@ def _env(**extra: str) -> dict[str, str]:
 
 def _start(project: Path, log: str, **env: str) -> subprocess.Popen:
     out = open(project / log, "wb")  # noqa: SIM115  closed with the process
-    p = subprocess.Popen([sys.executable, "-m", "pytest", *ARGS], cwd=project, env=_env(**env), stdout=out,
-                         stderr=subprocess.STDOUT)
+    p = subprocess.Popen(
+        [sys.executable, "-m", "pytest", *ARGS],
+        cwd=project,
+        env=_env(**env),
+        stdout=out,
+        stderr=subprocess.STDOUT,
+    )
     p.log = project / log  # type: ignore[attr-defined]
     out.close()
     return p
@@ -106,7 +118,9 @@ def _exists(project: Path, pattern: str) -> Callable[[], bool]:
     return lambda: any(project.glob(pattern))
 
 
-def _kill_when(p: subprocess.Popen, ready: Callable[[], bool], delay: float = 0.0, limit: float = 240) -> None:
+def _kill_when(
+    p: subprocess.Popen, ready: Callable[[], bool], delay: float = 0.0, limit: float = 240
+) -> None:
     """SIGKILL ``p`` ``delay`` s after ``ready()`` holds; it must not have finished by then."""
     deadline = time.monotonic() + limit
     try:
@@ -136,14 +150,26 @@ def test_reruns_after_kill_9_give_the_uninterrupted_run_bit_for_bit(tmp_path):
     # each run below resumes from what the killed ones left in the cache
     kills = [  # (what, extra environment, kill point, delay)
         ("training the classifier", {}, _exists(chain, "cache/classifiers/*.lock"), 0.3),
-        ("writing a cache entry (half written)", {"RC_CRASH_PAUSE": "entry-write", "RC_CRASH_MARK": mark},
-         _exists(chain, "paused.mark"), 0.0),
+        (
+            "writing a cache entry (half written)",
+            {"RC_CRASH_PAUSE": "entry-write", "RC_CRASH_MARK": mark},
+            _exists(chain, "paused.mark"),
+            0.0,
+        ),
         ("just after the first adversarial entry", {}, _exists(chain, "cache/adversarial/*.pt"), 0.0),
         ("training the defence", {}, _exists(chain, "cache/defences/*.lock"), 0.1),
-        ("items passed, record written but not in place", {"RC_CRASH_PAUSE": "record", "RC_CRASH_MARK": mark},
-         _exists(chain, "paused.mark"), 0.0),
-        ("record in place, Markdown summary not", {"RC_CRASH_PAUSE": "markdown", "RC_CRASH_MARK": mark},
-         _exists(chain, "paused.mark"), 0.0),
+        (
+            "items passed, record written but not in place",
+            {"RC_CRASH_PAUSE": "record", "RC_CRASH_MARK": mark},
+            _exists(chain, "paused.mark"),
+            0.0,
+        ),
+        (
+            "record in place, Markdown summary not",
+            {"RC_CRASH_PAUSE": "markdown", "RC_CRASH_MARK": mark},
+            _exists(chain, "paused.mark"),
+            0.0,
+        ),
     ]
     left: dict[str, list[str]] = {}
     try:
@@ -176,7 +202,9 @@ def test_reruns_after_kill_9_give_the_uninterrupted_run_bit_for_bit(tmp_path):
     runs = history.list_runs(results)
     assert len(runs) == 2  # the run killed while writing its Markdown summary, and the final one
     # nothing partial: each record complete with its score file, nothing else
-    assert sorted(p.name for p in results.iterdir()) == sorted(n for r in runs for n in (r.name, f"{r.stem}.npz"))
+    assert sorted(p.name for p in results.iterdir()) == sorted(
+        n for r in runs for n in (r.name, f"{r.stem}.npz")
+    )
     for path in runs:
         rec, scores = json.loads(path.read_text()), history.load_scores(path)
         assert rec["suites"] == ref["suites"]  # metrics, weight hashes, thresholds, outcomes: bit-identical
@@ -198,12 +226,16 @@ def test_stale_temp_policy(tmp_path):
         f".entry.pt.{os.getpid()}-{host}-abcd1234.tmp": False,  # live writer (this process)
         f".entry.pt.{dead.pid}-{other}-abcd1234.tmp": False,  # another host's, fresh
         ".rc-abcd1234.tmp": False,  # an older version's, fresh
-        "0001_x.json": False, "notes.tmp": False,
+        "0001_x.json": False,
+        "notes.tmp": False,
     }
     for n in names:
         (tmp_path / n).write_text("x")
-    old = {f".entry.pt.{os.getpid()}-{other}-old12345.tmp": True, ".rc-old12345.tmp": True,
-           ".a.pt.old12345.tmp": True}
+    old = {
+        f".entry.pt.{os.getpid()}-{other}-old12345.tmp": True,
+        ".rc-old12345.tmp": True,
+        ".a.pt.old12345.tmp": True,
+    }
     for n in old:
         (tmp_path / n).write_text("x")
         os.utime(tmp_path / n, (time.time() - 2 * safefiles.STALE_AGE_S,) * 2)

@@ -11,7 +11,7 @@ def test_embedded_mnist_is_real_and_split_stratified():
     d = load_dataset("mnist-embedded")
     assert (len(d.train), len(d.val), len(d.test)) == (3500, 500, 1000)
     assert d.train.x.shape[1:] == (1, 28, 28)
-    assert 0.0 <= float(d.train.x.min()) and float(d.train.x.max()) <= 1.0
+    assert float(d.train.x.min()) >= 0.0 and float(d.train.x.max()) <= 1.0
     for split, per_class in ((d.train, 350), (d.val, 50), (d.test, 100)):
         assert torch.bincount(split.y, minlength=10).tolist() == [per_class] * 10
 

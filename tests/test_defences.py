@@ -7,9 +7,9 @@ import pytest
 import torch
 from scipy.stats import entropy
 
-from defences import DEFENCES, BaseDefence, DefenceProtocol, FitContext
-from defences.kl_autoencoder import kl_divergence
 from robustcheck.data import load_dataset
+from robustcheck.defences import DEFENCES, BaseDefence, DefenceProtocol, FitContext
+from robustcheck.defences.kl_autoencoder import kl_divergence
 from robustcheck.errors import ConfigError
 from tests.helpers import trained_tiny
 
@@ -35,7 +35,11 @@ def test_defence_contract(name, tiny, tmp_path):
     assert isinstance(d, DefenceProtocol)
     data = load_dataset("mnist-embedded")
     if d.trainable:
-        d.fit(FitContext(model, data.train.subset(300), data.val, 10, epochs=1, seed=0, device=torch.device("cpu")))
+        d.fit(
+            FitContext(
+                model, data.train.subset(300), data.val, 10, epochs=1, seed=0, device=torch.device("cpu")
+            )
+        )
     d.eval()
     t = d.calibrate(data.val.x, 0.1)
     pred = d.predict(x)
@@ -83,7 +87,9 @@ def test_kl_training_reduces_loss_and_save_load_roundtrip(tiny, tmp_path):
     d = DEFENCES.get("ae-kl")().bind(model)
     with torch.no_grad():
         before = d.training_loss(x).item()
-    d.fit(FitContext(model, data.train.subset(500), data.val, 10, epochs=2, seed=0, device=torch.device("cpu")))
+    d.fit(
+        FitContext(model, data.train.subset(500), data.val, 10, epochs=2, seed=0, device=torch.device("cpu"))
+    )
     with torch.no_grad():
         after = d.training_loss(x).item()
     assert after < before

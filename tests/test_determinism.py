@@ -9,23 +9,34 @@ import math
 import pytest
 import torch
 
-from defences import DEFENCES
 from robustcheck import Attack, Defence, Scale, Suite
+from robustcheck.defences import DEFENCES
 from robustcheck.engine import Engine
 from robustcheck.suite import SCALE_NAMES
 from tests.helpers import tiny_cnn
 
-TINY = {s: Scale(n_samples=16, train_limit=48, classifier_epochs=1, defence_epochs=1, attack_steps=2)
-        for s in SCALE_NAMES}
+TINY = {
+    s: Scale(n_samples=16, train_limit=48, classifier_epochs=1, defence_epochs=1, attack_steps=2)
+    for s in SCALE_NAMES
+}
 #: smaller settings for the slow defences (the contract is the same)
-SMALL = {"cvae-detector": {"zdim": 8}, "vae-purifier": {"zdim": 8, "iterations": 2},
-         "perceptual-dae": {"pgd_steps": 2, "loss_net_epochs": 1}}
+SMALL = {
+    "cvae-detector": {"zdim": 8},
+    "vae-purifier": {"zdim": 8, "iterations": 2},
+    "perceptual-dae": {"pgd_steps": 2, "loss_net_epochs": 1},
+}
 TRAINABLE = sorted(n for n in DEFENCES if getattr(DEFENCES.get(n), "trainable", False))
 
 
 def _suite(name: str) -> Suite:
-    return Suite(name="determinism", classifier=tiny_cnn, defences=[Defence(name, **SMALL.get(name, {}))],
-                 attacks=[Attack("fgsm", eps=0.1)], scales=TINY, indicators=False)
+    return Suite(
+        name="determinism",
+        classifier=tiny_cnn,
+        defences=[Defence(name, **SMALL.get(name, {}))],
+        attacks=[Attack("fgsm", eps=0.1)],
+        scales=TINY,
+        indicators=False,
+    )
 
 
 def _cold_run(cache_dir) -> tuple:
@@ -35,8 +46,13 @@ def _cold_run(cache_dir) -> tuple:
     metrics = eng.evaluate(case).metrics
     d, key = eng.defence(suite, case)
     clf = eng.classifier(suite)
-    return ({k: v.detach().clone() for k, v in clf.module.state_dict().items()},
-            {k: v.detach().clone() for k, v in d.state_dict().items()}, metrics, clf.key, key)
+    return (
+        {k: v.detach().clone() for k, v in clf.module.state_dict().items()},
+        {k: v.detach().clone() for k, v in d.state_dict().items()},
+        metrics,
+        clf.key,
+        key,
+    )
 
 
 def _bits(t: torch.Tensor) -> bytes:
@@ -46,7 +62,9 @@ def _bits(t: torch.Tensor) -> bytes:
 def _same(a: dict, b: dict) -> bool:
     return a.keys() == b.keys() and all(
         (isinstance(a[k], float) and isinstance(b[k], float) and math.isnan(a[k]) and math.isnan(b[k]))
-        or a[k] == b[k] for k in a)
+        or a[k] == b[k]
+        for k in a
+    )
 
 
 def test_registry_has_trainable_defences():

@@ -72,8 +72,12 @@ def test_drift_report_rows_are_consistent():
         return (b - b.mean()).abs().flatten(1).mean(1)
 
     rows = drift_report(model, score, x, y, corruptions=["gaussian_noise", "contrast"], severities=[1, 5])
-    assert [(r.corruption, r.severity) for r in rows] == [("gaussian_noise", 1), ("gaussian_noise", 5),
-                                                          ("contrast", 1), ("contrast", 5)]
+    assert [(r.corruption, r.severity) for r in rows] == [
+        ("gaussian_noise", 1),
+        ("gaussian_noise", 5),
+        ("contrast", 1),
+        ("contrast", 5),
+    ]
     xc = corrupt(x, "contrast", 5, seed=0)
     with torch.no_grad():
         pred, pred0 = model(xc).argmax(1), model(x).argmax(1)

@@ -13,13 +13,20 @@ from robustcheck.errors import ConfigError, ModelContractError
 from robustcheck.suite import Case
 from tests.helpers import evaluate_suite
 
-TINY = {s: Scale(n_samples=48, train_limit=400, classifier_epochs=2, defence_epochs=1, attack_steps=5)
-        for s in ("smoke", "default", "paper")}
+TINY = {
+    s: Scale(n_samples=48, train_limit=400, classifier_epochs=2, defence_epochs=1, attack_steps=5)
+    for s in ("smoke", "default", "paper")
+}
 
 
 def tiny_suite(**kw):
-    base = {"name": "tiny", "defences": ["none", "ae-kl"], "attacks": [Attack("fgsm", eps=[0.1, 0.3]),
-                Attack("pgd-linf", eps=0.2, steps=40)], "threat_models": ["grey-box", "white-box"], "scales": TINY}
+    base = {
+        "name": "tiny",
+        "defences": ["none", "ae-kl"],
+        "attacks": [Attack("fgsm", eps=[0.1, 0.3]), Attack("pgd-linf", eps=0.2, steps=40)],
+        "threat_models": ["grey-box", "white-box"],
+        "scales": TINY,
+    }
     base.update(kw)
     return Suite(**base)
 
@@ -50,7 +57,9 @@ def test_metrics_recomputed_independently(run):
     succ = (p == y) & (pa != y)
     assert m["n_successful"] == succ.sum().item()
     labels = [0] * 48 + [1] * int(succ.sum())
-    assert m["detection_auc"] == pytest.approx(roc_auc_score(labels, torch.cat([s_clean, s_adv[succ]]).numpy()))
+    assert m["detection_auc"] == pytest.approx(
+        roc_auc_score(labels, torch.cat([s_clean, s_adv[succ]]).numpy())
+    )
     t = defence.threshold
     corrected = torch.where(s_adv > t, recon_pred, pa)
     assert m["corrected_accuracy"] == pytest.approx((corrected == y).float().mean().item())
@@ -74,8 +83,13 @@ def test_scale_caps_attack_steps(run):
     case = results["none|pgd-linf|eps=0.2|grey-box"][0]
     assert engine.attack_params(case)["steps"] == 5
     # a query attack keeps its query budget: 5 queries would make Square a no-op
-    square = Case(suite := tiny_suite(attacks=[Attack("square", eps=0.1, steps=300)]), suite.defences[0],
-                  suite.attacks[0], 0.1, "grey-box")
+    square = Case(
+        suite := tiny_suite(attacks=[Attack("square", eps=0.1, steps=300)]),
+        suite.defences[0],
+        suite.attacks[0],
+        0.1,
+        "grey-box",
+    )
     assert engine.attack_params(square)["steps"] == 300
 
 
@@ -92,9 +106,15 @@ def test_warm_run_reuses_disk_cache_and_gives_same_metrics(run):
 
 def test_threshold_miss_reported(run):
     engine, _, _, _ = run
-    suite = tiny_suite(thresholds=[Thresholds(corrected_accuracy=1.0), Thresholds(defence="ae-kl", detection_auc=0.0)])
+    suite = tiny_suite(
+        thresholds=[Thresholds(corrected_accuracy=1.0), Thresholds(defence="ae-kl", detection_auc=0.0)]
+    )
     res = engine.evaluate(suite.cases()[0])
-    assert res.failures and "corrected_accuracy" in res.failures[0] and "bar: corrected_accuracy >= 1" in res.failures[0]
+    assert (
+        res.failures
+        and "corrected_accuracy" in res.failures[0]
+        and "bar: corrected_accuracy >= 1" in res.failures[0]
+    )
 
 
 def test_classifier_with_nan_output_rejected(tmp_path):
@@ -125,8 +145,9 @@ def test_classifier_returning_probabilities_is_an_error_unless_declared(tmp_path
     suite = tiny_suite(classifier=factory, defences=["none"], attacks=[Attack("fgsm", eps=0.1)])
     with pytest.raises(ModelContractError, match="returns probabilities.*outputs='probabilities'"):
         engine.evaluate(suite.cases()[0])
-    declared = tiny_suite(classifier=factory, defences=["none"], attacks=[Attack("fgsm", eps=0.1)],
-                          outputs="probabilities")
+    declared = tiny_suite(
+        classifier=factory, defences=["none"], attacks=[Attack("fgsm", eps=0.1)], outputs="probabilities"
+    )
     res = engine.evaluate(declared.cases()[0])
     assert res.metrics["clean_accuracy"] is not None
 
@@ -168,8 +189,12 @@ def test_warm_family_case_is_read_not_recomputed(tmp_path, monkeypatch):
     """A family (worst-case) case is stored too: a warm run takes its metrics from disk."""
     import robustcheck.adaptive_eval as AE
 
-    suite = tiny_suite(defences=["none"], attacks=[Attack("fgsm", eps=0.1), Attack("pgd-linf", eps=0.1, steps=3)],
-                       threat_models=["grey-box"], families={"fam": ["fgsm", "pgd-linf"]})
+    suite = tiny_suite(
+        defences=["none"],
+        attacks=[Attack("fgsm", eps=0.1), Attack("pgd-linf", eps=0.1, steps=3)],
+        threat_models=["grey-box"],
+        families={"fam": ["fgsm", "pgd-linf"]},
+    )
     [fam] = [c for c in suite.cases() if "family=" in c.id]
     cold = Engine(device="cpu", scale="smoke", cache_dir=str(tmp_path)).evaluate(fam).metrics
 

@@ -7,8 +7,10 @@ from robustcheck import Attack, Scale, Suite
 from robustcheck.attacks import ATTACKS
 from robustcheck.engine import Engine
 
-TINY = {s: Scale(n_samples=32, train_limit=1200, classifier_epochs=3, defence_epochs=1, attack_steps=10)
-        for s in ("smoke", "default", "paper")}
+TINY = {
+    s: Scale(n_samples=32, train_limit=1200, classifier_epochs=3, defence_epochs=1, attack_steps=10)
+    for s in ("smoke", "default", "paper")
+}
 
 
 def test_minimisation_attack_runs_once_and_is_projected_per_eps(monkeypatch):
@@ -21,8 +23,9 @@ def test_minimisation_attack_runs_once_and_is_projected_per_eps(monkeypatch):
         return original(self, model, x, y, eps, target)
 
     monkeypatch.setattr(cls, "run", counting_run)
-    suite = Suite(name="tiny-min", defences=["none"], attacks=[Attack("deepfool", eps=[0.5, 1.0, 20.0])],
-                  scales=TINY)
+    suite = Suite(
+        name="tiny-min", defences=["none"], attacks=[Attack("deepfool", eps=[0.5, 1.0, 20.0])], scales=TINY
+    )
     engine = Engine(device="cpu", scale="smoke", cache_dir=None)
     results = {c.eps: engine.evaluate(c) for c in suite.cases()}
     assert calls == [None]  # one batch, one run, no ε passed to a minimisation attack

@@ -10,18 +10,20 @@ from pathlib import Path
 import pytest
 import torch
 
-from defences import DEFENCES, BaseDefence
-from defences.registry import check_defence_class
 from robustcheck import ConfigError, Defence, Scale, register_defence
 from robustcheck.api import build_case, evaluate
+from robustcheck.defences import DEFENCES, BaseDefence
+from robustcheck.defences.registry import check_defence_class
 from robustcheck.engine import Engine
 from robustcheck.errors import ModelContractError
 from robustcheck.metrics import METRICS, register_metric
 from robustcheck.registry import Registry
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = {s: Scale(n_samples=32, train_limit=300, classifier_epochs=1, defence_epochs=1, attack_steps=3)
-        for s in ("smoke", "default", "paper")}
+TINY = {
+    s: Scale(n_samples=32, train_limit=300, classifier_epochs=1, defence_epochs=1, attack_steps=3)
+    for s in ("smoke", "default", "paper")
+}
 
 
 class Squash(BaseDefence):
@@ -42,12 +44,15 @@ def test_decorator_registers_and_checks_protocol():
         DEFENCES.unregister("test-squash")
 
 
-@pytest.mark.parametrize("attrs, msg", [
-    ({"is_detector": True}, "declares is_detector = True but does not implement score"),
-    ({"is_purifier": True}, "declares is_purifier = True but does not implement purify"),
-    ({"trainable": True, "is_purifier": True, "purify": lambda self, x: x}, "does not implement fit"),
-    ({}, "declares neither is_detector nor is_purifier"),
-])
+@pytest.mark.parametrize(
+    "attrs, msg",
+    [
+        ({"is_detector": True}, "declares is_detector = True but does not implement score"),
+        ({"is_purifier": True}, "declares is_purifier = True but does not implement purify"),
+        ({"trainable": True, "is_purifier": True, "purify": lambda self, x: x}, "does not implement fit"),
+        ({}, "declares neither is_detector nor is_purifier"),
+    ],
+)
 def test_missing_required_method_is_rejected_at_registration(attrs, msg):
     bad = type("Bad", (BaseDefence,), attrs)
     with pytest.raises(ConfigError, match=msg):
@@ -56,20 +61,22 @@ def test_missing_required_method_is_rejected_at_registration(attrs, msg):
 
 
 def test_non_defence_class_rejected():
-    with pytest.raises(ConfigError, match="must subclass defences.BaseDefence"):
+    with pytest.raises(ConfigError, match="must subclass robustcheck.defences.BaseDefence"):
         check_defence_class("x", int)
 
 
 def test_entry_point_discovery(tmp_path, monkeypatch):
     pkg = tmp_path / "ep_defence_pkg.py"
-    pkg.write_text(textwrap.dedent('''
-        from defences import BaseDefence
+    pkg.write_text(
+        textwrap.dedent("""
+        from robustcheck.defences import BaseDefence
         class Halve(BaseDefence):
             name = "halve"
             is_purifier = True
             def purify(self, x):
                 return x / 2
-    '''))
+    """)
+    )
     dist = tmp_path / "ep_defence_pkg-1.0.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: ep-defence-pkg\nVersion: 1.0\n")
@@ -81,7 +88,9 @@ def test_entry_point_discovery(tmp_path, monkeypatch):
     # a broken entry point gives one clear error naming it
     (dist / "entry_points.txt").write_text("[robustcheck.defences]\nbroken = ep_defence_pkg:Missing\n")
     reg2 = Registry("defence", entry_point_group="robustcheck.defences", validator=check_defence_class)
-    with pytest.raises(ConfigError, match="defence 'broken': cannot load entry point 'ep_defence_pkg:Missing'"):
+    with pytest.raises(
+        ConfigError, match="defence 'broken': cannot load entry point 'ep_defence_pkg:Missing'"
+    ):
         reg2.list()
     sys.modules.pop("ep_defence_pkg", None)
 
@@ -119,8 +128,14 @@ def test_wrong_shape_dtype_and_nan_scores_are_caught(tmp_path):
 
 
 def test_evaluate_function_returns_metrics(tmp_path):
-    m = evaluate("none", "fgsm", eps=0.2, engine=Engine(device="cpu", scale="smoke", cache_dir=str(tmp_path)),
-                 scales=TINY, thresholds={"corrected_accuracy": 1.0})
+    m = evaluate(
+        "none",
+        "fgsm",
+        eps=0.2,
+        engine=Engine(device="cpu", scale="smoke", cache_dir=str(tmp_path)),
+        scales=TINY,
+        thresholds={"corrected_accuracy": 1.0},
+    )
     assert m.corrected_accuracy == m["corrected_accuracy"] <= m.clean_accuracy
     assert m.failures and "corrected_accuracy" in m.failures[0]
     with pytest.raises(AttributeError, match="no metric 'accuracyy'"):
@@ -135,7 +150,7 @@ def test_register_metric_direction():
     del METRICS["test_gap"]
 
 
-HOOK_CONFTEST = '''
+HOOK_CONFTEST = """
 from robustcheck.metrics import register_metric
 
 register_metric("robust_gap", higher_is_better=False, description="clean - corrected")
@@ -148,15 +163,15 @@ def pytest_robustcheck_metrics(config, case, metrics):
 
 def pytest_robustcheck_machine_info(config, machine_info):
     machine_info["team"] = "vision"
-'''
+"""
 
-HOOK_SUITE = '''
+HOOK_SUITE = """
 from robustcheck import Attack, Scale, Suite, Thresholds
 TINY = {s: Scale(n_samples=32, train_limit=300, classifier_epochs=1, defence_epochs=1, attack_steps=3)
         for s in ("smoke", "default", "paper")}
 SUITE = Suite(name="hooked", attacks=[Attack("fgsm", eps=[0.1, 0.3])], scales=TINY,
               thresholds=[Thresholds(robust_gap=-1.0)])
-'''
+"""
 
 
 def test_hooks_filter_cases_add_metrics_and_machine_info(pytester, tmp_path_factory):
@@ -182,7 +197,12 @@ def test_example_project_runs_at_smoke_scale(pytester, tmp_path_factory):
     """The worked example in examples/bitdepth: its unit tests, its suite and its fixture-based test."""
     shutil.copytree(ROOT / "examples" / "bitdepth", pytester.path, dirs_exist_ok=True)
     cache = tmp_path_factory.mktemp("cache")
-    result = pytester.runpytest_subprocess("--robustcheck", "--robustcheck-scale=smoke",
-                                           f"--robustcheck-cache-dir={cache}", "-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess(
+        "--robustcheck",
+        "--robustcheck-scale=smoke",
+        f"--robustcheck-cache-dir={cache}",
+        "-p",
+        "no:cacheprovider",
+    )
     result.assert_outcomes(passed=16)
     result.stdout.fnmatch_lines(["*robustcheck: bitdepth (scale=smoke)*"])

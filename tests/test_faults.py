@@ -26,7 +26,7 @@ from robustcheck.cache import (
 from robustcheck.errors import ConfigError
 
 # ------------------------------------------------------------------------------------------ locks
-HOLDER = textwrap.dedent('''
+HOLDER = textwrap.dedent("""
     import os, sys, time
     from robustcheck.cache import DiskCache
 
@@ -43,12 +43,15 @@ HOLDER = textwrap.dedent('''
     print("locked", flush=True)
     time.sleep(hold)
     lock.release()
-''')
+""")
 
 
 def _holder(root, hold: float, mode: str = "hold", timeout: float = 60.0) -> tuple[subprocess.Popen, str]:
-    p = subprocess.Popen([sys.executable, "-c", HOLDER, str(root), str(hold), mode, str(timeout)],
-                         stdout=subprocess.PIPE, text=True)
+    p = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(root), str(hold), mode, str(timeout)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     line = p.stdout.readline()
     assert line.startswith("locked"), line
     return p, line
@@ -170,10 +173,15 @@ def _plant_symlink(p):
     p.symlink_to(target)
 
 
-PLANTS = {"empty dict": (_plant_empty, "it is an empty dict"), "folder": (_plant_folder, "is a folder"),
-          "truncated": (_plant_truncated, "cannot be loaded"), "list": (_plant_list, "it is a list, not a dict"),
-          "int keys": (_plant_int_keys, "key 1 is not a string"), "garbage": (_plant_garbage, "cannot be loaded"),
-          "symlink": (_plant_symlink, "is not a regular file")}
+PLANTS = {
+    "empty dict": (_plant_empty, "it is an empty dict"),
+    "folder": (_plant_folder, "is a folder"),
+    "truncated": (_plant_truncated, "cannot be loaded"),
+    "list": (_plant_list, "it is a list, not a dict"),
+    "int keys": (_plant_int_keys, "key 1 is not a string"),
+    "garbage": (_plant_garbage, "cannot be loaded"),
+    "symlink": (_plant_symlink, "is not a regular file"),
+}
 
 
 @pytest.mark.parametrize("plant", sorted(PLANTS))
@@ -199,10 +207,12 @@ def test_entry_of_the_wrong_structure_for_the_caller_is_dropped(tmp_path):
     module = nn.Linear(3, 2)
     validate = state_dict_validator(module)
     cache = DiskCache(tmp_path)
-    for planted in ({"weight": torch.zeros(5, 5), "bias": torch.zeros(2)},  # wrong shape
-                    {"weight": torch.zeros(2, 3)},  # a key missing
-                    {"weight": torch.zeros(2, 3, dtype=torch.float64), "bias": torch.zeros(2)},  # wrong dtype
-                    {"weight": "zeros", "bias": torch.zeros(2)}):  # not a tensor
+    for planted in (
+        {"weight": torch.zeros(5, 5), "bias": torch.zeros(2)},  # wrong shape
+        {"weight": torch.zeros(2, 3)},  # a key missing
+        {"weight": torch.zeros(2, 3, dtype=torch.float64), "bias": torch.zeros(2)},  # wrong dtype
+        {"weight": "zeros", "bias": torch.zeros(2)},
+    ):  # not a tensor
         cache.path("defences", "k").parent.mkdir(parents=True, exist_ok=True)
         torch.save(planted, cache.path("defences", "k"))
         calls: list[int] = []
@@ -243,14 +253,14 @@ def test_a_file_in_place_of_a_kind_folder_is_removed(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------ through pytest
-SUITE = '''
+SUITE = """
 from robustcheck import Attack, Scale, Suite
 
 TINY = {s: Scale(n_samples=16, train_limit=64, classifier_epochs=1, defence_epochs=1, attack_steps=2)
         for s in ("smoke", "default", "paper")}
 SUITE = Suite(name="tiny", defences=["none"], attacks=[Attack("fgsm", eps=0.1)], threat_models=["grey-box"],
               scales=TINY, indicators=False)
-'''
+"""
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -273,7 +283,13 @@ def project(pytester):
 
 def test_planted_entries_are_reported_in_the_terminal_summary(project):
     cache = project.path / "cache"
-    args = ["--robustcheck", "--robustcheck-scale=smoke", f"--robustcheck-cache-dir={cache}", "-p", "no:cacheprovider"]
+    args = [
+        "--robustcheck",
+        "--robustcheck-scale=smoke",
+        f"--robustcheck-cache-dir={cache}",
+        "-p",
+        "no:cacheprovider",
+    ]
     project.runpytest(*args).assert_outcomes(passed=1)
     [clf] = (cache / "classifiers").glob("*.pt")
     [adv] = (cache / "metrics").glob("*.pt")  # the stored case: a warm run reads only this (and the models)
@@ -282,26 +298,39 @@ def test_planted_entries_are_reported_in_the_terminal_summary(project):
     adv.mkdir()
     result = project.runpytest(*args)
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines([
-        (f"robustcheck: cache entry classifiers/{clf.name} does not have the expected structure (it is an empty "
-        f"dict); dropped it and computed it again"),
-        f"robustcheck: cache entry metrics/{adv.name} is a folder, not a file; dropped it and computed it again",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            (
+                f"robustcheck: cache entry classifiers/{clf.name} does not have the expected structure (it is an empty "
+                f"dict); dropped it and computed it again"
+            ),
+            f"robustcheck: cache entry metrics/{adv.name} is a folder, not a file; dropped it and computed it again",
+        ]
+    )
     assert clf.is_file() and adv.is_file() and len(torch.load(clf, weights_only=True)) > 0
 
 
 # ------------------------------------------------------------------------------------------ folders
 def test_cache_or_results_folder_that_is_a_file_is_one_usage_error(project):
     (project.path / "afile").write_text("x")
-    for opt in ("--robustcheck-cache-dir=afile", "--robustcheck-cache-dir=afile/sub",
-                "--robustcheck-results-dir=afile"):
+    for opt in (
+        "--robustcheck-cache-dir=afile",
+        "--robustcheck-cache-dir=afile/sub",
+        "--robustcheck-results-dir=afile",
+    ):
         result = project.runpytest("--robustcheck", opt, "-p", "no:cacheprovider")
         assert result.ret == pytest.ExitCode.USAGE_ERROR
         what = "results" if "results" in opt else "cache"
         it = "it" if opt.endswith("=afile") else "*/afile"
-        result.stderr.fnmatch_lines([(f"ERROR: the robustcheck {what} folder */{opt.split('=')[1]} cannot be used: "
-                                     f"{it} is a file, not a folder; remove or rename */afile or point "
-                                     f"--robustcheck-{what}-dir at another folder")])
+        result.stderr.fnmatch_lines(
+            [
+                (
+                    f"ERROR: the robustcheck {what} folder */{opt.split('=')[1]} cannot be used: "
+                    f"{it} is a file, not a folder; remove or rename */afile or point "
+                    f"--robustcheck-{what}-dir at another folder"
+                )
+            ]
+        )
         assert "Traceback" not in result.stdout.str() + result.stderr.str()
 
 
@@ -322,9 +351,15 @@ def test_unwritable_folders_are_one_usage_error_in_process(project, monkeypatch)
     (project.path / "ro").mkdir()
     result = project.runpytest("--robustcheck", "--robustcheck-cache-dir=ro", "-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines([("ERROR: the robustcheck cache folder */ro cannot be used (Permission denied); make "
-                                 "it readable and writable (chmod -R u+rwX */ro) or point --robustcheck-cache-dir at "
-                                 "another folder")])
+    result.stderr.fnmatch_lines(
+        [
+            (
+                "ERROR: the robustcheck cache folder */ro cannot be used (Permission denied); make "
+                "it readable and writable (chmod -R u+rwX */ro) or point --robustcheck-cache-dir at "
+                "another folder"
+            )
+        ]
+    )
 
 
 def _unprivileged(tmp_path) -> list[str]:
@@ -337,7 +372,9 @@ def _unprivileged(tmp_path) -> list[str]:
     prefix = [setpriv, "--bounding-set=-dac_override,-dac_read_search", "--"]
     probe = tmp_path / "probe-ro"
     probe.mkdir(mode=0o500)
-    r = subprocess.run([*prefix, sys.executable, "-c", f"open({str(probe / 'x')!r}, 'w')"], capture_output=True, check=False)
+    r = subprocess.run(
+        [*prefix, sys.executable, "-c", f"open({str(probe / 'x')!r}, 'w')"], capture_output=True, check=False
+    )
     if r.returncode == 0:
         pytest.skip("cannot drop the root capabilities that bypass file permissions here")
     return prefix
@@ -356,15 +393,32 @@ def test_read_only_or_unreadable_folder_is_one_clear_error(tmp_path, which, mode
     folder.chmod(mode)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     try:
-        r = subprocess.run([*prefix, sys.executable, "-m", "pytest", "--robustcheck", f"--robustcheck-{which}-dir={which}",
-                            "-p", "no:cacheprovider"], cwd=proj, capture_output=True, text=True, env=env, timeout=300,
-                           check=False)
+        r = subprocess.run(
+            [
+                *prefix,
+                sys.executable,
+                "-m",
+                "pytest",
+                "--robustcheck",
+                f"--robustcheck-{which}-dir={which}",
+                "-p",
+                "no:cacheprovider",
+            ],
+            cwd=proj,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+            check=False,
+        )
     finally:
         folder.chmod(0o700)
     out = r.stdout + r.stderr
     assert r.returncode == pytest.ExitCode.USAGE_ERROR, out
-    assert f"ERROR: the robustcheck {which} folder {folder} cannot be used (Permission denied); make it readable and " \
-           f"writable (chmod -R u+rwX {folder}) or point --robustcheck-{which}-dir at another folder" in out
+    assert (
+        f"ERROR: the robustcheck {which} folder {folder} cannot be used (Permission denied); make it readable and "
+        f"writable (chmod -R u+rwX {folder}) or point --robustcheck-{which}-dir at another folder" in out
+    )
     assert "Traceback" not in out and "INTERNALERROR" not in out and out.count("ERROR: ") == 1
 
 
@@ -376,10 +430,19 @@ def test_engine_drops_a_planted_state_dict_of_the_wrong_shape(tmp_path):
     from robustcheck import Attack, Scale, Suite
     from robustcheck.engine import Engine
 
-    tiny = {s: Scale(n_samples=16, train_limit=100, classifier_epochs=1, defence_epochs=1, attack_steps=2)
-            for s in ("smoke", "default", "paper")}
-    suite = Suite(name="planted", dataset="digits-8x8", classifier="shape-cnn", defences=["ae-kl"],
-                  attacks=[Attack("fgsm", eps=0.1)], scales=tiny, indicators=False)
+    tiny = {
+        s: Scale(n_samples=16, train_limit=100, classifier_epochs=1, defence_epochs=1, attack_steps=2)
+        for s in ("smoke", "default", "paper")
+    }
+    suite = Suite(
+        name="planted",
+        dataset="digits-8x8",
+        classifier="shape-cnn",
+        defences=["ae-kl"],
+        attacks=[Attack("fgsm", eps=0.1)],
+        scales=tiny,
+        indicators=False,
+    )
     case = suite.cases()[0]
     cold = Engine(device="cpu", scale="smoke", cache_dir=str(tmp_path)).evaluate(case).metrics
     for kind in ("classifiers", "defences"):

@@ -8,9 +8,9 @@ import torch
 from scipy.ndimage import median_filter as scipy_median
 from torch import nn
 
-from defences import DEFENCES
-from defences.feature_squeezing import median_filter, reduce_bit_depth
 from robustcheck.attacks import build_attack
+from robustcheck.defences import DEFENCES
+from robustcheck.defences.feature_squeezing import median_filter, reduce_bit_depth
 from robustcheck.errors import ConfigError
 
 

@@ -8,9 +8,9 @@ import pytest
 import torch
 from torch import nn
 
-from defences import DEFENCES
-from defences.ae_purifiers import bce_per_example, contractive_penalty
-from defences.vae_purifiers import elbo_terms, gaussian_kl
+from robustcheck.defences import DEFENCES
+from robustcheck.defences.ae_purifiers import bce_per_example, contractive_penalty
+from robustcheck.defences.vae_purifiers import elbo_terms, gaussian_kl
 from robustcheck.errors import ConfigError
 from tests.helpers import tiny_cnn
 
@@ -34,14 +34,20 @@ def test_elbo_terms_match_hand_computation():
 
 def _tiny_encoder():
     torch.manual_seed(0)
-    return nn.Sequential(nn.Conv2d(1, 3, 3, stride=2, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(3 * 3 * 3, 4))
+    return nn.Sequential(
+        nn.Conv2d(1, 3, 3, stride=2, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(3 * 3 * 3, 4)
+    )
 
 
 def test_contractive_penalty_exact_matches_autograd_jacobian():
     enc = _tiny_encoder()
     x = torch.rand(3, 1, 6, 6, generator=torch.Generator().manual_seed(1))
-    ref = torch.stack([torch.autograd.functional.jacobian(lambda v: enc(v.unsqueeze(0))[0], x[i]).pow(2).sum()
-                       for i in range(3)]).mean()
+    ref = torch.stack(
+        [
+            torch.autograd.functional.jacobian(lambda v: enc(v.unsqueeze(0))[0], x[i]).pow(2).sum()
+            for i in range(3)
+        ]
+    ).mean()
     ours = contractive_penalty(enc, x)
     assert ours.item() == pytest.approx(ref.item(), rel=1e-5)
     assert ours.requires_grad  # differentiable for training

@@ -20,7 +20,7 @@ import os
 
 import torch
 
-from defences import BaseDefence
+from robustcheck.defences import BaseDefence
 from robustcheck import Attack, Defence, Scale, Suite
 
 
@@ -97,8 +97,13 @@ def test_update_baseline_then_weakened_defence_fails_its_items(pytester, args, m
     # unchanged defence: the comparison passes (same seed, same metrics) and shows Δ 0
     same = pytester.runpytest(*args, "--robustcheck-compare-fail=corrected_accuracy:1%")
     same.assert_outcomes(passed=4)
-    same.stdout.fnmatch_lines(["*vs baseline robustcheck-baseline.json*", "*Δ vs base*",
-                               "*weak|fgsm|eps=0.1|grey-box*corrected +0.000*passed*"])
+    same.stdout.fnmatch_lines(
+        [
+            "*vs baseline robustcheck-baseline.json*",
+            "*Δ vs base*",
+            "*weak|fgsm|eps=0.1|grey-box*corrected +0.000*passed*",
+        ]
+    )
 
     suite_file = pytester.path / "mysuites" / "tiny.py"  # the team edits its defence's code
     suite_file.write_text(suite_file.read_text().replace("WEAKEN = 0.0", "WEAKEN = 1.0"))
@@ -106,11 +111,13 @@ def test_update_baseline_then_weakened_defence_fails_its_items(pytester, args, m
     weak.assert_outcomes(passed=2, failed=2)
     out = weak.stdout.str()
     assert "Traceback" not in out
-    weak.stdout.fnmatch_lines([
-        "*robustcheck case tiny[[]weak|fgsm|eps=0.1|grey-box[]] regressed against baseline robustcheck-baseline.json:*",
-        f"*corrected_accuracy: before {before:.4f}, after 0.*, tolerance 0.02 (higher is better)*",
-        "*reproduce: pytest --robustcheck*",
-    ])
+    weak.stdout.fnmatch_lines(
+        [
+            "*robustcheck case tiny[[]weak|fgsm|eps=0.1|grey-box[]] regressed against baseline robustcheck-baseline.json:*",
+            f"*corrected_accuracy: before {before:.4f}, after 0.*, tolerance 0.02 (higher is better)*",
+            "*reproduce: pytest --robustcheck*",
+        ]
+    )
     assert "detection_auc: before" not in out  # the detector itself did not get worse
     rec = _records(pytester.path / ".robustcheck" / "results")[-1]
     # which cases failed, from our run record (pytest's summary-line format is not ours to parse)
@@ -122,10 +129,15 @@ def test_update_baseline_then_weakened_defence_fails_its_items(pytester, args, m
     # the weakened defence is weaker, not broken: every integrity indicator computed for it stays quiet
     assert case["indicators"]["budget_violations"] == 0 and set(case["indicators"].values()) == {0.0}
     assert rec["compared_with"] == "baseline robustcheck-baseline.json"
-    assert rec["packages"]["torch"] and rec["tolerances"] == {"corrected_accuracy": "0.02", "detection_auc": "0.01"}
+    assert rec["packages"]["torch"] and rec["tolerances"] == {
+        "corrected_accuracy": "0.02",
+        "detection_auc": "0.01",
+    }
 
     # the same regression against saved run 1 (percent form), then the baseline is rewritten
-    vs_run = pytester.runpytest(*args, "--robustcheck-compare=1", "--robustcheck-compare-fail=corrected_accuracy:5%")
+    vs_run = pytester.runpytest(
+        *args, "--robustcheck-compare=1", "--robustcheck-compare-fail=corrected_accuracy:5%"
+    )
     vs_run.assert_outcomes(passed=2, failed=2)
     vs_run.stdout.fnmatch_lines(["*regressed against run 0001_*.json:*", "*tolerance 5% (higher is better)*"])
     pytester.runpytest(*args, "--robustcheck-update-baseline").assert_outcomes(passed=4)
@@ -138,17 +150,25 @@ def test_update_baseline_then_weakened_defence_fails_its_items(pytester, args, m
 def test_missing_baseline_says_how_to_create_one(pytester, args):
     result = pytester.runpytest(*args, "-k", "none and 0.05", "--robustcheck-compare")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines([
-        ("*no baseline at *robustcheck-baseline.json; create it from a run with "
-         "`pytest --robustcheck --robustcheck-update-baseline` and commit the file*")])
+    result.stdout.fnmatch_lines(
+        [
+            (
+                "*no baseline at *robustcheck-baseline.json; create it from a run with "
+                "`pytest --robustcheck --robustcheck-update-baseline` and commit the file*"
+            )
+        ]
+    )
 
 
-@pytest.mark.parametrize("value, message", [
-    ("corrected_accuracy:abc", "*tolerance 'abc' of 'corrected_accuracy' is not a number*"),
-    ("accuracy:0.1", "*unknown metric 'accuracy'; known: *corrected_accuracy*"),
-    ("detection_auc", "*'detection_auc' needs a tolerance, e.g. detection_auc:0.02 or detection_auc:1%*"),
-    ("detection_auc:-1", "*tolerance of 'detection_auc' must be a finite number >= 0*"),
-])
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("corrected_accuracy:abc", "*tolerance 'abc' of 'corrected_accuracy' is not a number*"),
+        ("accuracy:0.1", "*unknown metric 'accuracy'; known: *corrected_accuracy*"),
+        ("detection_auc", "*'detection_auc' needs a tolerance, e.g. detection_auc:0.02 or detection_auc:1%*"),
+        ("detection_auc:-1", "*tolerance of 'detection_auc' must be a finite number >= 0*"),
+    ],
+)
 def test_compare_fail_validated(pytester, args, value, message):
     result = pytester.runpytest(*args, f"--robustcheck-compare-fail={value}")
     result.stderr.fnmatch_lines([message])
@@ -186,8 +206,12 @@ def test_unwritable_results_dir_is_one_error_at_startup(pytester, args):
     (pytester.path / "blocked").write_text("a file, not a folder")
     result = pytester.runpytest(*args, "-k", "none and 0.05", "--robustcheck-results-dir=blocked")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["ERROR: the robustcheck results folder */blocked cannot be used: it is a file, not a "
-                                 "folder; remove or rename */blocked or point --robustcheck-results-dir at another folder"])
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: the robustcheck results folder */blocked cannot be used: it is a file, not a "
+            "folder; remove or rename */blocked or point --robustcheck-results-dir at another folder"
+        ]
+    )
     assert "Traceback" not in result.stdout.str() + result.stderr.str()
 
 
@@ -198,9 +222,11 @@ def test_xdist_equals_serial_with_junit(pytester, args, tmp_path, monkeypatch):
     # a subprocess imports this worktree's robustcheck, and trains into a fresh cache under the file lock
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
     fresh = [a for a in args if not a.startswith("--robustcheck-cache-dir")] + [
-        f"--robustcheck-cache-dir={tmp_path / 'cache'}"]
-    par = pytester.runpytest_subprocess(*fresh, "-n", "2", "--dist", "loadgroup", "--junitxml=out.xml",
-                                        "--robustcheck-results-dir=par")
+        f"--robustcheck-cache-dir={tmp_path / 'cache'}"
+    ]
+    par = pytester.runpytest_subprocess(
+        *fresh, "-n", "2", "--dist", "loadgroup", "--junitxml=out.xml", "--robustcheck-results-dir=par"
+    )
     par.assert_outcomes(passed=4)
     [s_rec] = _records(pytester.path / "serial")
     [p_rec] = _records(pytester.path / "par")  # exactly one record, written by the controller
@@ -223,7 +249,9 @@ def test_history_ordering_numbering_and_concurrent_writers(tmp_path):
     for i in range(3):
         history.save_run(tmp_path, {"suites": {}, "i": i})
     assert [history.load_run(p)["i"] for p in history.list_runs(tmp_path)] == [0, 1, 2]
-    threads = [threading.Thread(target=history.save_run, args=(tmp_path, {"suites": {}, "t": t})) for t in range(6)]
+    threads = [
+        threading.Thread(target=history.save_run, args=(tmp_path, {"suites": {}, "t": t})) for t in range(6)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -252,8 +280,10 @@ def test_killed_writer_leaves_no_record(tmp_path, monkeypatch):
 
 def test_direction_comes_from_metrics_registry():
     tol = history.parse_tolerances("attack_success_rate:0.05,corrected_accuracy:10%")
-    worse_asr, better_asr = (history.compare_metrics({"attack_success_rate": 0.5}, {"attack_success_rate": a}, tol)[0]
-                             for a in (0.6, 0.3))
+    worse_asr, better_asr = (
+        history.compare_metrics({"attack_success_rate": 0.5}, {"attack_success_rate": a}, tol)[0]
+        for a in (0.6, 0.3)
+    )
     assert worse_asr.regressed and not worse_asr.higher_is_better and not better_asr.regressed
     [d] = history.compare_metrics({"corrected_accuracy": 0.5}, {"corrected_accuracy": 0.44}, tol)
     assert d.regressed and "tolerance 10% (higher is better)" in d.describe()
@@ -281,11 +311,13 @@ def test_progress_bars_quiet_under_q_and_ci(pytester, args, monkeypatch, flags, 
 
     for k, v in env.items():
         monkeypatch.setenv(k, v)
-    pytester.makepyfile(test_progress=f"""
+    pytester.makepyfile(
+        test_progress=f"""
         from robustcheck import progress
         def test_it():
             assert progress.enabled() is {expected}
-    """)
+    """
+    )
     before = progress.get_forced()
     pytester.runpytest(*flags, "-p", "no:cacheprovider", "test_progress.py").assert_outcomes(passed=1)
     assert progress.get_forced() == before  # restored at unconfigure

@@ -11,19 +11,21 @@ import pytest
 import torch
 from torch import Tensor
 
-from defences.base import BaseDefence
 from robustcheck import Attack, Scale, Suite, Thresholds
 from robustcheck.api import evaluate
+from robustcheck.defences.base import BaseDefence
 from robustcheck.engine import Engine
 from robustcheck.errors import ConfigError, InconclusiveError
 from robustcheck.report import format_markdown, format_table
 
-TINY = {s: Scale(n_samples=32, train_limit=300, classifier_epochs=1, defence_epochs=1, attack_steps=3)
-        for s in ("smoke", "default", "paper")}
+TINY = {
+    s: Scale(n_samples=32, train_limit=300, classifier_epochs=1, defence_epochs=1, attack_steps=3)
+    for s in ("smoke", "default", "paper")
+}
 
 CANARY = '''
 import torch
-from defences.base import BaseDefence
+from robustcheck.defences.base import BaseDefence
 
 
 class MaskedRound(BaseDefence):
@@ -36,7 +38,9 @@ class MaskedRound(BaseDefence):
         return torch.round(x * 7) / 7
 '''
 
-SUITE = CANARY + '''
+SUITE = (
+    CANARY
+    + """
 from robustcheck import Attack, Defence, Scale, Suite, Thresholds
 
 TINY = {s: Scale(n_samples=32, train_limit=300, classifier_epochs=1, defence_epochs=1, attack_steps=3)
@@ -50,9 +54,12 @@ SUITE = Suite(
     scales=TINY,
     thresholds=[Thresholds(defence="masked-ok", allow_inconclusive=True)],
 )
-'''
+"""
+)
 
-FIXTURE_TEST = CANARY + '''
+FIXTURE_TEST = (
+    CANARY
+    + """
 from robustcheck import Scale
 
 TINY = {s: Scale(n_samples=32, train_limit=300, classifier_epochs=1, defence_epochs=1, attack_steps=3)
@@ -67,7 +74,8 @@ def test_masked_defence_allowed(robustcheck_evaluate):
     m = robustcheck_evaluate(MaskedRound, "pgd-linf", eps=0.1, threat="white-box", scales=TINY,
                              allow_inconclusive=True)
     assert m.status == "inconclusive-allowed"
-'''
+"""
+)
 
 
 class MaskedRound(BaseDefence):
@@ -96,12 +104,16 @@ def test_suite_case_with_masked_gradients_fails_as_inconclusive_and_opt_out_show
     pytester.mkdir("mysuites")
     pytester.path.joinpath("mysuites", "canary.py").write_text(SUITE)
     pytester.makeini("[pytest]\nrobustcheck_suite_files = mysuites/*.py\n")
-    result = pytester.runpytest("--robustcheck", f"--robustcheck-cache-dir={cache_dir}", "-p", "no:cacheprovider")
+    result = pytester.runpytest(
+        "--robustcheck", f"--robustcheck-cache-dir={cache_dir}", "-p", "no:cacheprovider"
+    )
     result.assert_outcomes(passed=1, failed=1)
     out = result.stdout.str()
     assert "canary[masked|pgd-linf|eps=0.1|white-box] is INCONCLUSIVE" in out
     assert "bpda_surrogate" in out and "allow_inconclusive" in out
-    assert "INCONCLUSIVE" in out and "[inconclusive-allowed]" in out and "passed (inconclusive allowed)" in out
+    assert (
+        "INCONCLUSIVE" in out and "[inconclusive-allowed]" in out and "passed (inconclusive allowed)" in out
+    )
     [rec] = list((pytester.path / ".robustcheck" / "results").glob("*.json"))
     cases = json.loads(rec.read_text())["suites"]["canary"]
     bad, ok = cases["masked|pgd-linf|eps=0.1|white-box"], cases["masked-ok|pgd-linf|eps=0.1|white-box"]
@@ -113,8 +125,13 @@ def test_suite_case_with_masked_gradients_fails_as_inconclusive_and_opt_out_show
 
 def test_fixture_fails_an_inconclusive_case(pytester, cache_dir):
     pytester.makepyfile(test_canary=FIXTURE_TEST)
-    result = pytester.runpytest("--robustcheck", f"--robustcheck-cache-dir={cache_dir}", "-p", "no:cacheprovider",
-                                "--robustcheck-scale=smoke")
+    result = pytester.runpytest(
+        "--robustcheck",
+        f"--robustcheck-cache-dir={cache_dir}",
+        "-p",
+        "no:cacheprovider",
+        "--robustcheck-scale=smoke",
+    )
     result.assert_outcomes(passed=1, failed=1)
     out = result.stdout.str()
     assert "is INCONCLUSIVE" in out and "shattered_gradients" in out and "bpda_surrogate" in out
@@ -125,35 +142,65 @@ def test_evaluate_raises_on_an_inconclusive_case_unless_allowed(cache_dir):
     with pytest.raises(InconclusiveError, match="shattered_gradients") as exc:
         evaluate(MaskedRound, "pgd-linf", eps=0.1, threat="white-box", scales=TINY, engine=engine)
     assert "bpda_surrogate" in str(exc.value) and exc.value.metrics.status == "inconclusive"
-    m = evaluate(MaskedRound, "pgd-linf", eps=0.1, threat="white-box", scales=TINY, engine=engine,
-                 allow_inconclusive=True)
+    m = evaluate(
+        MaskedRound,
+        "pgd-linf",
+        eps=0.1,
+        threat="white-box",
+        scales=TINY,
+        engine=engine,
+        allow_inconclusive=True,
+    )
     assert m.status == "inconclusive-allowed" and not m.failures
     assert m.gradient_masking == 1.0 and "shattered_gradients" in m.inconclusive
     # allowing only another indicator does not help
     with pytest.raises(InconclusiveError):
-        evaluate(MaskedRound, "pgd-linf", eps=0.1, threat="white-box", scales=TINY, engine=engine,
-                 allow_inconclusive=["eps_nonmonotone"])
+        evaluate(
+            MaskedRound,
+            "pgd-linf",
+            eps=0.1,
+            threat="white-box",
+            scales=TINY,
+            engine=engine,
+            allow_inconclusive=["eps_nonmonotone"],
+        )
 
 
 def test_allow_inconclusive_most_specific_wins_and_is_validated():
-    suite = Suite(name="sel", defences=["none", "ae-kl"], attacks=[Attack("fgsm", eps=[0.1, 0.3])],
-                  thresholds=[Thresholds(allow_inconclusive=True),
-                              Thresholds(defence="ae-kl", eps=0.3, allow_inconclusive=False),
-                              Thresholds(defence="ae-kl", allow_inconclusive=["noise_as_strong"])])
+    suite = Suite(
+        name="sel",
+        defences=["none", "ae-kl"],
+        attacks=[Attack("fgsm", eps=[0.1, 0.3])],
+        thresholds=[
+            Thresholds(allow_inconclusive=True),
+            Thresholds(defence="ae-kl", eps=0.3, allow_inconclusive=False),
+            Thresholds(defence="ae-kl", allow_inconclusive=["noise_as_strong"]),
+        ],
+    )
     allowed = {c.id: c.allowed_inconclusive("default") for c in suite.cases()}
     assert "shattered_gradients" in allowed["none|fgsm|eps=0.1|grey-box"]
     assert allowed["ae-kl|fgsm|eps=0.1|grey-box"] == {"noise_as_strong"}
     assert allowed["ae-kl|fgsm|eps=0.3|grey-box"] == frozenset()
-    assert Suite(name="d", attacks=[Attack("fgsm", eps=0.1)]).cases()[0].allowed_inconclusive("default") == set()
+    assert (
+        Suite(name="d", attacks=[Attack("fgsm", eps=0.1)]).cases()[0].allowed_inconclusive("default") == set()
+    )
     with pytest.raises(ConfigError, match="allow_inconclusive"):
         Thresholds(allow_inconclusive=["not_an_indicator"])
 
 
 def test_report_shows_inconclusive_and_allowed():
     m = {"shattered_gradients": 1.0, "gradient_masking": 1.0, "budget_violations": 0.0}
-    recs = [{"case": "a", "metrics": m, "outcome": "FAILED", "status": "inconclusive", "suite": "s"},
-            {"case": "b", "metrics": m, "outcome": "passed", "status": "inconclusive-allowed", "suite": "s",
-             "inconclusive_allowed": ["shattered_gradients"]}]
+    recs = [
+        {"case": "a", "metrics": m, "outcome": "FAILED", "status": "inconclusive", "suite": "s"},
+        {
+            "case": "b",
+            "metrics": m,
+            "outcome": "passed",
+            "status": "inconclusive-allowed",
+            "suite": "s",
+            "inconclusive_allowed": ["shattered_gradients"],
+        },
+    ]
     table = format_table(recs)
     assert "shattered [inconclusive]" in table and "INCONCLUSIVE" in table
     assert "shattered [inconclusive-allowed]" in table and "passed (inconclusive allowed)" in table
@@ -164,8 +211,14 @@ def test_report_shows_inconclusive_and_allowed():
 def test_switching_every_check_off_is_shown_not_silent(cache_dir):
     """Suite(indicators=False) is a suite-wide opt-out: no case can be inconclusive, so each case says so."""
     engine = Engine(device="cpu", scale="smoke", cache_dir=str(cache_dir))
-    suite = Suite(name="off", defences=[MaskedRound], attacks=[Attack("pgd-linf", eps=0.1)],
-                  threat_models=["white-box"], scales=TINY, indicators=False)
+    suite = Suite(
+        name="off",
+        defences=[MaskedRound],
+        attacks=[Attack("pgd-linf", eps=0.1)],
+        threat_models=["white-box"],
+        scales=TINY,
+        indicators=False,
+    )
     res = engine.evaluate(suite.cases()[0])
     assert res.passed and res.metrics["indicators_off"] == 1.0
     record = {"case": res.case_id, "metrics": res.metrics, "status": res.status, "outcome": "passed"}

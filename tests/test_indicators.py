@@ -9,17 +9,19 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from defences.base import BaseDefence
 from robustcheck import Attack, Scale, Suite
 from robustcheck import adaptive_eval as AE
 from robustcheck import indicators as I
 from robustcheck.attacks import ATTACKS
 from robustcheck.attacks.base import BaseAttack
+from robustcheck.defences.base import BaseDefence
 from robustcheck.engine import Engine
 from tests.helpers import trained_tiny
 
-TINY = {s: Scale(n_samples=48, train_limit=300, classifier_epochs=1, defence_epochs=1, attack_steps=5)
-        for s in ("smoke", "default", "paper")}
+TINY = {
+    s: Scale(n_samples=48, train_limit=300, classifier_epochs=1, defence_epochs=1, attack_steps=5)
+    for s in ("smoke", "default", "paper")
+}
 
 
 # ---------------------------------------------------------------------------- pure functions
@@ -42,8 +44,13 @@ def test_unbounded_probe_starts_from_the_test_inputs(monkeypatch):
     monkeypatch.setattr(AE, "build_attack", spy)
     model, _, _ = trained_tiny(n=200, epochs=1)
     engine = Engine(device="cpu", scale="smoke", cache_dir=None)
-    suite = Suite(name="unb", classifier=lambda: model, attacks=[Attack("pgd-l2", eps=1.0)],
-                  threat_models=["white-box"], scales=TINY)
+    suite = Suite(
+        name="unb",
+        classifier=lambda: model,
+        attacks=[Attack("pgd-l2", eps=1.0)],
+        threat_models=["white-box"],
+        scales=TINY,
+    )
     engine.evaluate(suite.cases()[0])
     [probe] = [p for p in seen["pgd-l2"] if p.get("steps") == AE.UNBOUNDED_STEPS]
     assert probe.get("random_start") is False
@@ -61,20 +68,29 @@ def test_score_gradient_health_flags_a_quantised_score():
 
 def test_noise_as_strong():
     assert I.noise_as_strong(0.95, 0.70, 0.95, 64) == 1.0  # noise beats the attack: broken
-    assert I.noise_as_strong(0.90, 0.92, 0.95, 64) == 0.0  # both do little: robust or broken, left to other probes
+    assert (
+        I.noise_as_strong(0.90, 0.92, 0.95, 64) == 0.0
+    )  # both do little: robust or broken, left to other probes
     assert I.noise_as_strong(0.30, 0.92, 0.95, 64) == 0.0  # attack clearly stronger
     assert I.noise_as_strong(0.05, 0.20, 0.95, 64) is None  # noise itself destroys accuracy: no verdict
     assert I.noise_as_strong(None, 0.9, 0.95, 64) is None
 
 
 def test_inconclusive_reasons_name_the_indicator_and_the_fix():
-    m = {"gradient_masking": 1.0, "shattered_gradients": 1.0, "unbounded_not_zero": 0.0, "silent_success": None,
-         "eps_nonmonotone": 0.0}
+    m = {
+        "gradient_masking": 1.0,
+        "shattered_gradients": 1.0,
+        "unbounded_not_zero": 0.0,
+        "silent_success": None,
+        "eps_nonmonotone": 0.0,
+    }
     r = I.inconclusive_reasons(m)
     assert list(r) == ["shattered_gradients"]  # gradient_masking is reported through its raised part
     assert "bpda_surrogate" in r["shattered_gradients"] and "stochastic = True" in r["shattered_gradients"]
-    assert I.inconclusive_reasons({"noise_as_strong": 1.0, "adaptive_weaker": 1.0}).keys() == \
-        {"noise_as_strong", "adaptive_weaker"}
+    assert I.inconclusive_reasons({"noise_as_strong": 1.0, "adaptive_weaker": 1.0}).keys() == {
+        "noise_as_strong",
+        "adaptive_weaker",
+    }
     assert I.inconclusive_reasons({"iterative_weaker": float("nan")}).keys() == {"iterative_weaker"}
     assert I.inconclusive_reasons({"budget_violations": 0.0, "eps_nonmonotone": 0.0}) == {}
     assert I.gradient_masking(0.0, 0.0, None, 1.0) == 1.0  # the score path counts
@@ -92,23 +108,38 @@ class _Det(BaseDefence):
 def _family_engine(monkeypatch, metrics_by_case, detector):
     """An engine whose base metrics are given (black-box cases: only the family indicators run)."""
     engine = Engine(device="cpu", scale="smoke", cache_dir=None)
-    suite = Suite(name="fam", attacks=[Attack("fgsm", eps=[0.1, 0.3]), Attack("pgd-linf", eps=0.3)],
-                  threat_models=["black-box"], scales=TINY)
+    suite = Suite(
+        name="fam",
+        attacks=[Attack("fgsm", eps=[0.1, 0.3]), Attack("pgd-linf", eps=0.3)],
+        threat_models=["black-box"],
+        scales=TINY,
+    )
     n = 100
     monkeypatch.setattr(engine, "base_metrics", lambda c: metrics_by_case[(c.attack.name, c.eps)])
-    monkeypatch.setattr(engine, "case_inputs", lambda c: (torch.zeros(n, 1, 28, 28), torch.zeros(n).long(), None))
+    monkeypatch.setattr(
+        engine, "case_inputs", lambda c: (torch.zeros(n, 1, 28, 28), torch.zeros(n).long(), None)
+    )
     monkeypatch.setattr(engine, "defence", lambda s, c: (_Det() if detector else BaseDefence(), "k"))
     return engine, {c.id: c for c in suite.cases()}
 
 
 def _m(corrected, defended, asr, threshold=0.5):
-    return {"corrected_accuracy": corrected, "defended_rate": defended, "adaptive_success_rate": asr,
-            "clean_accuracy": 1.0, "threshold": threshold}
+    return {
+        "corrected_accuracy": corrected,
+        "defended_rate": defended,
+        "adaptive_success_rate": asr,
+        "clean_accuracy": 1.0,
+        "threshold": threshold,
+    }
 
 
 def test_eps_monotonicity_on_a_detector_compares_adaptive_success_not_defended_rate(monkeypatch):
     # a detector flags more as ε grows: defended_rate rises legitimately, while success also rises
-    m = {("fgsm", 0.1): _m(0.6, 0.50, 0.30), ("fgsm", 0.3): _m(0.2, 0.90, 0.40), ("pgd-linf", 0.3): _m(0.1, 0.9, 0.5)}
+    m = {
+        ("fgsm", 0.1): _m(0.6, 0.50, 0.30),
+        ("fgsm", 0.3): _m(0.2, 0.90, 0.40),
+        ("pgd-linf", 0.3): _m(0.1, 0.9, 0.5),
+    }
     engine, cases = _family_engine(monkeypatch, m, detector=True)
     assert AE.indicators(engine, cases["none|fgsm|eps=0.3|black-box"])["eps_nonmonotone"] == 0.0
     # success falling with ε is the failure
@@ -117,16 +148,22 @@ def test_eps_monotonicity_on_a_detector_compares_adaptive_success_not_defended_r
 
 
 def test_eps_monotonicity_without_detector_compares_corrected_accuracy(monkeypatch):
-    m = {("fgsm", 0.1): _m(0.5, 0.5, 0.5, None), ("fgsm", 0.3): _m(0.8, 0.8, 0.2, None),
-         ("pgd-linf", 0.3): _m(0.1, 0.1, 0.9, None)}
+    m = {
+        ("fgsm", 0.1): _m(0.5, 0.5, 0.5, None),
+        ("fgsm", 0.3): _m(0.8, 0.8, 0.2, None),
+        ("pgd-linf", 0.3): _m(0.1, 0.1, 0.9, None),
+    }
     engine, cases = _family_engine(monkeypatch, m, detector=False)
     assert AE.indicators(engine, cases["none|fgsm|eps=0.3|black-box"])["eps_nonmonotone"] == 1.0
 
 
 def test_iterative_vs_single_step_on_a_detector_compares_adaptive_success(monkeypatch):
     # PGD gets more x' misclassified and unflagged than FGSM, though more of them are flagged too
-    m = {("fgsm", 0.1): _m(0.6, 0.5, 0.3), ("fgsm", 0.3): _m(0.4, 0.60, 0.30),
-         ("pgd-linf", 0.3): _m(0.1, 0.95, 0.50)}
+    m = {
+        ("fgsm", 0.1): _m(0.6, 0.5, 0.3),
+        ("fgsm", 0.3): _m(0.4, 0.60, 0.30),
+        ("pgd-linf", 0.3): _m(0.1, 0.95, 0.50),
+    }
     engine, cases = _family_engine(monkeypatch, m, detector=True)
     assert AE.indicators(engine, cases["none|pgd-linf|eps=0.3|black-box"])["iterative_weaker"] == 0.0
     m[("pgd-linf", 0.3)] = _m(0.1, 0.95, 0.05)
@@ -198,7 +235,9 @@ class UnmovedAdaptive(Unmoved):
     name = "test-unmoved-adaptive"
     needs_defence = True
 
-    def __init__(self, *, steps: int = 10, targeted: bool = False, seed: int = 0, batch_size: int = 250) -> None:
+    def __init__(
+        self, *, steps: int = 10, targeted: bool = False, seed: int = 0, batch_size: int = 250
+    ) -> None:
         super().__init__(targeted=targeted, seed=seed, batch_size=batch_size)
 
 
@@ -213,8 +252,14 @@ def test_attacks():
 
 
 def _suite(model, defences, attacks, threat="white-box", name="canary"):
-    return Suite(name=name, classifier=lambda: model, defences=defences, attacks=attacks, threat_models=[threat],
-                 scales=TINY)
+    return Suite(
+        name=name,
+        classifier=lambda: model,
+        defences=defences,
+        attacks=attacks,
+        threat_models=[threat],
+        scales=TINY,
+    )
 
 
 def test_score_path_probe_flags_a_quantised_detector_score(tiny_model, engine):
@@ -229,21 +274,29 @@ def test_score_path_probe_flags_a_quantised_detector_score(tiny_model, engine):
 
 
 def test_noise_as_strong_flags_an_attack_weaker_than_noise(tiny_model, engine, test_attacks):
-    suite = _suite(tiny_model, ["none"], [Attack("test-helpful", eps=0.3), Attack("test-unmoved", eps=0.3),
-                                          Attack("pgd-linf", eps=0.3)], threat="grey-box", name="noise")
+    suite = _suite(
+        tiny_model,
+        ["none"],
+        [Attack("test-helpful", eps=0.3), Attack("test-unmoved", eps=0.3), Attack("pgd-linf", eps=0.3)],
+        threat="grey-box",
+        name="noise",
+    )
     res = {c.attack.id: engine.evaluate(c) for c in suite.cases()}
     assert res["test-helpful"].metrics["noise_as_strong"] == 1.0, res["test-helpful"].metrics
     assert res["test-helpful"].status == "inconclusive"
     assert res["pgd-linf"].metrics["noise_as_strong"] == 0.0
     # an attack that does nothing is not *weaker* than noise unless noise hurts beyond sampling noise
     unmoved = res["test-unmoved"].metrics
-    expect = float(unmoved["clean_accuracy"] > unmoved["noise_accuracy"] + I.tolerance(unmoved["noise_accuracy"], 64))
+    expect = float(
+        unmoved["clean_accuracy"] > unmoved["noise_accuracy"] + I.tolerance(unmoved["noise_accuracy"], 64)
+    )
     assert unmoved["noise_as_strong"] in (None, expect)
 
 
 def test_adaptive_weaker_than_oblivious_pgd_is_flagged(tiny_model, engine, test_attacks):
-    suite = _suite(tiny_model, [DarkDetector], [Attack("test-unmoved-adaptive", eps=0.3, steps=5)],
-                   name="adaptive")
+    suite = _suite(
+        tiny_model, [DarkDetector], [Attack("test-unmoved-adaptive", eps=0.3, steps=5)], name="adaptive"
+    )
     [case] = suite.cases()
     res = engine.evaluate(case)
     broken = res.metrics
@@ -251,6 +304,12 @@ def test_adaptive_weaker_than_oblivious_pgd_is_flagged(tiny_model, engine, test_
     assert broken["defended_rate"] > broken["oblivious_defended_rate"]
     assert res.status == "inconclusive" and any("adaptive_weaker" in f for f in res.failures)
     # the oblivious sibling is PGD-L∞ with the adaptive attack's steps, at the same ε and FPR
-    pgd = Suite(name="adaptive", classifier=suite.classifier, defences=[DarkDetector],
-                attacks=[Attack("pgd-linf", eps=0.3, steps=5)], threat_models=["white-box"], scales=TINY)
+    pgd = Suite(
+        name="adaptive",
+        classifier=suite.classifier,
+        defences=[DarkDetector],
+        attacks=[Attack("pgd-linf", eps=0.3, steps=5)],
+        threat_models=["white-box"],
+        scales=TINY,
+    )
     assert engine.base_metrics(pgd.cases()[0])["defended_rate"] == broken["oblivious_defended_rate"]

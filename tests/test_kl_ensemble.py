@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from defences import DEFENCES, FitContext
-from defences.kl_autoencoder import mnist_autoencoder
-from defences.kl_ensemble import weighted_vote
 from robustcheck.data import load_dataset
+from robustcheck.defences import DEFENCES, FitContext
+from robustcheck.defences.kl_autoencoder import mnist_autoencoder
+from robustcheck.defences.kl_ensemble import weighted_vote
 from robustcheck.errors import ConfigError
 from tests.helpers import trained_tiny
 
@@ -53,7 +53,9 @@ def test_bad_ensemble_options():
 def test_ensemble_members_are_checkpoints_and_vote_is_used(tmp_path):
     model, x, _ = trained_tiny(n=200, epochs=1)
     data = load_dataset("mnist-embedded")
-    ctx = FitContext(model, data.train.subset(128), data.val, 10, epochs=2, seed=0, device=torch.device("cpu"))
+    ctx = FitContext(
+        model, data.train.subset(128), data.val, 10, epochs=2, seed=0, device=torch.device("cpu")
+    )
     d = DEFENCES.get("ae-kl-ensemble")(checkpoints=[1, 2], architectures=["conv", "dense"]).bind(model)
     assert d.checkpoint_epochs(2) == [2, 1]
     d.fit(ctx)

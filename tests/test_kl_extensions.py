@@ -8,9 +8,9 @@ import pytest
 import torch
 from torch import nn
 
-from defences import DEFENCES, FitContext
-from defences.kl_autoencoder import kl_divergence, temperature_scaled
 from robustcheck.data import load_dataset
+from robustcheck.defences import DEFENCES, FitContext
+from robustcheck.defences.kl_autoencoder import kl_divergence, temperature_scaled
 from robustcheck.errors import ConfigError
 from tests.helpers import trained_tiny
 
@@ -45,10 +45,13 @@ def test_temperature_formula_by_hand():
     assert torch.allclose(temperature_scaled(logits, 1.0), torch.log_softmax(logits, 1))
 
 
-@pytest.mark.parametrize(("temperature", "expected"), [
-    (1.0, 0.5 * math.log(1.5) + 0.5 * math.log(0.75)),  # KL([.5,.25,.25] ‖ uniform)
-    (0.5, math.log(2) / 3),  # KL([2/3,1/6,1/6] ‖ uniform) = 2/3 ln 2 − 1/3 ln 2
-])
+@pytest.mark.parametrize(
+    ("temperature", "expected"),
+    [
+        (1.0, 0.5 * math.log(1.5) + 0.5 * math.log(0.75)),  # KL([.5,.25,.25] ‖ uniform)
+        (0.5, math.log(2) / 3),  # KL([2/3,1/6,1/6] ‖ uniform) = 2/3 ln 2 − 1/3 ln 2
+    ],
+)
 def test_training_loss_hand_computed(temperature, expected):
     clf, x = _linear_classifier([math.log(0.5), math.log(0.25), math.log(0.25)])
     d = DEFENCES.get("ae-kl")(temperature=temperature).bind(clf)
@@ -75,11 +78,15 @@ def test_hidden_layer_loss_is_eq8():
     with torch.no_grad():
         d.head[0].weight.zero_()
         d.head[0].bias.zero_()
-        d.head[0].weight[0, 0] = math.log(3.0)  # y_ψ(x) = softmax([ln 3, 0]) = [3/4, 1/4]; y_ψ(0) = [1/2, 1/2]
+        d.head[0].weight[0, 0] = math.log(
+            3.0
+        )  # y_ψ(x) = softmax([ln 3, 0]) = [3/4, 1/4]; y_ψ(0) = [1/2, 1/2]
     hidden = 0.75 * math.log(1.5) + 0.25 * math.log(0.5)
     base = 0.5 * math.log(1.5) + 0.5 * math.log(0.75)
     assert d.training_loss(x).item() == pytest.approx(base + 0.5 * hidden, abs=1e-6)
-    assert kl_divergence(torch.tensor([[math.log(3.0), 0.0]]), torch.zeros(1, 2)).item() == pytest.approx(hidden)
+    assert kl_divergence(torch.tensor([[math.log(3.0), 0.0]]), torch.zeros(1, 2)).item() == pytest.approx(
+        hidden
+    )
 
 
 def test_hidden_layer_head_gets_gradients_and_changes(tmp_path):
@@ -91,7 +98,9 @@ def test_hidden_layer_head_gets_gradients_and_changes(tmp_path):
     d.zero_grad()
     before = d.head[0].weight.detach().clone()
     data = load_dataset("mnist-embedded")
-    d.fit(FitContext(model, data.train.subset(128), data.val, 10, epochs=1, seed=0, device=torch.device("cpu")))
+    d.fit(
+        FitContext(model, data.train.subset(128), data.val, 10, epochs=1, seed=0, device=torch.device("cpu"))
+    )
     assert not torch.equal(before, d.head[0].weight)
     d.calibrate(data.val.x[:200], 0.1)
     torch.save(d.state_dict(), tmp_path / "hl.pt")

@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from defences import DEFENCES, FitContext
 from robustcheck.data import load_dataset
+from robustcheck.defences import DEFENCES, FitContext
 from robustcheck.errors import ConfigError
 from tests.helpers import trained_tiny
 
@@ -36,7 +36,9 @@ def test_training_reduces_loss_and_roundtrip(tmp_path):
     model, x, _ = trained_tiny(n=200, epochs=1)
     data = load_dataset("mnist-embedded")
     d = DEFENCES.get("magnet")(noise=0.0).bind(model)
-    ctx = FitContext(model, data.train.subset(256), data.val, 10, epochs=2, seed=0, device=torch.device("cpu"))
+    ctx = FitContext(
+        model, data.train.subset(256), data.val, 10, epochs=2, seed=0, device=torch.device("cpu")
+    )
     d.fit(ctx)
     d2 = DEFENCES.get("magnet")(noise=0.0).bind(model)
     with torch.no_grad():

@@ -10,7 +10,7 @@ import pytest
 
 from tests.helpers import run_suite_subprocess
 
-SUITE = '''
+SUITE = """
 from robustcheck import Attack, Scale, Suite
 
 TINY = {s: Scale(n_samples=16, train_limit=200, classifier_epochs=1, defence_epochs=1, attack_steps=2)
@@ -19,7 +19,7 @@ TINY = {s: Scale(n_samples=16, train_limit=200, classifier_epochs=1, defence_epo
 SUITE = Suite(name="order", defences=["none", "ae-kl", "feature-squeezing"],
               attacks=[Attack("pgd-linf", eps=0.1)],
               threat_models=["grey-box", "white-box"], scales=TINY, indicators=False)
-'''
+"""
 
 
 def _run(pytester, name: str, *extra: str) -> dict:
@@ -40,5 +40,5 @@ def test_serial_xdist_modes_and_single_case_are_bit_identical(pytester):
         assert {c: r["metrics"] for c, r in other.items()} == metrics, mode  # JSON floats: bit-identical
     # one case alone, cold, selected last in the file order
     alone = _run(pytester, "alone", "-k", "ae-kl and white")
-    (case, rec), = alone.items()
+    ((case, rec),) = alone.items()
     assert rec["metrics"] == metrics[case]

@@ -5,15 +5,17 @@ from __future__ import annotations
 import pytest
 import torch
 
-from defences import DEFENCES
 from robustcheck.data import Split, load_dataset
+from robustcheck.defences import DEFENCES
 from robustcheck.errors import ConfigError, DataUnavailableError
 from robustcheck.models import CLASSIFIERS, train_classifier
 from robustcheck.models.cifar import PerImageStandardize
 
 
-@pytest.mark.parametrize(("name", "shape"), [("fashion-mnist-cnn", (1, 28, 28)), ("cifar10-cnn", (3, 32, 32)),
-                                             ("cifar10-resnet56", (3, 32, 32))])
+@pytest.mark.parametrize(
+    ("name", "shape"),
+    [("fashion-mnist-cnn", (1, 28, 28)), ("cifar10-cnn", (3, 32, 32)), ("cifar10-resnet56", (3, 32, 32))],
+)
 def test_classifier_shapes(name, shape):
     model = CLASSIFIERS.get(name)().factory().eval()
     assert model(torch.rand(2, *shape)).shape == (2, 10)

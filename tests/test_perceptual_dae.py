@@ -6,9 +6,9 @@ import pytest
 import torch
 from torch import nn
 
-from defences import DEFENCES, FitContext
-from defences.perceptual_dae import FeatureTaps, perceptual_loss
 from robustcheck.data import load_dataset
+from robustcheck.defences import DEFENCES, FitContext
+from robustcheck.defences.perceptual_dae import FeatureTaps, perceptual_loss
 from robustcheck.errors import ConfigError
 from tests.helpers import trained_tiny
 

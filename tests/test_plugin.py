@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-SUITE = '''
+SUITE = """
 from robustcheck import Attack, Scale, Suite, Thresholds
 
 TINY = {{s: Scale(n_samples=32, train_limit=300, classifier_epochs=1, defence_epochs=1, attack_steps=3)
@@ -21,7 +21,7 @@ SUITE = Suite(
     scales=TINY,
     thresholds=[{thresholds}],
 )
-'''
+"""
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -64,19 +64,25 @@ def test_passes_prints_table_and_writes_record(pytester, make_suite):
     args = make_suite("Thresholds(corrected_accuracy=0.0)")
     result = pytester.runpytest("--robustcheck", "-v", *args)
     result.assert_outcomes(passed=4)
-    result.stdout.fnmatch_lines([
-        "*mysuites/tiny.py::tiny?none|fgsm|eps=0.1|grey-box? PASSED*",
-        "*robustcheck: tiny (scale=default)*",
-        "*ae-kl|fgsm|eps=0.3|grey-box*passed*",
-        "*robustcheck run record:*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*mysuites/tiny.py::tiny?none|fgsm|eps=0.1|grey-box? PASSED*",
+            "*robustcheck: tiny (scale=default)*",
+            "*ae-kl|fgsm|eps=0.3|grey-box*passed*",
+            "*robustcheck run record:*",
+        ]
+    )
     records = list((pytester.path / ".robustcheck" / "results").glob("*.json"))
     assert len(records) == 1
     rec = json.loads(records[0].read_text())
     assert rec["scale"] == "default" and "torch" in rec["machine"] and "commit" in rec["git"]
     cases = rec["suites"]["tiny"]
-    assert set(cases) == {"none|fgsm|eps=0.1|grey-box", "none|fgsm|eps=0.3|grey-box",
-                          "ae-kl|fgsm|eps=0.1|grey-box", "ae-kl|fgsm|eps=0.3|grey-box"}
+    assert set(cases) == {
+        "none|fgsm|eps=0.1|grey-box",
+        "none|fgsm|eps=0.3|grey-box",
+        "ae-kl|fgsm|eps=0.1|grey-box",
+        "ae-kl|fgsm|eps=0.3|grey-box",
+    }
     m = cases["ae-kl|fgsm|eps=0.3|grey-box"]["metrics"]
     assert 0.0 <= m["corrected_accuracy"] <= 1.0 and m["budget_violations"] == 0
     assert cases["none|fgsm|eps=0.3|grey-box"]["metrics"]["detection_auc"] is None
@@ -86,11 +92,13 @@ def test_threshold_miss_fails_that_item_with_message(pytester, make_suite):
     args = make_suite('Thresholds(defence="ae-kl", eps=0.3, corrected_accuracy=1.0)')
     result = pytester.runpytest("--robustcheck", *args)
     result.assert_outcomes(passed=3, failed=1)
-    result.stdout.fnmatch_lines([
-        "*robustcheck case tiny[[]ae-kl|fgsm|eps=0.3|grey-box[]] missed its bars:*",
-        "*corrected_accuracy = 0.*, bar: corrected_accuracy >= 1*",
-        "*reproduce: pytest --robustcheck --robustcheck-scale=default 'mysuites/tiny.py::tiny[[]ae-kl|fgsm|eps=0.3|grey-box[]]'*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*robustcheck case tiny[[]ae-kl|fgsm|eps=0.3|grey-box[]] missed its bars:*",
+            "*corrected_accuracy = 0.*, bar: corrected_accuracy >= 1*",
+            "*reproduce: pytest --robustcheck --robustcheck-scale=default 'mysuites/tiny.py::tiny[[]ae-kl|fgsm|eps=0.3|grey-box[]]'*",
+        ]
+    )
     assert "Traceback" not in result.stdout.str()
 
 

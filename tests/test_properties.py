@@ -8,10 +8,10 @@ import torch
 from hypothesis import given, settings
 from torch import Tensor
 
-from defences.base import BaseDefence
 from robustcheck import properties as P
 from robustcheck.attacks import ATTACKS
 from robustcheck.attacks.base import BaseAttack
+from robustcheck.defences.base import BaseDefence
 from tests.helpers import tiny_cnn, trained_tiny
 
 CI = settings(settings.get_profile("ci"), max_examples=6)
@@ -41,8 +41,11 @@ Y = torch.arange(16) % 10
 
 
 @CI
-@given(config=P.attack_configs(attacks=("sigma-pgd", "bim-recon", "cw-detector", "pgd-linf", "fgsm"), targeted=None,
-                               max_steps=4))
+@given(
+    config=P.attack_configs(
+        attacks=("sigma-pgd", "bim-recon", "cw-detector", "pgd-linf", "fgsm"), targeted=None, max_steps=4
+    )
+)
 def test_budget_bounds_and_nan_always_hold(config):
     P.check_bounds(_untrained(), X, Y, config)
 
@@ -82,7 +85,9 @@ class LeakyFGSM(BaseAttack):
 
     name = "leaky-fgsm"
 
-    def __init__(self, *, steps: int = 1, targeted: bool = False, seed: int = 0, batch_size: int = 250) -> None:
+    def __init__(
+        self, *, steps: int = 1, targeted: bool = False, seed: int = 0, batch_size: int = 250
+    ) -> None:
         super().__init__(targeted=targeted, seed=seed, batch_size=batch_size)
         self.steps = steps
 
@@ -92,7 +97,8 @@ class LeakyFGSM(BaseAttack):
 
 def test_failing_property_shrinks_to_minimal_config(pytester, monkeypatch):
     monkeypatch.setitem(ATTACKS._entries, "leaky-fgsm", LeakyFGSM)
-    pytester.makepyfile(test_leaky="""
+    pytester.makepyfile(
+        test_leaky="""
         import torch
         from hypothesis import given, settings
         from robustcheck import properties as P
@@ -103,7 +109,8 @@ def test_failing_property_shrinks_to_minimal_config(pytester, monkeypatch):
             x = torch.full((4, 1, 28, 28), 0.5)
             model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))
             P.check_bounds(model, x, torch.arange(4), config)
-    """)
+    """
+    )
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(failed=1)
     out = result.stdout.str()
@@ -111,11 +118,15 @@ def test_failing_property_shrinks_to_minimal_config(pytester, monkeypatch):
     # line (hypothesis' own wording, "Falsifying example" / "Failing test case", changes between versions)
     import re
 
-    lines = re.findall(r"reproduce: from robustcheck\.properties import AttackConfig; config = (AttackConfig\(.*\))", out)
+    lines = re.findall(
+        r"reproduce: from robustcheck\.properties import AttackConfig; config = (AttackConfig\(.*\))", out
+    )
     assert lines, out
     from robustcheck.properties import AttackConfig
 
     shrunk = eval(lines[-1], {"AttackConfig": AttackConfig})  # Python that rebuilds the configuration
-    assert shrunk.name == "leaky-fgsm" and shrunk.params.get("steps") == 3, lines[-1]  # smallest failing steps
+    assert shrunk.name == "leaky-fgsm" and shrunk.params.get("steps") == 3, lines[
+        -1
+    ]  # smallest failing steps
     assert 0.05 <= shrunk.eps <= 0.2
     assert "property 'budget, bounds and NaN' failed" in out

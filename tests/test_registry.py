@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from defences import DEFENCES
 from robustcheck.attacks import ATTACKS
+from robustcheck.defences import DEFENCES
 from robustcheck.errors import ConfigError
 from robustcheck.registry import Registry
 

@@ -22,9 +22,19 @@ N_ITEMS = 3 + 24  # the example's unit tests + 3 defences × 2 attacks × 2 ε �
 
 
 def _copy_example(pytester: pytest.Pytester) -> None:
-    shutil.copytree(EXAMPLE, pytester.path, dirs_exist_ok=True,
-                    ignore=shutil.ignore_patterns("__pycache__", ".robustcheck", ".pytest_cache", "robustcheck-report",
-                                                  "robustcheck-summary.md", "robustcheck-junit.xml"))
+    shutil.copytree(
+        EXAMPLE,
+        pytester.path,
+        dirs_exist_ok=True,
+        ignore=shutil.ignore_patterns(
+            "__pycache__",
+            ".robustcheck",
+            ".pytest_cache",
+            "robustcheck-report",
+            "robustcheck-summary.md",
+            "robustcheck-junit.xml",
+        ),
+    )
 
 
 def _latest_record(path: Path) -> dict:
@@ -45,9 +55,13 @@ def test_release_gate_example_end_to_end(pytester, tmp_path_factory):
 
     # 2. what CI runs: the scale of the committed baseline, compared with it, summary and JUnit XML
     baseline = json.loads((pytester.path / "robustcheck-baseline.json").read_text())
-    result = pytester.runpytest_subprocess(*common, f"--robustcheck-scale={baseline['scale']}", "--robustcheck-compare",
-                                           "--robustcheck-markdown=robustcheck-summary.md",
-                                           "--junitxml=robustcheck-junit.xml")
+    result = pytester.runpytest_subprocess(
+        *common,
+        f"--robustcheck-scale={baseline['scale']}",
+        "--robustcheck-compare",
+        "--robustcheck-markdown=robustcheck-summary.md",
+        "--junitxml=robustcheck-junit.xml",
+    )
     result.assert_outcomes(passed=N_ITEMS)
     rec = _latest_record(pytester.path)
     assert rec["scale"] == baseline["scale"] and "baseline" in rec["compared_with"]
@@ -61,7 +75,9 @@ def test_release_gate_example_end_to_end(pytester, tmp_path_factory):
         assert m["dataset"]["sizes"] == {"train": 1248, "val": 181, "test": 368}
         assert m["dataset"]["num_classes"] == 10 and m["dataset"]["content_hash"]
         clf = m["classifier"]
-        assert clf["id"].startswith("file:") and clf["id"].endswith("artifacts/digits_cnn.pt, factory=model.DigitsCNN")
+        assert clf["id"].startswith("file:") and clf["id"].endswith(
+            "artifacts/digits_cnn.pt, factory=model.DigitsCNN"
+        )
         assert clf["normalize"] == [[0.3054], [0.3759]] and clf["weights"]
     assert cases["ae-kl|pgd-linf|eps=0.1|white-box"]["measured"]["defence"]["name"] == "ae-kl"
     squeeze = cases["squeeze-2bit|fgsm|eps=0.1|grey-box"]["measured"]["defence"]
@@ -75,18 +91,26 @@ def test_release_gate_example_end_to_end(pytester, tmp_path_factory):
     worse = "ae-kl|pgd-linf|eps=0.1|white-box"
     baseline["suites"][SUITE][worse]["corrected_accuracy"] += 0.10
     (pytester.path / "robustcheck-baseline.json").write_text(json.dumps(baseline))
-    result = pytester.runpytest_subprocess("suites", *common, f"--robustcheck-scale={baseline['scale']}",
-                                           "--robustcheck-compare")
+    result = pytester.runpytest_subprocess(
+        "suites", *common, f"--robustcheck-scale={baseline['scale']}", "--robustcheck-compare"
+    )
     result.assert_outcomes(passed=23, failed=1)
-    result.stdout.fnmatch_lines([f"*{SUITE}*{worse}*regressed against baseline*",
-                                 "*corrected_accuracy: before*tolerance 0.03*"])
+    result.stdout.fnmatch_lines(
+        [f"*{SUITE}*{worse}*regressed against baseline*", "*corrected_accuracy: before*tolerance 0.03*"]
+    )
 
 
 def test_training_script_writes_the_model_it_reports(tmp_path):
     """train.py runs from anywhere, prints its test accuracy and writes a state dict of DigitsCNN."""
     out = tmp_path / "digits_cnn.pt"
-    proc = subprocess.run([sys.executable, str(EXAMPLE / "train.py"), "--out", str(out)], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=300, check=False)
+    proc = subprocess.run(
+        [sys.executable, str(EXAMPLE / "train.py"), "--out", str(out)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     acc = float(re.search(r"test accuracy: ([0-9.]+)", proc.stdout).group(1))
     assert acc >= 0.97, proc.stdout
@@ -98,10 +122,22 @@ def test_training_script_writes_the_model_it_reports(tmp_path):
 
 
 def _workflow_text_checks(text: str) -> None:
-    for needle in ("actions/checkout@", "actions/setup-python@", "--index-url https://download.pytorch.org/whl/cpu",
-                   "pip install -r requirements.txt", "actions/cache@", "path: .robustcheck/cache",
-                   "hashFiles(", "pytest --robustcheck", "--robustcheck-compare", "--junitxml=",
-                   "--robustcheck-markdown=", "$GITHUB_STEP_SUMMARY", "actions/upload-artifact@", "if: always()"):
+    for needle in (
+        "actions/checkout@",
+        "actions/setup-python@",
+        "--index-url https://download.pytorch.org/whl/cpu",
+        "pip install -r requirements.txt",
+        "actions/cache@",
+        "path: .robustcheck/cache",
+        "hashFiles(",
+        "pytest --robustcheck",
+        "--robustcheck-compare",
+        "--junitxml=",
+        "--robustcheck-markdown=",
+        "$GITHUB_STEP_SUMMARY",
+        "actions/upload-artifact@",
+        "if: always()",
+    ):
         assert needle in text, needle
 
 
@@ -119,11 +155,15 @@ def test_workflow_has_the_cache_gate_summary_and_upload_steps():
     (job,) = flow["jobs"].values()
     steps = job["steps"]
     uses = {s["uses"].split("@")[0]: s for s in steps if "uses" in s}
-    assert {"actions/checkout", "actions/setup-python", "actions/cache", "actions/upload-artifact"} <= set(uses)
+    assert {"actions/checkout", "actions/setup-python", "actions/cache", "actions/upload-artifact"} <= set(
+        uses
+    )
     cache = uses["actions/cache"]["with"]
     assert cache["path"] == ".robustcheck/cache"
     hashed = re.findall(r"'([^']+)'", re.search(r"hashFiles\(([^)]*)\)", cache["key"]).group(1))
-    assert {"artifacts/digits_cnn.pt", "requirements.txt"} <= set(hashed) and any(h.startswith("suites/") for h in hashed)
+    assert {"artifacts/digits_cnn.pt", "requirements.txt"} <= set(hashed) and any(
+        h.startswith("suites/") for h in hashed
+    )
     for pattern in hashed:  # every hashed path exists, or the key would silently ignore it
         assert list(EXAMPLE.glob(pattern)), pattern
     runs = [s.get("run", "") for s in steps]

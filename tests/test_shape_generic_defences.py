@@ -9,16 +9,19 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from defences import DEFENCES, FitContext
-from defences.architectures import generic_autoencoder, generic_decoder, generic_encoder
-from defences.cvae_detector import TableVAE, table_vae_padding
 from robustcheck.data import Split
+from robustcheck.defences import DEFENCES, FitContext
+from robustcheck.defences.architectures import generic_autoencoder, generic_decoder, generic_encoder
+from robustcheck.defences.cvae_detector import TableVAE, table_vae_padding
 from robustcheck.errors import ConfigError
 
 TRAINABLE = sorted(n for n in DEFENCES if getattr(DEFENCES.get(n), "trainable", False))
 #: fast settings for the slow defences (the contract is the same)
-SMALL = {"cvae-detector": {"zdim": 8}, "vae-purifier": {"zdim": 8, "iterations": 2},
-         "perceptual-dae": {"pgd_steps": 2, "loss_net_epochs": 1}}
+SMALL = {
+    "cvae-detector": {"zdim": 8},
+    "vae-purifier": {"zdim": 8, "iterations": 2},
+    "perceptual-dae": {"pgd_steps": 2, "loss_net_epochs": 1},
+}
 CPU = torch.device("cpu")
 
 #: ``config()`` of every trainable defence with default settings on MNIST, as read before issue 13 item 3
@@ -26,24 +29,77 @@ CPU = torch.device("cpu")
 MNIST_DEFAULT_CONFIG = {
     "ae": {"stp": 0.3, "contractive": 0.0, "projections": 4, "lr": 0.001, "denoising": False},
     "ae-kl": {"loss": "kl", "latent_dim": 10, "lr": 0.001},
-    "ae-kl-ensemble": {"checkpoints": [0.5, 1.0], "architectures": ["conv"], "weights": [0.375, 0.375],
-                       "attack_target": "ensemble", "latent_dim": 10, "lr": 0.001, "temperature": 1.0},
+    "ae-kl-ensemble": {
+        "checkpoints": [0.5, 1.0],
+        "architectures": ["conv"],
+        "weights": [0.375, 0.375],
+        "attack_target": "ensemble",
+        "latent_dim": 10,
+        "lr": 0.001,
+        "temperature": 1.0,
+    },
     "ae-mse": {"loss": "mse", "latent_dim": 10, "lr": 0.001},
     "cae": {"stp": 0.1, "contractive": 0.01, "projections": 4, "lr": 0.001, "denoising": False},
-    "cvae-contractive": {"stp": 0.1, "contractive": 0.01, "projections": 4, "lr": 0.001, "denoising": False,
-                         "scale": 1.0, "sample_seed": 0},
-    "cvae-detector": {"conditioning": "separate", "num_classes": 10, "channels": 1, "zdim": 128, "lr": 0.001,
-                      "reference": "train"},
+    "cvae-contractive": {
+        "stp": 0.1,
+        "contractive": 0.01,
+        "projections": 4,
+        "lr": 0.001,
+        "denoising": False,
+        "scale": 1.0,
+        "sample_seed": 0,
+    },
+    "cvae-detector": {
+        "conditioning": "separate",
+        "num_classes": 10,
+        "channels": 1,
+        "zdim": 128,
+        "lr": 0.001,
+        "reference": "train",
+    },
     "dae": {"stp": 0.3, "contractive": 0.0, "projections": 4, "lr": 0.001, "denoising": True},
-    "dvae": {"stp": 0.3, "contractive": 0.0, "projections": 4, "lr": 0.001, "denoising": True, "scale": 1.0,
-             "sample_seed": 0},
+    "dvae": {
+        "stp": 0.3,
+        "contractive": 0.0,
+        "projections": 4,
+        "lr": 0.001,
+        "denoising": True,
+        "scale": 1.0,
+        "sample_seed": 0,
+    },
     "magnet": {"architecture": "a1", "norm": 2, "noise": 0.1, "weight_decay": 1e-09, "lr": 0.001},
-    "perceptual-dae": {"eps": 0.2, "pgd_steps": 20, "pgd_alpha": 0.1, "loss_net": "independent",
-                       "layers": ["2", "7", "12"], "loss_net_epochs": 2, "lr": 0.001, "weight_decay": 1e-05},
-    "vae": {"stp": 0.3, "contractive": 0.0, "projections": 4, "lr": 0.001, "denoising": False, "scale": 1.0,
-            "sample_seed": 0},
-    "vae-purifier": {"variant": "E", "iterations": 10, "lr": 0.02, "c": 0.0, "noise": 0.05, "max_rotation": 10.0,
-                     "max_resize": 0.1, "channels": 1, "zdim": 128, "train_lr": 0.001, "seed": 0},
+    "perceptual-dae": {
+        "eps": 0.2,
+        "pgd_steps": 20,
+        "pgd_alpha": 0.1,
+        "loss_net": "independent",
+        "layers": ["2", "7", "12"],
+        "loss_net_epochs": 2,
+        "lr": 0.001,
+        "weight_decay": 1e-05,
+    },
+    "vae": {
+        "stp": 0.3,
+        "contractive": 0.0,
+        "projections": 4,
+        "lr": 0.001,
+        "denoising": False,
+        "scale": 1.0,
+        "sample_seed": 0,
+    },
+    "vae-purifier": {
+        "variant": "E",
+        "iterations": 10,
+        "lr": 0.02,
+        "c": 0.0,
+        "noise": 0.05,
+        "max_rotation": 10.0,
+        "max_resize": 0.1,
+        "channels": 1,
+        "zdim": 128,
+        "train_lr": 0.001,
+        "seed": 0,
+    },
 }
 
 
@@ -76,7 +132,9 @@ def _classifier(shape: tuple[int, ...], num_classes: int, train: Split) -> nn.Mo
     """A tiny CNN for ``shape``, trained for a few steps so that its predictions are not constant."""
     c, h, w = shape
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Conv2d(c, 8, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(8 * h * w, num_classes))
+    model = nn.Sequential(
+        nn.Conv2d(c, 8, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(8 * h * w, num_classes)
+    )
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     for _ in range(30):
         opt.zero_grad()
@@ -117,7 +175,9 @@ def _check_outputs(d, x: Tensor, n: int) -> None:
         if d.is_purifier:
             p = d.purify(x)
             assert p.shape == x.shape and torch.isfinite(p).all()
-            assert -2.0 <= float(p.min()) and float(p.max()) <= 3.0  # near [0, 1] (linear/tanh outputs included)
+            assert (
+                float(p.min()) >= -2.0 and float(p.max()) <= 3.0
+            )  # near [0, 1] (linear/tanh outputs included)
     xg = x.clone().requires_grad_(True)
     out = d.attack_model()(xg)
     assert out.shape == (x.shape[0], n)
@@ -177,8 +237,10 @@ def test_num_classes_come_from_the_data(data):
     assert d.num_classes == n and len(d.vaes) == n and d.channels == shape[0]
     onehot = DEFENCES.get("cvae-detector")(zdim=8, conditioning="onehot")
     onehot.build(shape, n)
-    assert onehot.vae.mean.in_features == 128 * (table_vae_padding(shape)[0] // 8) * (
-        table_vae_padding(shape)[1] // 8) + n
+    assert (
+        onehot.vae.mean.in_features
+        == 128 * (table_vae_padding(shape)[0] // 8) * (table_vae_padding(shape)[1] // 8) + n
+    )
     dae = DEFENCES.get("perceptual-dae")(pgd_steps=2, loss_net_epochs=1)
     dae.build(shape, n)
     assert dae.config().get("num_classes", 10) == n
@@ -186,12 +248,14 @@ def test_num_classes_come_from_the_data(data):
 
 # --- paper architectures kept, named architectures checked -------------------------------------------
 def test_paper_architectures_where_they_match():
-    from defences.kl_autoencoder import cifar10_autoencoder
+    from robustcheck.defences.kl_autoencoder import cifar10_autoencoder
 
     d = DEFENCES.get("ae-kl")(latent_dim=40)
     d.build((3, 32, 32), 10)
     assert d.built_architecture == "cifar10" and d.config()["architecture"] == "cifar10"
-    assert [tuple(p.shape) for p in d.ae.parameters()] == [tuple(p.shape) for p in cifar10_autoencoder(40).parameters()]
+    assert [tuple(p.shape) for p in d.ae.parameters()] == [
+        tuple(p.shape) for p in cifar10_autoencoder(40).parameters()
+    ]
     assert "input_shape" not in d.config()  # same key as an explicit architecture="cifar10"
     assert d.config() == DEFENCES.get("ae-kl")(latent_dim=40, architecture="cifar10").config()
     m = DEFENCES.get("magnet")()
@@ -215,12 +279,17 @@ def test_default_mnist_config_is_unchanged(name):
     assert [id(m) for m in d.modules()] == modules  # nothing rebuilt: the initial weights are today's
 
 
-NAMED = [("ae-kl", {"architecture": "mnist"}), ("ae-mse", {"architecture": "cifar10"}),
-         ("magnet", {"architecture": "a1"}), ("magnet", {"architecture": "magnet"}),
-         ("ae", {"architecture": "mnist"}), ("dvae", {"architecture": "mnist"}),
-         ("cvae-detector", {"architecture": "table6.1", "zdim": 8}),
-         ("vae-purifier", {"architecture": "table6.1", "zdim": 8}),
-         ("perceptual-dae", {"architecture": "mnist"})]
+NAMED = [
+    ("ae-kl", {"architecture": "mnist"}),
+    ("ae-mse", {"architecture": "cifar10"}),
+    ("magnet", {"architecture": "a1"}),
+    ("magnet", {"architecture": "magnet"}),
+    ("ae", {"architecture": "mnist"}),
+    ("dvae", {"architecture": "mnist"}),
+    ("cvae-detector", {"architecture": "table6.1", "zdim": 8}),
+    ("vae-purifier", {"architecture": "table6.1", "zdim": 8}),
+    ("perceptual-dae", {"architecture": "mnist"}),
+]
 
 
 @pytest.mark.parametrize(("name", "params"), NAMED, ids=[f"{n}-{p['architecture']}" for n, p in NAMED])
@@ -296,10 +365,20 @@ def _networks(d) -> list[nn.Module]:
     return [getattr(d, d.encoder_attr), d.decoder]
 
 
-CALLABLES = {"ae-kl": user_ae, "ae-mse": user_ae, "magnet": user_ae, "perceptual-dae": user_ae,
-             "ae": user_encoder_decoder, "dae": user_encoder_decoder, "cae": user_encoder_decoder,
-             "vae": user_encoder_decoder, "dvae": user_encoder_decoder, "cvae-contractive": user_encoder_decoder,
-             "cvae-detector": user_vae, "vae-purifier": user_vae}
+CALLABLES = {
+    "ae-kl": user_ae,
+    "ae-mse": user_ae,
+    "magnet": user_ae,
+    "perceptual-dae": user_ae,
+    "ae": user_encoder_decoder,
+    "dae": user_encoder_decoder,
+    "cae": user_encoder_decoder,
+    "vae": user_encoder_decoder,
+    "dvae": user_encoder_decoder,
+    "cvae-contractive": user_encoder_decoder,
+    "cvae-detector": user_vae,
+    "vae-purifier": user_vae,
+}
 
 
 @pytest.mark.parametrize("name", TRAINABLE)
@@ -341,11 +420,21 @@ def test_engine_builds_user_architectures_and_reloads_them(tmp_path):
     from robustcheck.suite import SCALE_NAMES
     from tests.helpers import tiny_cnn
 
-    tiny = {s: Scale(n_samples=16, train_limit=48, classifier_epochs=1, defence_epochs=1, attack_steps=2)
-            for s in SCALE_NAMES}
-    suite = Suite(name="shape-generic", classifier=tiny_cnn, attacks=[Attack("fgsm", eps=0.1)], scales=tiny,
-                  indicators=False, defences=[Defence("ae-kl", id="ae-kl-user", architecture=user_ae),
-                                              Defence("cvae-detector", id="cvae-user", zdim=8, architecture=user_vae)])
+    tiny = {
+        s: Scale(n_samples=16, train_limit=48, classifier_epochs=1, defence_epochs=1, attack_steps=2)
+        for s in SCALE_NAMES
+    }
+    suite = Suite(
+        name="shape-generic",
+        classifier=tiny_cnn,
+        attacks=[Attack("fgsm", eps=0.1)],
+        scales=tiny,
+        indicators=False,
+        defences=[
+            Defence("ae-kl", id="ae-kl-user", architecture=user_ae),
+            Defence("cvae-detector", id="cvae-user", zdim=8, architecture=user_vae),
+        ],
+    )
     results = []
     for _ in range(2):  # the second engine loads the cached weights: build runs before load_state_dict
         eng = Engine(device="cpu", scale="smoke", cache_dir=str(tmp_path))

@@ -12,7 +12,7 @@ from robustcheck import cli, history
 from robustcheck.plugin import shard_of
 from tests.helpers import run_suite_subprocess
 
-SUITE = '''
+SUITE = """
 from robustcheck import Attack, Scale, Suite
 
 TINY = {s: Scale(n_samples=16, train_limit=200, classifier_epochs=1, defence_epochs=1, attack_steps=2)
@@ -20,7 +20,7 @@ TINY = {s: Scale(n_samples=16, train_limit=200, classifier_epochs=1, defence_epo
 
 SUITE = Suite(name="sharded", defences=["none", "ae-kl", "feature-squeezing"],
               attacks=[Attack("fgsm", eps=0.1), Attack("pgd-linf", eps=0.1)], scales=TINY, indicators=False)
-'''
+"""
 
 
 def test_shards_are_disjoint_cover_everything_and_are_balanced():
@@ -47,8 +47,9 @@ def test_two_shards_merged_equal_a_serial_run(pytester, capsys):
     assert cli.main(["merge", str(a_path), str(b_path), "--results-dir", str(pytester.path / "merged")]) == 0
     [m_path] = history.list_runs(pytester.path / "merged")
     merged, serial_rec = history.load_run(m_path), history.load_run(s_path)
-    assert {c: r["metrics"] for c, r in merged["suites"]["sharded"].items()} == \
-        {c: r["metrics"] for c, r in serial_rec["suites"]["sharded"].items()}
+    assert {c: r["metrics"] for c, r in merged["suites"]["sharded"].items()} == {
+        c: r["metrics"] for c, r in serial_rec["suites"]["sharded"].items()
+    }
     assert set(history.load_scores(m_path)) == set(history.load_scores(s_path))
     assert [m["shard"] for m in merged["merged_from"]] == ["1/2", "2/2"]
     # merging a run with itself is fine (same metrics); a conflicting case is one clear error
@@ -74,7 +75,9 @@ def test_each_xdist_worker_gets_one_gpu():
     from robustcheck.plugin import assign_worker_gpu, pytest_configure_node
 
     assert [assign_worker_gpu(f"gw{k}", 2, {}) for k in range(4)] == ["0", "1", "0", "1"]
-    assert assign_worker_gpu("gw2", 4, {"CUDA_VISIBLE_DEVICES": "3,5,6,7"}) == "6"  # the controller's own list
+    assert (
+        assign_worker_gpu("gw2", 4, {"CUDA_VISIBLE_DEVICES": "3,5,6,7"}) == "6"
+    )  # the controller's own list
     assert assign_worker_gpu("gw1", 1, {}) is None and assign_worker_gpu(None, 4, {}) is None
     env: dict = {}
     assign_worker_gpu("gw3", 2, env)

@@ -12,11 +12,11 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from defences import DEFENCES, FitContext
-from defences.feature_squeezing import reduce_bit_depth
 from robustcheck.attacks.adaptive_base import AdaptiveAttack
 from robustcheck.attacks.gradients import fresh_randomness, loss_gradient
 from robustcheck.data import load_dataset
+from robustcheck.defences import DEFENCES, FitContext
+from robustcheck.defences.feature_squeezing import reduce_bit_depth
 from robustcheck.threat import EOT, white_box_model
 from tests.helpers import tiny_cnn, trained_tiny
 
@@ -165,8 +165,17 @@ def vae_purifier(tiny, data):
     model, _x, _y = tiny
     torch.manual_seed(0)
     d = DEFENCES.get("vae-purifier")(iterations=3, noise=0.2, max_rotation=20.0).bind(model)
-    d.fit(FitContext(model, data.train.subset(64), data.val.subset(64), 10, epochs=1, seed=0,
-                     device=torch.device("cpu")))
+    d.fit(
+        FitContext(
+            model,
+            data.train.subset(64),
+            data.val.subset(64),
+            10,
+            epochs=1,
+            seed=0,
+            device=torch.device("cpu"),
+        )
+    )
     return d.eval()
 
 
@@ -267,8 +276,17 @@ def test_white_box_and_score_gradients_are_finite_and_not_masked(name, tiny, dat
     if d.trainable:
         if name == "perceptual-dae":
             d = DEFENCES.get(name)(pgd_steps=2).bind(model)
-        d.fit(FitContext(model, data.train.subset(64), data.val.subset(100), 10, epochs=1, seed=0,
-                         device=torch.device("cpu")))
+        d.fit(
+            FitContext(
+                model,
+                data.train.subset(64),
+                data.val.subset(100),
+                10,
+                epochs=1,
+                seed=0,
+                device=torch.device("cpu"),
+            )
+        )
     d.eval()
     d.calibrate(data.val.x[:200], 0.1)
     xb = x[:16]

@@ -9,8 +9,12 @@ from robustcheck.errors import ConfigError
 
 
 def suite(**kw):
-    base = {"name": "s", "attacks": [Attack("fgsm", eps=[0.1, 0.3])], "defences": ["none", "ae-kl"],
-                "threat_models": ["grey-box", "white-box"]}
+    base = {
+        "name": "s",
+        "attacks": [Attack("fgsm", eps=[0.1, 0.3])],
+        "defences": ["none", "ae-kl"],
+        "threat_models": ["grey-box", "white-box"],
+    }
     base.update(kw)
     return Suite(**base)
 
@@ -23,8 +27,17 @@ def test_case_ids_are_readable_and_stable():
     assert len(ids) == 8
 
 
-@pytest.mark.parametrize("eps, msg", [(-0.1, ">= 0"), (float("nan"), "finite"), ("0.1", "must be a number"),
-                                      ([], "empty"), ([0.1, 0.1], "duplicates"), (True, "must be a number")])
+@pytest.mark.parametrize(
+    "eps, msg",
+    [
+        (-0.1, ">= 0"),
+        (float("nan"), "finite"),
+        ("0.1", "must be a number"),
+        ([], "empty"),
+        ([0.1, 0.1], "duplicates"),
+        (True, "must be a number"),
+    ],
+)
 def test_bad_eps(eps, msg):
     with pytest.raises(ConfigError, match=msg):
         Attack("fgsm", eps=eps)
@@ -73,13 +86,15 @@ def test_duplicate_ids_rejected():
 
 
 def test_most_specific_threshold_wins():
-    s = suite(thresholds=[
-        Thresholds(corrected_accuracy=0.1, clean_accuracy_drop=0.05),
-        Thresholds(defence="ae-kl", corrected_accuracy=0.2),
-        Thresholds(attack="fgsm", corrected_accuracy=0.3),
-        Thresholds(defence="ae-kl", attack="fgsm", eps=0.3, threat="white-box", corrected_accuracy=0.4),
-        Thresholds(scale="smoke", defence="ae-kl", corrected_accuracy=0.25),
-    ])
+    s = suite(
+        thresholds=[
+            Thresholds(corrected_accuracy=0.1, clean_accuracy_drop=0.05),
+            Thresholds(defence="ae-kl", corrected_accuracy=0.2),
+            Thresholds(attack="fgsm", corrected_accuracy=0.3),
+            Thresholds(defence="ae-kl", attack="fgsm", eps=0.3, threat="white-box", corrected_accuracy=0.4),
+            Thresholds(scale="smoke", defence="ae-kl", corrected_accuracy=0.25),
+        ]
+    )
     cases = {c.id: c for c in s.cases()}
     b = cases["ae-kl|fgsm|eps=0.3|white-box"].bars("default")
     assert b["corrected_accuracy"].value == 0.4 and b["clean_accuracy_drop"].value == 0.05
@@ -87,8 +102,12 @@ def test_most_specific_threshold_wins():
     assert cases["ae-kl|fgsm|eps=0.1|grey-box"].bars("default")["corrected_accuracy"].value == 0.3
     assert cases["none|fgsm|eps=0.1|grey-box"].bars("default")["corrected_accuracy"].value == 0.3
     # scale-scoped bar beats an unscoped one of the same specificity
-    s2 = suite(thresholds=[Thresholds(defence="ae-kl", corrected_accuracy=0.2),
-                           Thresholds(scale="smoke", defence="ae-kl", corrected_accuracy=0.05)])
+    s2 = suite(
+        thresholds=[
+            Thresholds(defence="ae-kl", corrected_accuracy=0.2),
+            Thresholds(scale="smoke", defence="ae-kl", corrected_accuracy=0.05),
+        ]
+    )
     c = s2.cases()[-1]
     assert c.bars("smoke")["corrected_accuracy"].value == 0.05
     assert c.bars("default")["corrected_accuracy"].value == 0.2
@@ -103,30 +122,42 @@ def test_bar_direction():
 
 
 def test_custom_defence_factory_accepted():
-    from defences.none import NoDefence
+    from robustcheck.defences.none import NoDefence
 
     s = suite(defences=[Defence(NoDefence, id="mine")])
     assert s.cases()[0].defence.id == "mine"
 
 
 def test_attack_threats_restrict_its_cases_and_families():
-    s = suite(attacks=[Attack("fgsm", eps=0.1), Attack("pgd-linf", eps=0.1, threats=["white-box"])],
-              families={"f": ["fgsm", "pgd-linf"]})
+    s = suite(
+        attacks=[Attack("fgsm", eps=0.1), Attack("pgd-linf", eps=0.1, threats=["white-box"])],
+        families={"f": ["fgsm", "pgd-linf"]},
+    )
     ids = [c.id for c in s.cases()]
     assert "none|pgd-linf|eps=0.1|white-box" in ids and "none|pgd-linf|eps=0.1|grey-box" not in ids
     assert "none|fgsm|eps=0.1|grey-box" in ids
     assert "none|family=f|eps=0.1|white-box" in ids and "none|family=f|eps=0.1|grey-box" not in ids
 
 
-@pytest.mark.parametrize("threats, msg", [(["grey"], "must be a non-empty list"), ([], "must be a non-empty list"),
-                                          (["black-box"], "does not run")])
+@pytest.mark.parametrize(
+    "threats, msg",
+    [
+        (["grey"], "must be a non-empty list"),
+        ([], "must be a non-empty list"),
+        (["black-box"], "does not run"),
+    ],
+)
 def test_bad_attack_threats(threats, msg):
     with pytest.raises(ConfigError, match=msg):
         suite(attacks=[Attack("fgsm", eps=0.1, threats=threats)])
 
 
 def test_detector_aware_attack_has_no_black_box_form():
-    with pytest.raises(ConfigError, match="'sigma-pgd' is detector-aware .* threats=\\['grey-box', 'white-box'\\]"):
+    with pytest.raises(
+        ConfigError, match="'sigma-pgd' is detector-aware .* threats=\\['grey-box', 'white-box'\\]"
+    ):
         suite(attacks=[Attack("sigma-pgd", eps=0.1)], threat_models=["grey-box", "black-box"])
-    ok = suite(attacks=[Attack("sigma-pgd", eps=0.1, threats=["grey-box"])], threat_models=["grey-box", "black-box"])
+    ok = suite(
+        attacks=[Attack("sigma-pgd", eps=0.1, threats=["grey-box"])], threat_models=["grey-box", "black-box"]
+    )
     assert [c.threat for c in ok.cases()] == ["grey-box", "grey-box"]

@@ -29,8 +29,14 @@ def pretrained_factory() -> nn.Module:
 
 
 def _suite(**kw) -> Suite:
-    base = {"name": "transfer", "classifier": pretrained_factory, "defences": ["none"],
-            "attacks": [Attack("fgsm", eps=0.1)], "threat_models": ["black-box"], "scales": TINY}
+    base = {
+        "name": "transfer",
+        "classifier": pretrained_factory,
+        "defences": ["none"],
+        "attacks": [Attack("fgsm", eps=0.1)],
+        "threat_models": ["black-box"],
+        "scales": TINY,
+    }
     base.update(kw)
     return Suite(**base)
 

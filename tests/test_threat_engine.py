@@ -14,16 +14,25 @@ from robustcheck.errors import ConfigError
 from robustcheck.suite import FamilyCase
 from tests.helpers import evaluate_suite
 
-TINY = {s: Scale(n_samples=40, train_limit=1200, classifier_epochs=3, defence_epochs=1, attack_steps=5)
-        for s in ("smoke", "default", "paper")}
+TINY = {
+    s: Scale(n_samples=40, train_limit=1200, classifier_epochs=3, defence_epochs=1, attack_steps=5)
+    for s in ("smoke", "default", "paper")
+}
 
 
 def suite(**kw):
-    base = {"name": "tiny-threat", "defences": ["none", "ae-kl"],
-            "attacks": [Attack("fgsm", eps=0.2), Attack("pgd-linf", eps=0.2, steps=5),
-                        Attack("square", eps=0.2, steps=30)],
-            "families": {"linf": ["fgsm", "pgd-linf", "square"]},
-            "threat_models": ["grey-box", "white-box", "black-box"], "scales": TINY}
+    base = {
+        "name": "tiny-threat",
+        "defences": ["none", "ae-kl"],
+        "attacks": [
+            Attack("fgsm", eps=0.2),
+            Attack("pgd-linf", eps=0.2, steps=5),
+            Attack("square", eps=0.2, steps=30),
+        ],
+        "families": {"linf": ["fgsm", "pgd-linf", "square"]},
+        "threat_models": ["grey-box", "white-box", "black-box"],
+        "scales": TINY,
+    }
     base.update(kw)
     return Suite(**base)
 
@@ -46,8 +55,10 @@ def test_worst_case_is_the_per_example_minimum_over_members(run):
     for threat in ("grey-box", "white-box", "black-box"):
         case, res = results[f"ae-kl|family=linf|eps=0.2|{threat}"]
         assert isinstance(case, FamilyCase)
-        members = [results[f"ae-kl|{a}|eps=0.2|{threat}"][1].metrics["corrected_accuracy"]
-                   for a in ("fgsm", "pgd-linf", "square")]
+        members = [
+            results[f"ae-kl|{a}|eps=0.2|{threat}"][1].metrics["corrected_accuracy"]
+            for a in ("fgsm", "pgd-linf", "square")
+        ]
         worst = res.metrics["worst_case_corrected_accuracy"]
         assert worst <= min(members) + 1e-12
         # recompute: an input counts only if the defended pipeline is right on every member's x′
@@ -82,8 +93,14 @@ def test_black_box_differs_from_grey_box(run):
 def test_indicators_reported_on_white_box_cases(run):
     _, _, results, _ = run
     m = results["ae-kl|pgd-linf|eps=0.2|white-box"][1].metrics
-    for k in ("zero_gradient_fraction", "unbounded_accuracy", "blackbox_accuracy", "gradient_masking",
-              "iterative_weaker", "silent_success"):
+    for k in (
+        "zero_gradient_fraction",
+        "unbounded_accuracy",
+        "blackbox_accuracy",
+        "gradient_masking",
+        "iterative_weaker",
+        "silent_success",
+    ):
         assert k in m, k
     assert m["zero_gradient_fraction"] == 0.0  # C∘AE is differentiable everywhere
     assert m["gradient_masking"] in (0.0, 1.0)
@@ -107,6 +124,9 @@ def test_family_config_errors():
     with pytest.raises(ConfigError, match="unknown: \\['cw'\\]"):
         suite(families={"linf": ["fgsm", "cw"]})
     with pytest.raises(ConfigError, match="share no ε"):
-        suite(attacks=[Attack("fgsm", eps=0.1), Attack("pgd-linf", eps=0.2)], families={"f": ["fgsm", "pgd-linf"]})
+        suite(
+            attacks=[Attack("fgsm", eps=0.1), Attack("pgd-linf", eps=0.2)],
+            families={"f": ["fgsm", "pgd-linf"]},
+        )
     with pytest.raises(ConfigError, match="indicators must be True or False"):
         suite(indicators="yes")

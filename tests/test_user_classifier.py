@@ -17,8 +17,10 @@ from robustcheck.errors import ConfigError, ModelContractError
 from robustcheck.models import ModelFile
 from robustcheck.suite import SCALE_NAMES
 
-TINY = {s: Scale(n_samples=64, train_limit=120, classifier_epochs=1, defence_epochs=1, attack_steps=2)
-        for s in SCALE_NAMES}
+TINY = {
+    s: Scale(n_samples=64, train_limit=120, classifier_epochs=1, defence_epochs=1, attack_steps=2)
+    for s in SCALE_NAMES
+}
 DIGITS = load_dataset("digits-8x8")
 
 
@@ -56,8 +58,15 @@ def plain() -> Net:
 
 
 def _suite(classifier, **kw) -> Suite:
-    return Suite(name="user", dataset="digits-8x8", classifier=classifier, scales=TINY,
-                 attacks=[Attack("fgsm", eps=0.1)], indicators=False, **kw)
+    return Suite(
+        name="user",
+        dataset="digits-8x8",
+        classifier=classifier,
+        scales=TINY,
+        attacks=[Attack("fgsm", eps=0.1)],
+        indicators=False,
+        **kw,
+    )
 
 
 def _clean(tmp_path, suite) -> float:
@@ -77,9 +86,14 @@ def test_every_classifier_form_gives_the_same_numbers(plain, tmp_path):
     batch = torch.export.Dim("batch", min=1)  # exported with a dynamic batch size, as a user must
     torch.export.save(torch.export.export(plain, (DIGITS.val.x[:2],), dynamic_shapes={"x": {0: batch}}), ep)
     instance = copy.deepcopy(plain)
-    forms = {"factory": lambda: plain, "instance": instance, "torchscript path": str(ts),
-             "export path": ModelFile(ep), "state dict": ModelFile(state, factory=Net),
-             "checkpoint": ModelFile(ckpt, factory=Net)}
+    forms = {
+        "factory": lambda: plain,
+        "instance": instance,
+        "torchscript path": str(ts),
+        "export path": ModelFile(ep),
+        "state dict": ModelFile(state, factory=Net),
+        "checkpoint": ModelFile(ckpt, factory=Net),
+    }
     results = {k: _clean(tmp_path / k, _suite(v)) for k, v in forms.items()}
     assert len(set(results.values())) == 1, results
     assert results["factory"] > 0.85
@@ -114,8 +128,11 @@ class Expects(nn.Module):
 
 def test_declared_normalisation(plain, tmp_path):
     reference = _clean(tmp_path / "ref", _suite(plain))
-    for (mean, std), expects in (((0.3, 0.4), "inputs standardised"), ((0.5, 0.5), r"inputs in \[-1, 1\]"),
-                                 ((0.0, 1 / 255), "inputs in 0–255")):
+    for (mean, std), expects in (
+        ((0.3, 0.4), "inputs standardised"),
+        ((0.5, 0.5), r"inputs in \[-1, 1\]"),
+        ((0.0, 1 / 255), "inputs in 0–255"),
+    ):
         net = Expects(plain, mean, std)
         # undeclared: one clear error naming what the model expects and what to declare
         with pytest.raises(ModelContractError, match=rf"expects {expects}.*declare Suite\(normalize="):
@@ -139,7 +156,10 @@ def test_untrained_and_weak_models_are_not_flagged(tmp_path):
 
 
 BAD_MODELS = [
-    (lambda: nn.Sequential(nn.Flatten(), nn.Linear(784, 10)), r"cannot take a batch of the suite's data: shape N×1×8×8"),
+    (
+        lambda: nn.Sequential(nn.Flatten(), nn.Linear(784, 10)),
+        r"cannot take a batch of the suite's data: shape N×1×8×8",
+    ),
     (lambda: nn.Sequential(nn.Flatten(), nn.Linear(64, 7)), r"returned shape \(8, 7\).*10 classes"),
     (lambda: _Tuple(), "returned tuple"),
     (lambda: _IntLogits(), "floating point"),
@@ -157,7 +177,9 @@ class _IntLogits(nn.Module):
         return (x.flatten(1)[:, :10] * 10).long()
 
 
-@pytest.mark.parametrize("factory,message", BAD_MODELS, ids=["input shape", "classes", "tuple", "int", "registered"])
+@pytest.mark.parametrize(
+    "factory,message", BAD_MODELS, ids=["input shape", "classes", "tuple", "int", "registered"]
+)
 def test_bad_model_one_clear_error_before_any_work(factory, message, tmp_path):
     eng = Engine(device="cpu", scale="smoke", cache_dir=str(tmp_path))
     with pytest.raises(ModelContractError, match=message) as info:
@@ -175,11 +197,13 @@ def test_bad_files_one_clear_error(plain, tmp_path):
     torch.save(nn.Linear(3, 2).state_dict(), other)
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"not a model")
-    cases = [(str(tmp_path / "missing.pt"), "does not exist"),
-             (str(pickled), "pickled Python objects.*weights_only=True"),
-             (str(state), r"holds a state dict.*factory="),
-             (ModelFile(other, factory=Net), "does not fit the module"),
-             (str(junk), "is not a file torch.save")]
+    cases = [
+        (str(tmp_path / "missing.pt"), "does not exist"),
+        (str(pickled), "pickled Python objects.*weights_only=True"),
+        (str(state), r"holds a state dict.*factory="),
+        (ModelFile(other, factory=Net), "does not fit the module"),
+        (str(junk), "is not a file torch.save"),
+    ]
     for spec, message in cases:
         with pytest.raises(ConfigError, match=message):
             Engine(device="cpu", scale="smoke", cache_dir=str(tmp_path / "c")).classifier(_suite(spec))

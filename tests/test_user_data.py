@@ -15,8 +15,10 @@ from robustcheck.engine import Engine
 from robustcheck.errors import ConfigError
 from robustcheck.suite import SCALE_NAMES
 
-TINY = {s: Scale(n_samples=24, train_limit=120, classifier_epochs=1, defence_epochs=1, attack_steps=2)
-        for s in SCALE_NAMES}
+TINY = {
+    s: Scale(n_samples=24, train_limit=120, classifier_epochs=1, defence_epochs=1, attack_steps=2)
+    for s in SCALE_NAMES
+}
 
 
 def colour_set(n: int = 240, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -25,7 +27,7 @@ def colour_set(n: int = 240, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]
     y = torch.arange(n) % 3
     x = 0.2 * torch.rand(n, 3, 12, 20, generator=g)
     for c in range(3):
-        x[y == c, c, 2 + 3 * c:5 + 3 * c, :] += 0.7
+        x[y == c, c, 2 + 3 * c : 5 + 3 * c, :] += 0.7
     return x.clamp(0, 1), y
 
 
@@ -84,11 +86,17 @@ def test_every_form_gives_the_same_kind_of_splits(which, tmp_path):
         "tensors": (q, y),
         "numpy uint8": ((q * 255).round().numpy().astype(np.uint8), y.numpy()),
         "mapping train/test": {"train": (q[:-60], y[:-60]), "test": (q[-60:], y[-60:])},
-        "mapping train/val/test": {"train": (q[:-90], y[:-90]), "validation": (q[-90:-60], y[-90:-60]),
-                                   "test": (q[-60:], y[-60:])},
+        "mapping train/val/test": {
+            "train": (q[:-90], y[:-90]),
+            "validation": (q[-90:-60], y[-90:-60]),
+            "test": (q[-60:], y[-60:]),
+        },
         "mapping train/val": {"train": (q[:-30], y[:-30]), "val": (q[-30:], y[-30:])},
         "dataset": PairDataset(q, y),
-        "mapping of datasets": {"train": PairDataset(q[:-60], y[:-60]), "test": PairDataset(q[-60:], y[-60:])},
+        "mapping of datasets": {
+            "train": PairDataset(q[:-60], y[:-60]),
+            "test": PairDataset(q[-60:], y[-60:]),
+        },
         "callable": lambda: {"train": (q[:-60], y[:-60]), "test": (q[-60:], y[-60:])},
         "folder": _folder(tmp_path, q, y),
         "folder as str": str(_folder(tmp_path / "again", q, y)),
@@ -100,7 +108,7 @@ def test_every_form_gives_the_same_kind_of_splits(which, tmp_path):
         assert len(d.train) and len(d.val) and len(d.test), form
         assert sum(map(len, (d.train, d.val, d.test))) == len(y), form
         for s in (d.train, d.val, d.test):
-            assert s.x.dtype == torch.float32 and 0 <= float(s.x.min()) and float(s.x.max()) <= 1, form
+            assert s.x.dtype == torch.float32 and float(s.x.min()) >= 0 and float(s.x.max()) <= 1, form
         # derived splits are stratified: every class in every derived split
         assert set(d.val.y.tolist()) == set(range(k)), form
         hashes[form] = d.content_hash
@@ -254,13 +262,21 @@ def test_engine_runs_on_user_data_of_another_shape(which, tmp_path):
     dataset = which if which == "digits-8x8" else colour_set(240)
     k = 10 if which == "digits-8x8" else 3
     eps = 0.1 if which == "digits-8x8" else 0.4  # the colour stripes are far apart
-    small = {s: Scale(n_samples=32, train_limit=400, classifier_epochs=4, defence_epochs=2, attack_steps=2)
-             for s in SCALE_NAMES}
+    small = {
+        s: Scale(n_samples=32, train_limit=400, classifier_epochs=4, defence_epochs=2, attack_steps=2)
+        for s in SCALE_NAMES
+    }
     # the reference classifier sized from the data, trained here; the surrogate is another one of them
-    suite = Suite(name="user", dataset=dataset, classifier="shape-cnn", scales=small,
-                  defences=["none", "ae-kl", Defence("cvae-detector", zdim=8)],
-                  attacks=[Attack("fgsm", eps=eps)], threat_models=["grey-box", "white-box", "black-box"],
-                  indicators=False)
+    suite = Suite(
+        name="user",
+        dataset=dataset,
+        classifier="shape-cnn",
+        scales=small,
+        defences=["none", "ae-kl", Defence("cvae-detector", zdim=8)],
+        attacks=[Attack("fgsm", eps=eps)],
+        threat_models=["grey-box", "white-box", "black-box"],
+        indicators=False,
+    )
     eng = Engine(device="cpu", scale="smoke", cache_dir=str(tmp_path))
     cold = {case.id: eng.evaluate(case).metrics for case in suite.cases()}
     for m in cold.values():

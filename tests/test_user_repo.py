@@ -30,7 +30,7 @@ class Digits(torch.utils.data.Dataset):
         return self.images[i], self.labels[i]
 '''
 
-MYMODEL = '''
+MYMODEL = """
 import torch
 from torch import nn
 
@@ -43,9 +43,9 @@ class Net(nn.Module):
 
     def forward(self, x):
         return self.out(torch.relu(self.fc(x.flatten(1))))
-'''
+"""
 
-SUITE = '''
+SUITE = """
 from pathlib import Path
 
 from robustcheck import Attack, Scale, Suite, Thresholds
@@ -68,7 +68,7 @@ SUITE = Suite(
     scales=TINY,
     thresholds=[Thresholds(clean_accuracy=0.8)],
 )
-'''
+"""
 
 MEAN, STD = 0.5, 0.5  # the model was trained on [-1, 1] inputs
 
@@ -106,10 +106,17 @@ def _repo(pytester, weights, classifier: str, normalize: str) -> list[str]:
     pytester.path.joinpath("mymodel.py").write_text(MYMODEL)
     pytester.path.joinpath("weights.pt").write_bytes(weights.read_bytes())
     pytester.mkdir("gates")
-    pytester.path.joinpath("gates", "team.py").write_text(SUITE.format(classifier=classifier, normalize=normalize))
+    pytester.path.joinpath("gates", "team.py").write_text(
+        SUITE.format(classifier=classifier, normalize=normalize)
+    )
     pytester.makeini("[pytest]\nrobustcheck_suite_files = gates/*.py\npythonpath = .\n")
-    return ["--robustcheck", "--robustcheck-scale=smoke", f"--robustcheck-cache-dir={pytester.path / 'cache'}",
-            "-p", "no:cacheprovider"]
+    return [
+        "--robustcheck",
+        "--robustcheck-scale=smoke",
+        f"--robustcheck-cache-dir={pytester.path / 'cache'}",
+        "-p",
+        "no:cacheprovider",
+    ]
 
 
 def test_team_repository_gates_its_model_on_its_data(pytester, weights):
@@ -118,24 +125,39 @@ def test_team_repository_gates_its_model_on_its_data(pytester, weights):
     result.assert_outcomes(passed=4)
     rec = json.loads(sorted((pytester.path / ".robustcheck" / "results").glob("*.json"))[-1].read_text())
     cases = rec["suites"]["team"]
-    assert set(cases) == {f"{d}|fgsm|eps=0.1|{t}" for d in ("none", "feature-squeezing")
-                          for t in ("grey-box", "white-box")}
+    assert set(cases) == {
+        f"{d}|fgsm|eps=0.1|{t}" for d in ("none", "feature-squeezing") for t in ("grey-box", "white-box")
+    }
     for case in cases.values():
         m = case["measured"]
         assert m["dataset"]["id"] == "mydata.Digits" and m["dataset"]["input_shape"] == [1, 8, 8]
         assert m["dataset"]["num_classes"] == 10 and len(m["dataset"]["content_hash"]) == 16
-        assert m["classifier"]["id"].startswith("file:") and m["classifier"]["id"].endswith("factory=mymodel.Net")
+        assert m["classifier"]["id"].startswith("file:") and m["classifier"]["id"].endswith(
+            "factory=mymodel.Net"
+        )
         assert m["classifier"]["normalize"] == [[MEAN], [STD]] and len(m["classifier"]["weights"]) >= 16
         assert case["metrics"]["clean_accuracy"] >= 0.8
-    assert cases["feature-squeezing|fgsm|eps=0.1|grey-box"]["measured"]["defence"]["name"] == "feature-squeezing"
+    assert (
+        cases["feature-squeezing|fgsm|eps=0.1|grey-box"]["measured"]["defence"]["name"] == "feature-squeezing"
+    )
 
 
-@pytest.mark.parametrize("classifier,normalize,message", [
-    ('ModelFile(HERE / "weights.pt", factory=Net)', "None", r"expects inputs in [-1, 1]"),
-    (("lambda: __import__('torch').nn.Sequential(__import__('torch').nn.Flatten(), "
-      "__import__('torch').nn.Linear(784, 10))"), "None", "cannot take a batch of the suite's data: shape N×1×8×8"),
-    ('"missing.pt"', "None", "does not exist"),
-], ids=["undeclared normalisation", "wrong input shape", "missing file"])
+@pytest.mark.parametrize(
+    "classifier,normalize,message",
+    [
+        ('ModelFile(HERE / "weights.pt", factory=Net)', "None", r"expects inputs in [-1, 1]"),
+        (
+            (
+                "lambda: __import__('torch').nn.Sequential(__import__('torch').nn.Flatten(), "
+                "__import__('torch').nn.Linear(784, 10))"
+            ),
+            "None",
+            "cannot take a batch of the suite's data: shape N×1×8×8",
+        ),
+        ('"missing.pt"', "None", "does not exist"),
+    ],
+    ids=["undeclared normalisation", "wrong input shape", "missing file"],
+)
 def test_bad_model_is_one_clear_line(pytester, weights, classifier, normalize, message):
     args = _repo(pytester, weights, classifier, normalize)
     result = pytester.runpytest_subprocess(*args)

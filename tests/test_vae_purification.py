@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from defences import DEFENCES, FitContext
-from defences.vae_purification import VARIANTS, random_rotate_resize
 from robustcheck.data import load_dataset
+from robustcheck.defences import DEFENCES, FitContext
+from robustcheck.defences.vae_purification import VARIANTS, random_rotate_resize
 from robustcheck.errors import ConfigError
 from tests.helpers import tiny_cnn
 
@@ -18,8 +18,17 @@ def fitted():
     clf = tiny_cnn().eval()
     data = load_dataset("mnist-embedded")
     d = DEFENCES.get("vae-purifier")().bind(clf)
-    d.fit(FitContext(clf, data.train.subset(300), data.val.subset(200), 10, epochs=1, seed=0,
-                     device=torch.device("cpu")))
+    d.fit(
+        FitContext(
+            clf,
+            data.train.subset(300),
+            data.val.subset(200),
+            10,
+            epochs=1,
+            seed=0,
+            device=torch.device("cpu"),
+        )
+    )
     x = data.test.x[:16]
     with torch.no_grad():  # push every pixel away from its reconstruction: d(x') > d(x) by construction
         x_pert = (x + 0.3 * torch.sign(x - d.recon(x))).clamp(0, 1)

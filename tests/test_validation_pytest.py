@@ -30,14 +30,20 @@ def assert_one_usage_error(result, out, *fragments):
     assert all(f in errors[0] for f in fragments), errors[0]
 
 
-@pytest.mark.parametrize("option, fragments", [
-    ("--robustcheck-seed=-1", ("--robustcheck-seed", "0 <= seed < 2**63", "'-1'")),
-    ("--robustcheck-seed=18446744073709551616", ("--robustcheck-seed", "18446744073709551616")),
-    ("--robustcheck-seed=abc", ("--robustcheck-seed", "'abc'")),
-    ("--robustcheck-device=gpu", ("--robustcheck-device", "'gpu'", "auto, cpu, cuda or cuda:N")),
-    ("--robustcheck-scale=huge", ("--robustcheck-scale", "'huge'", "smoke, default, paper")),
-    ("--robustcheck-compare-fail=corrected_accuracy:0.1,corrected_accuracy:0.2", ("compare-fail", "twice")),
-])
+@pytest.mark.parametrize(
+    "option, fragments",
+    [
+        ("--robustcheck-seed=-1", ("--robustcheck-seed", "0 <= seed < 2**63", "'-1'")),
+        ("--robustcheck-seed=18446744073709551616", ("--robustcheck-seed", "18446744073709551616")),
+        ("--robustcheck-seed=abc", ("--robustcheck-seed", "'abc'")),
+        ("--robustcheck-device=gpu", ("--robustcheck-device", "'gpu'", "auto, cpu, cuda or cuda:N")),
+        ("--robustcheck-scale=huge", ("--robustcheck-scale", "'huge'", "smoke, default, paper")),
+        (
+            "--robustcheck-compare-fail=corrected_accuracy:0.1,corrected_accuracy:0.2",
+            ("compare-fail", "twice"),
+        ),
+    ],
+)
 def test_bad_option(pytester, option, fragments):
     result, out = run(pytester, "--robustcheck", option)
     assert_one_usage_error(result, out, *fragments)
@@ -52,11 +58,14 @@ def test_cuda_device_without_gpu(pytester):
     assert_one_usage_error(result, out, "--robustcheck-device=cuda:0", "CUDA is not available")
 
 
-@pytest.mark.parametrize("ini, fragments", [
-    ("robustcheck = maybe", ("ini value robustcheck:", "'maybe'")),
-    ("robustcheck_update_baseline = perhaps", ("robustcheck_update_baseline", "'perhaps'")),
-    ("robustcheck_seed = 1.5", ("robustcheck_seed", "'1.5'")),
-])
+@pytest.mark.parametrize(
+    "ini, fragments",
+    [
+        ("robustcheck = maybe", ("ini value robustcheck:", "'maybe'")),
+        ("robustcheck_update_baseline = perhaps", ("robustcheck_update_baseline", "'perhaps'")),
+        ("robustcheck_seed = 1.5", ("robustcheck_seed", "'1.5'")),
+    ],
+)
 def test_bad_ini_value(pytester, ini, fragments):
     result, out = run(pytester, ini=f"robustcheck_suite_files = mysuites/*.py\n{ini}")
     assert_one_usage_error(result, out, *fragments)
@@ -70,16 +79,29 @@ def test_suite_files_glob_matching_nothing(pytester):
     assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
 
 
-@pytest.mark.parametrize("body, fragments", [
-    ('Suite(name="s", attacks=[Attack("fgsm", eps=0.1)], thresholds=[Thresholds(defence="none", detection_auc=0.99)])',
-     ("detection_auc does not apply", "detector")),
-    ('Suite(name="s", attacks=[Attack("pgd-linf", eps=0.1, targeted="no")])', ("targeted must be True or False",)),
-    ('Suite(name="s", attacks=[])', ("attacks is empty",)),
-    ('Suite(name="s", attacks=[Attack("fgsm", eps=0.1)], scales=None)', ("scales must map",)),
-    ('Suite(name="s", attacks=[Attack("fgsm", eps=0.1)], thresholds=[Thresholds(eps=[0.1, 0.3], corrected_accuracy=0.5)])',
-     ("Thresholds.eps must be one number",)),
-    ('Suite(name="s", attacks=[Attack("fgsm", eps=0.1)], seed=2**64)', ("seed must be an int with 0 <= seed < 2**63",)),
-])
+@pytest.mark.parametrize(
+    "body, fragments",
+    [
+        (
+            'Suite(name="s", attacks=[Attack("fgsm", eps=0.1)], thresholds=[Thresholds(defence="none", detection_auc=0.99)])',
+            ("detection_auc does not apply", "detector"),
+        ),
+        (
+            'Suite(name="s", attacks=[Attack("pgd-linf", eps=0.1, targeted="no")])',
+            ("targeted must be True or False",),
+        ),
+        ('Suite(name="s", attacks=[])', ("attacks is empty",)),
+        ('Suite(name="s", attacks=[Attack("fgsm", eps=0.1)], scales=None)', ("scales must map",)),
+        (
+            'Suite(name="s", attacks=[Attack("fgsm", eps=0.1)], thresholds=[Thresholds(eps=[0.1, 0.3], corrected_accuracy=0.5)])',
+            ("Thresholds.eps must be one number",),
+        ),
+        (
+            'Suite(name="s", attacks=[Attack("fgsm", eps=0.1)], seed=2**64)',
+            ("seed must be an int with 0 <= seed < 2**63",),
+        ),
+    ],
+)
 def test_bad_suite_file(pytester, body, fragments):
     suite = f"from robustcheck import Attack, Suite, Thresholds\nSUITE = {body}\n"
     result, out = run(pytester, "--robustcheck", suite=suite)
@@ -89,12 +111,17 @@ def test_bad_suite_file(pytester, body, fragments):
     assert all(f in lines[0] for f in fragments), lines[0]
 
 
-@pytest.mark.parametrize("change, fragments", [
-    ({"schema": 99}, ("schema 99 is not supported", "baseline schema 1")),
-    ({"suites": {"tiny": [1, 2]}}, ("suites.tiny must be a mapping",)),
-    ({"suites": {"tiny": {"none|fgsm|eps=0.1|grey-box": {"corrected_accuracy": "high"}}}},
-     ("corrected_accuracy must be a finite number or null", "'high'")),
-])
+@pytest.mark.parametrize(
+    "change, fragments",
+    [
+        ({"schema": 99}, ("schema 99 is not supported", "baseline schema 1")),
+        ({"suites": {"tiny": [1, 2]}}, ("suites.tiny must be a mapping",)),
+        (
+            {"suites": {"tiny": {"none|fgsm|eps=0.1|grey-box": {"corrected_accuracy": "high"}}}},
+            ("corrected_accuracy must be a finite number or null", "'high'"),
+        ),
+    ],
+)
 def test_bad_baseline(pytester, change, fragments):
     baseline = {"schema": 1, "metrics": {}, "suites": {"tiny": {}}, **change}
     pytester.path.joinpath("robustcheck-baseline.json").write_text(json.dumps(baseline))

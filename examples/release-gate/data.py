@@ -34,8 +34,16 @@ class DigitsDataset(Dataset):
         bunch = load_digits()
         images = np.asarray(bunch.images, dtype=np.float32) / 16.0
         labels = np.asarray(bunch.target, dtype=np.int64)
-        keep = np.sort(np.asarray([i for c in range(10) for pos, i in enumerate(np.flatnonzero(labels == c))
-                                   if _split_of(pos) == split]))
+        keep = np.sort(
+            np.asarray(
+                [
+                    i
+                    for c in range(10)
+                    for pos, i in enumerate(np.flatnonzero(labels == c))
+                    if _split_of(pos) == split
+                ]
+            )
+        )
         self.indices = keep  # positions in scikit-learn's order
         self.images = torch.from_numpy(images[keep]).unsqueeze(1)
         self.labels = torch.from_numpy(labels[keep])

@@ -50,9 +50,10 @@ def validate_params(name: str, params: Mapping[str, Any]) -> None:
         cls(**params, seed=0, batch_size=1)  # type: ignore[call-arg]
     except RobustcheckError:
         raise
-    except Exception as exc:  # noqa: BLE001 - the attack's own constructor refused a value it has no clear check for
-        raise ConfigError(f"attack {name!r}: parameters {describe(dict(params))} rejected: "
-                          f"{type(exc).__name__}: {exc}") from None
+    except Exception as exc:
+        raise ConfigError(
+            f"attack {name!r}: parameters {describe(dict(params))} rejected: {type(exc).__name__}: {exc}"
+        ) from None
 
 
 def build_attack(name: str, params: dict[str, Any], *, seed: int, batch_size: int = 250) -> BaseAttack:

@@ -39,8 +39,16 @@ class AdaptiveAttack(BaseAttack):
     #: The engine passes an AdaptiveTarget (defence parts) instead of a plain model.
     needs_defence = True
 
-    def __init__(self, *, steps: int = 40, alpha: float | None = None, restarts: int = 1, targeted: bool = False,
-                 seed: int = 0, batch_size: int = 250) -> None:
+    def __init__(
+        self,
+        *,
+        steps: int = 40,
+        alpha: float | None = None,
+        restarts: int = 1,
+        targeted: bool = False,
+        seed: int = 0,
+        batch_size: int = 250,
+    ) -> None:
         super().__init__(targeted=targeted, seed=seed, batch_size=batch_size)
         check_positive(f"attack {self.name!r}: steps", steps, integer=True)
         check_positive(f"attack {self.name!r}: restarts", restarts, integer=True)
@@ -49,7 +57,9 @@ class AdaptiveAttack(BaseAttack):
         self.steps, self.alpha, self.restarts = steps, alpha, restarts
 
     @abstractmethod
-    def objective(self, target: nn.Module, x: Tensor, y: Tensor, tgt: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
+    def objective(
+        self, target: nn.Module, x: Tensor, y: Tensor, tgt: Tensor | None
+    ) -> tuple[Tensor, Tensor, Tensor]:
         """Return (per-example objective to maximise, logits of the unflagged label, score or zeros)."""
 
     @staticmethod
@@ -59,7 +69,9 @@ class AdaptiveAttack(BaseAttack):
             return torch.ones_like(score, dtype=torch.bool)
         return score <= t
 
-    def succeeded(self, target: nn.Module, logits: Tensor, score: Tensor, y: Tensor, tgt: Tensor | None) -> Tensor:
+    def succeeded(
+        self, target: nn.Module, logits: Tensor, score: Tensor, y: Tensor, tgt: Tensor | None
+    ) -> Tensor:
         return (objective(logits, y, tgt) > 0) & self.unflagged(target, score)
 
     def run(self, model: nn.Module, x: Tensor, y: Tensor, eps: float | None, target: Tensor | None) -> Tensor:

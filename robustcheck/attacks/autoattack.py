@@ -100,11 +100,14 @@ class _AutoAttack(BaseAttack):
     supports_targeted = False
     ta_norm: ClassVar[str] = "Linf"
 
-    def __init__(self, *, version: str = "standard", targeted: bool = False, seed: int = 0,
-                 batch_size: int = 250) -> None:
+    def __init__(
+        self, *, version: str = "standard", targeted: bool = False, seed: int = 0, batch_size: int = 250
+    ) -> None:
         super().__init__(targeted=targeted, seed=seed, batch_size=batch_size)
         if version not in VERSIONS:
-            raise ConfigError(f"attack {self.name!r}: version {version!r} unknown; known: {', '.join(VERSIONS)}")
+            raise ConfigError(
+                f"attack {self.name!r}: version {version!r} unknown; known: {', '.join(VERSIONS)}"
+            )
         self.version = version
         # the last ``run`` (one batch, one ε): [(stage, points still robust after it), ...], from "clean"
         self.last_breakdown: list[tuple[str, int]] = []
@@ -128,20 +131,56 @@ class _AutoAttack(BaseAttack):
 
         def build(stage: str) -> Any:
             if stage in ("apgd-ce", "apgd-dlr"):
-                return torchattacks.APGD(model, norm=norm, eps=eps, steps=STEPS, n_restarts=restarts,
-                                         seed=seed, loss=stage[5:], eot_iter=eot, rho=0.75)
+                return torchattacks.APGD(
+                    model,
+                    norm=norm,
+                    eps=eps,
+                    steps=STEPS,
+                    n_restarts=restarts,
+                    seed=seed,
+                    loss=stage[5:],
+                    eot_iter=eot,
+                    rho=0.75,
+                )
             if stage == "apgd-t":
-                return torchattacks.APGDT(model, norm=norm, eps=eps, steps=STEPS, n_restarts=1, seed=seed,
-                                          eot_iter=1, rho=0.75, n_classes=n_target + 1)
+                return torchattacks.APGDT(
+                    model,
+                    norm=norm,
+                    eps=eps,
+                    steps=STEPS,
+                    n_restarts=1,
+                    seed=seed,
+                    eot_iter=1,
+                    rho=0.75,
+                    n_classes=n_target + 1,
+                )
             if stage in ("fab", "fab-t"):
-                return torchattacks.FAB(model, norm=norm, eps=eps, steps=STEPS,
-                                        n_restarts=1 if stage == "fab-t" else restarts, alpha_max=0.1,
-                                        eta=1.05, beta=0.9, seed=seed, multi_targeted=stage == "fab-t",
-                                        n_classes=n_target + 1)
+                return torchattacks.FAB(
+                    model,
+                    norm=norm,
+                    eps=eps,
+                    steps=STEPS,
+                    n_restarts=1 if stage == "fab-t" else restarts,
+                    alpha_max=0.1,
+                    eta=1.05,
+                    beta=0.9,
+                    seed=seed,
+                    multi_targeted=stage == "fab-t",
+                    n_classes=n_target + 1,
+                )
             # resc_schedule=False as in the reference AutoAttack (torchattacks' default True halves the
             # query counts at which the square size shrinks when n_queries = 5000)
-            return torchattacks.Square(model, norm=norm, eps=eps, n_queries=SQUARE_QUERIES, n_restarts=1,
-                                       p_init=SQUARE_P_INIT, loss="margin", resc_schedule=False, seed=seed)
+            return torchattacks.Square(
+                model,
+                norm=norm,
+                eps=eps,
+                n_queries=SQUARE_QUERIES,
+                n_restarts=1,
+                p_init=SQUARE_P_INIT,
+                loss="margin",
+                resc_schedule=False,
+                seed=seed,
+            )
 
         out = []
         for stage in COMPONENTS[self.version]:

@@ -108,8 +108,11 @@ class BaseAttack(ABC):
         # flip train/eval modes; every module's own flag is restored on the way out, else dropout stays on.
         modes = [(m, m.training) for m in model.modules()]
         guard = _FiniteGuard(model)
-        with torch.random.fork_rng(devices=[x.device] if x.device.type == "cuda" else []), _restore_modes(modes), \
-                guard:
+        with (
+            torch.random.fork_rng(devices=[x.device] if x.device.type == "cuda" else []),
+            _restore_modes(modes),
+            guard,
+        ):
             torch.manual_seed(self.seed)
             for start in range(0, x.shape[0], self.batch_size):
                 xb = x[start : start + self.batch_size]
@@ -124,8 +127,10 @@ class BaseAttack(ABC):
                     for e in eps_list:
                         x_adv = self.run(model, xb, yb, e, tb).detach().clamp(0, 1)
                         results[e].append(x_adv)
-            successes = {e: self._success(model, torch.cat(results[e]) if results[e] else x.clone(), y, target)
-                         for e in eps_list}
+            successes = {
+                e: self._success(model, torch.cat(results[e]) if results[e] else x.clone(), y, target)
+                for e in eps_list
+            }
         guard.raise_if_bad(self.name)
         out = []
         for e in eps_list:
@@ -267,7 +272,9 @@ def check_positive(name: str, value: object, *, integer: bool = False, allow_zer
     ok = ok_type and not isinstance(value, bool) and math.isfinite(value)  # type: ignore[arg-type]
     if not ok or not (value >= 0 if allow_zero else value > 0):  # type: ignore[operator]
         kind = "int" if integer else "number"
-        raise ConfigError(f"{name} must be a {'non-negative' if allow_zero else 'positive'} {kind}, got {value!r}")
+        raise ConfigError(
+            f"{name} must be a {'non-negative' if allow_zero else 'positive'} {kind}, got {value!r}"
+        )
 
 
 def eps_to_float(eps: Any) -> float:

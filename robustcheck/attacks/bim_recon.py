@@ -31,18 +31,33 @@ from robustcheck.errors import ConfigError
 class BIMRecon(AdaptiveAttack):
     name = "bim-recon"
 
-    def __init__(self, *, beta: float = 1.0, steps: int = 40, alpha: float | None = None, restarts: int = 1,
-                 targeted: bool = False, seed: int = 0, batch_size: int = 250) -> None:
-        super().__init__(steps=steps, alpha=alpha, restarts=restarts, targeted=targeted, seed=seed,
-                         batch_size=batch_size)
+    def __init__(
+        self,
+        *,
+        beta: float = 1.0,
+        steps: int = 40,
+        alpha: float | None = None,
+        restarts: int = 1,
+        targeted: bool = False,
+        seed: int = 0,
+        batch_size: int = 250,
+    ) -> None:
+        super().__init__(
+            steps=steps, alpha=alpha, restarts=restarts, targeted=targeted, seed=seed, batch_size=batch_size
+        )
         if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not math.isfinite(beta):
             raise ConfigError(f"attack {self.name!r}: beta must be a finite number, got {beta!r}")
         self.beta = float(beta)
 
-    def objective(self, target: nn.Module, x: Tensor, y: Tensor, tgt: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
+    def objective(
+        self, target: nn.Module, x: Tensor, y: Tensor, tgt: Tensor | None
+    ) -> tuple[Tensor, Tensor, Tensor]:
         logits = target(x)
-        j = -F.cross_entropy(logits, tgt, reduction="none") if tgt is not None else \
-            F.cross_entropy(logits, y, reduction="none")
+        j = (
+            -F.cross_entropy(logits, tgt, reduction="none")
+            if tgt is not None
+            else F.cross_entropy(logits, y, reduction="none")
+        )
         recon = (x - target.purify(x)).pow(2).flatten(1).sum(1)
         score = target.score(x)
         return j - self.beta * recon, logits, (score if score is not None else torch.zeros_like(j))

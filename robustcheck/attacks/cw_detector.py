@@ -40,15 +40,31 @@ def combined_logits(logits: Tensor, score: Tensor | None, threshold: float | Non
 class CWDetector(AdaptiveAttack):
     name = "cw-detector"
 
-    def __init__(self, *, kappa: float = 10.0, steps: int = 40, alpha: float | None = None, restarts: int = 1,
-                 targeted: bool = False, seed: int = 0, batch_size: int = 250) -> None:
-        super().__init__(steps=steps, alpha=alpha, restarts=restarts, targeted=targeted, seed=seed,
-                         batch_size=batch_size)
-        if isinstance(kappa, bool) or not isinstance(kappa, (int, float)) or not (math.isfinite(kappa) and kappa > 0):
+    def __init__(
+        self,
+        *,
+        kappa: float = 10.0,
+        steps: int = 40,
+        alpha: float | None = None,
+        restarts: int = 1,
+        targeted: bool = False,
+        seed: int = 0,
+        batch_size: int = 250,
+    ) -> None:
+        super().__init__(
+            steps=steps, alpha=alpha, restarts=restarts, targeted=targeted, seed=seed, batch_size=batch_size
+        )
+        if (
+            isinstance(kappa, bool)
+            or not isinstance(kappa, (int, float))
+            or not (math.isfinite(kappa) and kappa > 0)
+        ):
             raise ConfigError(f"attack {self.name!r}: kappa must be a positive number, got {kappa!r}")
         self.kappa = float(kappa)
 
-    def objective(self, target: nn.Module, x: Tensor, y: Tensor, tgt: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
+    def objective(
+        self, target: nn.Module, x: Tensor, y: Tensor, tgt: Tensor | None
+    ) -> tuple[Tensor, Tensor, Tensor]:
         logits = target(x)
         score = target.score(x)
         g = combined_logits(logits, score, target.threshold, self.kappa)
@@ -59,5 +75,7 @@ class CWDetector(AdaptiveAttack):
             others = g.clone()
             others.scatter_(1, y.view(-1, 1), -math.inf)
             others[:, -1] = -math.inf
-            obj = others.amax(1) - torch.maximum(g.gather(1, y.view(-1, 1)).squeeze(1), g.gather(1, reject.view(-1, 1)).squeeze(1))
+            obj = others.amax(1) - torch.maximum(
+                g.gather(1, y.view(-1, 1)).squeeze(1), g.gather(1, reject.view(-1, 1)).squeeze(1)
+            )
         return obj, logits, (score if score is not None else torch.zeros_like(obj))

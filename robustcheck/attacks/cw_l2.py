@@ -49,7 +49,9 @@ def still_decreasing(loss: Tensor, prev: Tensor, rel: float = 1e-4) -> Tensor:
     """CW's early-abort test: the loss fell by at least ``rel`` of its magnitude since the last check.
     With κ > 0 the loss l2² + c·max(−margin, −κ) can be negative, where ``loss ≤ 0.9999·prev`` would
     keep an example whose loss went *up*; the first check (``prev`` = +∞) always passes."""
-    return torch.where(torch.isfinite(prev), loss <= prev - rel * prev.abs(), torch.ones_like(loss, dtype=torch.bool))
+    return torch.where(
+        torch.isfinite(prev), loss <= prev - rel * prev.abs(), torch.ones_like(loss, dtype=torch.bool)
+    )
 
 
 @ATTACKS.register("cw-l2")

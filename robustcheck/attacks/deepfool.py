@@ -50,9 +50,12 @@ class DeepFool(BaseAttack):
         super().__init__(targeted=targeted, seed=seed, batch_size=batch_size)
         check_positive("attack 'deepfool': steps", steps, integer=True)
         check_positive("attack 'deepfool': overshoot", overshoot, allow_zero=True)
-        if candidates is not None and (isinstance(candidates, bool) or not isinstance(candidates, int)
-                                       or candidates < 2):
-            raise ConfigError(f"attack 'deepfool': candidates must be an int >= 2 or None, got {candidates!r}")
+        if candidates is not None and (
+            isinstance(candidates, bool) or not isinstance(candidates, int) or candidates < 2
+        ):
+            raise ConfigError(
+                f"attack 'deepfool': candidates must be an int >= 2 or None, got {candidates!r}"
+            )
         self.steps, self.overshoot, self.candidates = steps, float(overshoot), candidates
 
     def run(self, model: nn.Module, x: Tensor, y: Tensor, eps: float | None, target: Tensor | None) -> Tensor:

@@ -32,6 +32,8 @@ class FGSM(BaseAttack):
     def run(self, model: nn.Module, x: Tensor, y: Tensor, eps: float | None, target: Tensor | None) -> Tensor:
         assert eps is not None
         labels = target if self.targeted and target is not None else y
-        grad, logits = loss_gradient(model, x, lambda z: F.cross_entropy(z, labels, reduction="sum"))  # EOT-aware
+        grad, logits = loss_gradient(
+            model, x, lambda z: F.cross_entropy(z, labels, reduction="sum")
+        )  # EOT-aware
         x_adv = (x + self.loss_sign() * eps * ascent_direction(grad, self.norm)).clamp(0, 1)
         return better_of(model, x, logits, x_adv, y, target if self.targeted else None)

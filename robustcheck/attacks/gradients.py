@@ -32,7 +32,9 @@ from contextlib import contextmanager
 import torch
 from torch import Tensor, nn
 
-_FRESH: contextvars.ContextVar[bool] = contextvars.ContextVar("robustcheck_eot_fresh_randomness", default=False)
+_FRESH: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "robustcheck_eot_fresh_randomness", default=False
+)
 
 
 @contextmanager
@@ -60,8 +62,13 @@ def eot_parts(model: nn.Module) -> tuple[nn.Module, int]:
     return model, 1
 
 
-def eot_gradient(fn: Callable[[Tensor], tuple[Tensor, Sequence[Tensor]]], x: Tensor, samples: int = 1,
-                 *, need_grad: bool = True) -> tuple[Tensor | None, list[Tensor]]:
+def eot_gradient(
+    fn: Callable[[Tensor], tuple[Tensor, Sequence[Tensor]]],
+    x: Tensor,
+    samples: int = 1,
+    *,
+    need_grad: bool = True,
+) -> tuple[Tensor | None, list[Tensor]]:
     """Mean over ``samples`` passes of ∇ₓ loss and of the auxiliary outputs, for ``fn(x) -> (loss, aux)``.
 
     ``loss`` is a scalar (sum the per-example losses: examples are independent, so its gradient holds each

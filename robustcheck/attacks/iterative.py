@@ -48,8 +48,14 @@ class BestIterate:
 
 
 @torch.no_grad()
-def better_of(model: nn.Module, x_first: Tensor, logits_first: Tensor, x_second: Tensor, y: Tensor,
-              target: Tensor | None) -> Tensor:
+def better_of(
+    model: nn.Module,
+    x_first: Tensor,
+    logits_first: Tensor,
+    x_second: Tensor,
+    y: Tensor,
+    target: Tensor | None,
+) -> Tensor:
     """Per example, the point with the higher :func:`objective` of two the attack evaluated (ties: the
     second). A single-step attack evaluates the model at its start point; when that point already fooled
     the model, it must be returned rather than a step that undoes it (silent success, EVALUATION.md)."""
@@ -104,7 +110,9 @@ class IterativeAttack(BaseAttack):
         super().__init__(targeted=targeted, seed=seed, batch_size=batch_size)
         if isinstance(steps, bool) or not isinstance(steps, int) or steps <= 0:
             raise ConfigError(f"attack {self.name!r}: steps must be a positive int, got {steps!r}")
-        if alpha is not None and (isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not alpha > 0):
+        if alpha is not None and (
+            isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not alpha > 0
+        ):
             raise ConfigError(f"attack {self.name!r}: alpha must be a number > 0, got {alpha!r}")
         if isinstance(restarts, bool) or not isinstance(restarts, int) or restarts <= 0:
             raise ConfigError(f"attack {self.name!r}: restarts must be a positive int, got {restarts!r}")
@@ -123,8 +131,9 @@ class IterativeAttack(BaseAttack):
             x_adv = random_in_ball(x, eps, self.norm) if self.random_start and eps > 0 else x.clone()
             for _ in range(self.steps):
                 # EOT-aware: under an EOT wrapper, the mean of the loss gradients of its passes
-                grad, logits = loss_gradient(model, x_adv,
-                                             lambda z: F.cross_entropy(z, labels, reduction="sum"))
+                grad, logits = loss_gradient(
+                    model, x_adv, lambda z: F.cross_entropy(z, labels, reduction="sum")
+                )
                 with torch.no_grad():
                     best.update(x_adv, objective(logits, y, tgt))
                     x_adv = x_adv.detach() + sign * alpha * ascent_direction(grad, self.norm)

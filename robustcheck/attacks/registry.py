@@ -16,20 +16,26 @@ def check_attack_class(name: str, obj: Any) -> None:
     if not inspect.isclass(obj) or not issubclass(obj, BaseAttack):
         raise ConfigError(f"attack {name!r}: expected a robustcheck.attacks.BaseAttack subclass, got {obj!r}")
     if getattr(obj, "norm", None) not in NORMS:
-        raise ConfigError(f"attack {name!r}: {obj.__qualname__}.norm must be one of {', '.join(NORMS)}, "
-                          f"got {getattr(obj, 'norm', None)!r}")
+        raise ConfigError(
+            f"attack {name!r}: {obj.__qualname__}.norm must be one of {', '.join(NORMS)}, "
+            f"got {getattr(obj, 'norm', None)!r}"
+        )
     init = obj.__init__
     try:
         params = inspect.signature(init).parameters.values()
     except (TypeError, ValueError):
         return
-    positional = [p.name for i, p in enumerate(params) if i > 0 and p.kind in (p.POSITIONAL_ONLY,
-                                                                               p.POSITIONAL_OR_KEYWORD)
-                  and p.default is p.empty]
+    positional = [
+        p.name
+        for i, p in enumerate(params)
+        if i > 0 and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
+    ]
     if positional:
-        raise ConfigError(f"attack {name!r}: {obj.__qualname__}.__init__ has required positional parameters "
-                          f"{positional}; attack parameters are keyword-only with defaults (def __init__(self, *, "
-                          f"..., targeted=False, seed=0, batch_size=250))")
+        raise ConfigError(
+            f"attack {name!r}: {obj.__qualname__}.__init__ has required positional parameters "
+            f"{positional}; attack parameters are keyword-only with defaults (def __init__(self, *, "
+            f"..., targeted=False, seed=0, batch_size=250))"
+        )
 
 
 ATTACKS: Registry = Registry("attack", entry_point_group="robustcheck.attacks", validator=check_attack_class)

@@ -35,7 +35,9 @@ class RFGSM(BaseAttack):
         self, *, alpha: float | None = None, targeted: bool = False, seed: int = 0, batch_size: int = 250
     ) -> None:
         super().__init__(targeted=targeted, seed=seed, batch_size=batch_size)
-        if alpha is not None and (isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or alpha < 0):
+        if alpha is not None and (
+            isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or alpha < 0
+        ):
             raise ConfigError(f"attack 'r-fgsm': alpha must be a number >= 0, got {alpha!r}")
         self.alpha = alpha
 
@@ -43,10 +45,14 @@ class RFGSM(BaseAttack):
         assert eps is not None
         alpha = eps / 2 if self.alpha is None else float(self.alpha)
         if alpha > eps:
-            raise ConfigError(f"attack 'r-fgsm': alpha={alpha:g} exceeds eps={eps:g}; the random step must fit in ε")
+            raise ConfigError(
+                f"attack 'r-fgsm': alpha={alpha:g} exceeds eps={eps:g}; the random step must fit in ε"
+            )
         x_rand = (x + alpha * torch.randn_like(x).sign()).clamp(0, 1)
         labels = target if self.targeted and target is not None else y
-        grad, logits = loss_gradient(model, x_rand, lambda z: F.cross_entropy(z, labels, reduction="sum"))  # EOT-aware
+        grad, logits = loss_gradient(
+            model, x_rand, lambda z: F.cross_entropy(z, labels, reduction="sum")
+        )  # EOT-aware
         x_adv = x_rand + self.loss_sign() * (eps - alpha) * grad.sign()
         x_adv = torch.min(torch.max(x_adv, x - eps), x + eps).clamp(0, 1)
         return better_of(model, x_rand, logits, x_adv, y, target if self.targeted else None)

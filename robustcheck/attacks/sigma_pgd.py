@@ -30,15 +30,27 @@ from robustcheck.errors import ConfigError
 class SigmaPGD(AdaptiveAttack):
     name = "sigma-pgd"
 
-    def __init__(self, *, sigma: float = 0.5, steps: int = 40, alpha: float | None = None, restarts: int = 1,
-                 targeted: bool = False, seed: int = 0, batch_size: int = 250) -> None:
-        super().__init__(steps=steps, alpha=alpha, restarts=restarts, targeted=targeted, seed=seed,
-                         batch_size=batch_size)
+    def __init__(
+        self,
+        *,
+        sigma: float = 0.5,
+        steps: int = 40,
+        alpha: float | None = None,
+        restarts: int = 1,
+        targeted: bool = False,
+        seed: int = 0,
+        batch_size: int = 250,
+    ) -> None:
+        super().__init__(
+            steps=steps, alpha=alpha, restarts=restarts, targeted=targeted, seed=seed, batch_size=batch_size
+        )
         if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not 0 <= sigma <= 1:
             raise ConfigError(f"attack {self.name!r}: sigma must be in [0, 1], got {sigma!r}")
         self.sigma = float(sigma)
 
-    def objective(self, target: nn.Module, x: Tensor, y: Tensor, tgt: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
+    def objective(
+        self, target: nn.Module, x: Tensor, y: Tensor, tgt: Tensor | None
+    ) -> tuple[Tensor, Tensor, Tensor]:
         logits = target(x)
         if tgt is not None:
             cls = -F.cross_entropy(logits, tgt, reduction="none")

@@ -60,7 +60,12 @@ class SLIDE(BaseAttack):
         check_positive("attack 'slide': rel_stepsize", rel_stepsize)
         if step_size is not None:
             check_positive("attack 'slide': step_size", step_size)
-        self.q, self.steps, self.rel_stepsize, self.step_size = float(q), steps, float(rel_stepsize), step_size
+        self.q, self.steps, self.rel_stepsize, self.step_size = (
+            float(q),
+            steps,
+            float(rel_stepsize),
+            step_size,
+        )
 
     def direction(self, grad: Tensor, x_adv: Tensor) -> Tensor:
         """e / ‖e‖₂ of 001 eq 3, flattened per example."""

@@ -69,6 +69,7 @@ def margin_loss(model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
 def pseudo_gaussian_block(s: int, device: torch.device, dtype: torch.dtype) -> Tensor:
     """The paper's L2 update pattern: concentric rings with weight ∝ 1/(ring index + 1)², summed over the
     ring centres; its two halves carry opposite signs (§3.2, Fig. 2), unit L2 norm."""
+
     def rings(h: int, w: int) -> Tensor:
         block = torch.zeros(h, w, device=device, dtype=dtype)
         ch, cw = h // 2, w // 2
@@ -114,7 +115,9 @@ class _Square(BaseAttack):
     def run(self, model: nn.Module, x: Tensor, y: Tensor, eps: float | None, target: Tensor | None) -> Tensor:
         assert eps is not None
         if x.dim() != 4:
-            raise ConfigError(f"attack {self.name!r} needs image batches (N, C, H, W), got shape {tuple(x.shape)}")
+            raise ConfigError(
+                f"attack {self.name!r} needs image batches (N, C, H, W), got shape {tuple(x.shape)}"
+            )
         best = x.clone()
         if eps == 0:
             return best
@@ -228,8 +231,9 @@ class SquareL2(_Square):
         return _to_ball(delta, eps, exact=True)
 
 
-def _accept(model: nn.Module, x0: Tensor, cand: Tensor, y: Tensor, active: Tensor, x_cur: Tensor,
-            loss: Tensor) -> None:
+def _accept(
+    model: nn.Module, x0: Tensor, cand: Tensor, y: Tensor, active: Tensor, x_cur: Tensor, loss: Tensor
+) -> None:
     """Query x₀ + candidate perturbation for the ``active`` rows; keep it (in place) where the loss fell."""
     x_new = (x0 + cand).clamp(0, 1)
     new_loss = margin_loss(model, x_new, y[active])

@@ -61,8 +61,14 @@ def mnist_embedded(seed: int = 0) -> DatasetSplits:
     stratified by class."""
     x, y, digest = load_embedded_mnist()
     tr, va, te = stratified_split(y, (0.7, 0.1, 0.2), seed)
-    return DatasetSplits("mnist-embedded", Split(x[tr], y[tr]), Split(x[va], y[va]), Split(x[te], y[te]), 10,
-                         hash_parts("mnist-embedded", digest, seed))
+    return DatasetSplits(
+        "mnist-embedded",
+        Split(x[tr], y[tr]),
+        Split(x[va], y[va]),
+        Split(x[te], y[te]),
+        10,
+        hash_parts("mnist-embedded", digest, seed),
+    )
 
 
 @register_dataset("digits-8x8")
@@ -77,12 +83,20 @@ def digits_8x8(seed: int = 0) -> DatasetSplits:
     x = torch.from_numpy(np.asarray(bunch.images, dtype=np.float32) / 16.0).unsqueeze(1).contiguous()
     y = torch.from_numpy(np.asarray(bunch.target, dtype=np.int64))
     tr, va, te = stratified_split(y, (0.7, 0.1, 0.2), seed)
-    return DatasetSplits("digits-8x8", Split(x[tr], y[tr]), Split(x[va], y[va]), Split(x[te], y[te]), 10,
-                         hash_parts("digits-8x8", x, y, seed))
+    return DatasetSplits(
+        "digits-8x8",
+        Split(x[tr], y[tr]),
+        Split(x[va], y[va]),
+        Split(x[te], y[te]),
+        10,
+        hash_parts("digits-8x8", x, y, seed),
+    )
 
 
 def _torchvision_loader(name: str):  # type: ignore[no-untyped-def]
-    def load(seed: int = 0, root: str | os.PathLike[str] | None = None, download: bool = False) -> DatasetSplits:
+    def load(
+        seed: int = 0, root: str | os.PathLike[str] | None = None, download: bool = False
+    ) -> DatasetSplits:
         return _load_torchvision(name, seed=seed, root=root, download=download)
 
     load.__doc__ = f"torchvision's {name} read from a local root (downloaded only with download=True)."
@@ -107,14 +121,18 @@ def _load_torchvision(name: str, *, seed: int, root: object, download: bool) -> 
         )
     import torchvision
 
-    cls = {"mnist": torchvision.datasets.MNIST, "fashion-mnist": torchvision.datasets.FashionMNIST,
-           "cifar10": torchvision.datasets.CIFAR10}[name]
+    cls = {
+        "mnist": torchvision.datasets.MNIST,
+        "fashion-mnist": torchvision.datasets.FashionMNIST,
+        "cifar10": torchvision.datasets.CIFAR10,
+    }[name]
     try:
         train = cls(str(root), train=True, download=download)
         test = cls(str(root), train=False, download=download)
     except RuntimeError as exc:
-        raise DataUnavailableError(f"dataset {name!r}: cannot read it under {str(root)!r} ({exc}); "
-                          f"check --robustcheck-data-root") from None
+        raise DataUnavailableError(
+            f"dataset {name!r}: cannot read it under {str(root)!r} ({exc}); check --robustcheck-data-root"
+        ) from None
 
     def to_tensors(ds: object) -> tuple[Tensor, Tensor]:
         data = torch.as_tensor(np.asarray(ds.data))  # type: ignore[attr-defined]
@@ -128,7 +146,11 @@ def _load_torchvision(name: str, *, seed: int, root: object, download: bool) -> 
     # the hash covers every image and label of every split (the raw uint8 arrays: the float tensors
     # are a fixed function of them) and the split (a function of the labels and the seed)
     return DatasetSplits(
-        name, Split(xtr[tr], ytr[tr]), Split(xtr[va], ytr[va]), Split(xte, yte), 10,
+        name,
+        Split(xtr[tr], ytr[tr]),
+        Split(xtr[va], ytr[va]),
+        Split(xte, yte),
+        10,
         hash_parts(name, _raw(train), ytr, _raw(test), yte, (0.9, 0.1, 0.0), seed),
     )
 

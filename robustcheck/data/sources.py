@@ -53,9 +53,11 @@ from robustcheck.errors import ConfigError
 #: images of a Dataset larger than this (as float32) go to a memory-mapped file instead of memory
 IN_MEMORY_BYTES = 512 * 2**20
 _SPLIT_KEYS = {"train": "train", "val": "val", "validation": "val", "test": "test"}
-FORMS = ("a registered name, a path to an image folder (ImageFolder layout), tensors (x, y), a mapping of "
-         "'train'/'val'/'test' to (x, y) or Datasets, a map-style torch Dataset of (image, label), or a "
-         "callable returning one of these")
+FORMS = (
+    "a registered name, a path to an image folder (ImageFolder layout), tensors (x, y), a mapping of "
+    "'train'/'val'/'test' to (x, y) or Datasets, a map-style torch Dataset of (image, label), or a "
+    "callable returning one of these"
+)
 
 
 def is_dataset_spec(value: object) -> bool:
@@ -84,8 +86,9 @@ def describe(spec: object) -> str:
     return f"{getattr(spec, '__module__', '?')}.{getattr(spec, '__qualname__', type(spec).__qualname__)}"
 
 
-def resolve_dataset(spec: object, *, seed: int = 0, root: str | os.PathLike[str] | None = None,
-                    download: bool = False) -> DatasetSplits:
+def resolve_dataset(
+    spec: object, *, seed: int = 0, root: str | os.PathLike[str] | None = None, download: bool = False
+) -> DatasetSplits:
     """Turn any accepted form into :class:`DatasetSplits` (see the module docstring)."""
     if isinstance(spec, str) and spec in DATASETS:
         value = call_loader(DATASETS.get(spec), f"dataset {spec!r}", seed=seed, root=root, download=download)
@@ -95,13 +98,17 @@ def resolve_dataset(spec: object, *, seed: int = 0, root: str | os.PathLike[str]
         if path.is_dir():
             return _from_value(image_folder(path), describe(spec), seed)
         known = ", ".join(DATASETS.list())
-        raise ConfigError(f"dataset {os.fspath(spec)!r} is neither a registered name (known: {known}) nor an "
-                          f"existing folder of images in the ImageFolder layout.")
+        raise ConfigError(
+            f"dataset {os.fspath(spec)!r} is neither a registered name (known: {known}) nor an "
+            f"existing folder of images in the ImageFolder layout."
+        )
     if callable(spec) and not _is_dataset(spec) and not isinstance(spec, (Tensor, np.ndarray)):
         value = call_loader(spec, f"dataset {describe(spec)}", seed=seed, root=root, download=download)
         if callable(value) and not _is_dataset(value):
-            raise ConfigError(f"dataset {describe(spec)}: the callable returned another callable "
-                              f"({value!r}); it must return the data: {FORMS}.")
+            raise ConfigError(
+                f"dataset {describe(spec)}: the callable returned another callable "
+                f"({value!r}); it must return the data: {FORMS}."
+            )
         return _from_value(value, describe(spec), seed)
     return _from_value(spec, describe(spec), seed)
 
@@ -115,14 +122,17 @@ def _from_value(value: object, name: str, seed: int) -> DatasetSplits:
     if isinstance(value, Mapping):
         unknown = [k for k in value if k not in _SPLIT_KEYS]
         if unknown or not value:
-            raise ConfigError(f"dataset {name}: a mapping of splits takes the keys 'train', 'val' (or "
-                              f"'validation') and 'test'; got {sorted(map(str, value))}.")
+            raise ConfigError(
+                f"dataset {name}: a mapping of splits takes the keys 'train', 'val' (or "
+                f"'validation') and 'test'; got {sorted(map(str, value))}."
+            )
         pools: dict[str, tuple[Tensor, Tensor]] = {}
         for k, v in value.items():
             part = _SPLIT_KEYS[k]
             if part in pools:
-                raise ConfigError(f"dataset {name}: the mapping gives the validation split twice ('val' and "
-                                  f"'validation').")
+                raise ConfigError(
+                    f"dataset {name}: the mapping gives the validation split twice ('val' and 'validation')."
+                )
             pools[part] = _pair(v, f"dataset {name}, split {k!r}")
         return _assemble(pools, name, seed)
     return _assemble({"all": _pair(value, f"dataset {name}")}, name, seed)
@@ -141,8 +151,10 @@ def _pair(value: object, what: str) -> tuple[Tensor, Tensor]:
 def _assemble(pools: dict[str, tuple[Tensor, Tensor]], name: str, seed: int) -> DatasetSplits:
     shapes = {k: tuple(x.shape[1:]) for k, (x, _) in pools.items()}
     if len(set(shapes.values())) > 1:
-        raise ConfigError(f"dataset {name}: the splits have different image shapes {shapes}; every image must "
-                          f"have the same C×H×W.")
+        raise ConfigError(
+            f"dataset {name}: the splits have different image shapes {shapes}; every image must "
+            f"have the same C×H×W."
+        )
     for k, (x, y) in pools.items():
         if x.shape[0] != y.shape[0]:
             raise ConfigError(f"dataset {name}: {k} has {x.shape[0]} images but {y.shape[0]} labels.")
@@ -152,8 +164,10 @@ def _assemble(pools: dict[str, tuple[Tensor, Tensor]], name: str, seed: int) -> 
         train, val, test = parts
     else:
         if "train" not in pools:
-            raise ConfigError(f"dataset {name}: a mapping of splits needs a 'train' split (got "
-                              f"{sorted(pools)}); val and test are split off train when missing.")
+            raise ConfigError(
+                f"dataset {name}: a mapping of splits needs a 'train' split (got "
+                f"{sorted(pools)}); val and test are split off train when missing."
+            )
         x, y = pools["train"]
         if "val" in pools and "test" in pools:
             train, val, test = Split(x, y), Split(*pools["val"]), Split(*pools["test"])
@@ -167,8 +181,10 @@ def _assemble(pools: dict[str, tuple[Tensor, Tensor]], name: str, seed: int) -> 
             train, val, test = _split(x, y, DEFAULT_FRACTIONS, seed, name)
     for what, s in (("train", train), ("validation", val), ("test", test)):
         if len(s) == 0:
-            raise ConfigError(f"dataset {name}: the {what} split is empty; give more examples per class or "
-                              f"give the split explicitly.")
+            raise ConfigError(
+                f"dataset {name}: the {what} split is empty; give more examples per class or "
+                f"give the split explicitly."
+            )
     num_classes = int(max(int(s.y.max()) for s in (train, val, test))) + 1
     if num_classes < 2:
         raise ConfigError(f"dataset {name}: the labels name only one class; a classifier needs at least two.")
@@ -176,15 +192,16 @@ def _assemble(pools: dict[str, tuple[Tensor, Tensor]], name: str, seed: int) -> 
     return DatasetSplits(name, train, val, test, num_classes, content)
 
 
-def _split(x: Tensor, y: Tensor, fractions: tuple[float, float, float], seed: int,
-           name: str) -> tuple[Split, Split, Split]:
+def _split(
+    x: Tensor, y: Tensor, fractions: tuple[float, float, float], seed: int, name: str
+) -> tuple[Split, Split, Split]:
     idx = stratified_split(y, fractions, seed)
     order = torch.cat(idx)
     xs = _gather(x, order)
     ys = y[order]
     out, start = [], 0
     for part in idx:
-        out.append(Split(xs[start:start + part.numel()], ys[start:start + part.numel()]))
+        out.append(Split(xs[start : start + part.numel()], ys[start : start + part.numel()]))
         start += part.numel()
     return out[0], out[1], out[2]
 
@@ -196,7 +213,7 @@ def _gather(x: Tensor, order: Tensor) -> Tensor:
     out = _mapped_tensor(tuple(x.shape))
     step = max(1, (64 * 2**20) // max(1, x[0].numel() * 4))
     for s in range(0, order.numel(), step):
-        out[s:s + step] = x[order[s:s + step]]
+        out[s : s + step] = x[order[s : s + step]]
     return out
 
 
@@ -222,27 +239,36 @@ def _images(x: object, what: str) -> Tensor:
 def _unit_range(t: Tensor, what: str) -> Tensor:
     if t.dtype == torch.uint8:
         return t.float().div_(255.0)
-    if t.dtype == torch.bool or not (t.is_floating_point() or t.dtype in (torch.int16, torch.int32, torch.int64)):
-        raise ConfigError(f"{what}: images must be float in [0, 1] or uint8 in [0, 255]; got dtype {t.dtype}.")
+    if t.dtype == torch.bool or not (
+        t.is_floating_point() or t.dtype in (torch.int16, torch.int32, torch.int64)
+    ):
+        raise ConfigError(
+            f"{what}: images must be float in [0, 1] or uint8 in [0, 255]; got dtype {t.dtype}."
+        )
     if not t.is_floating_point():
-        raise ConfigError(f"{what}: images are integers of dtype {t.dtype}; give uint8 in [0, 255] or float in "
-                          f"[0, 1].")
+        raise ConfigError(
+            f"{what}: images are integers of dtype {t.dtype}; give uint8 in [0, 255] or float in [0, 1]."
+        )
     t = t.float()
     if t.numel() and not torch.isfinite(t).all():
         raise ConfigError(f"{what}: images contain NaN or inf.")
     lo, hi = (float(t.min()), float(t.max())) if t.numel() else (0.0, 0.0)
     if lo < 0.0 or hi > 1.0:
-        raise ConfigError(f"{what}: image values span [{lo:.3g}, {hi:.3g}], outside [0, 1]. robustcheck attacks "
-                          f"in [0, 1] pixel space so that ε keeps its meaning: give unnormalised images and "
-                          f"declare the model's normalisation with Suite(normalize=(mean, std)).")
+        raise ConfigError(
+            f"{what}: image values span [{lo:.3g}, {hi:.3g}], outside [0, 1]. robustcheck attacks "
+            f"in [0, 1] pixel space so that ε keeps its meaning: give unnormalised images and "
+            f"declare the model's normalisation with Suite(normalize=(mean, std))."
+        )
     return t
 
 
 def _labels(y: object, what: str, n: int | None) -> Tensor:
     t = torch.as_tensor(np.asarray(y)) if not isinstance(y, Tensor) else y
     if t.dim() != 1 or t.is_floating_point() or t.dtype == torch.bool or t.is_complex():
-        raise ConfigError(f"{what}: labels must be a 1-d tensor of integer class indices; got dtype {t.dtype}, "
-                          f"shape {tuple(t.shape)}.")
+        raise ConfigError(
+            f"{what}: labels must be a 1-d tensor of integer class indices; got dtype {t.dtype}, "
+            f"shape {tuple(t.shape)}."
+        )
     t = t.long()
     if t.numel() and int(t.min()) < 0:
         raise ConfigError(f"{what}: labels must be class indices >= 0; got {int(t.min())}.")
@@ -267,8 +293,10 @@ def _one_image(img: object, what: str) -> Tensor:
     elif isinstance(img, Tensor):
         t = img
     else:
-        raise ConfigError(f"{what}: an item's image is {type(img).__name__}; give a C×H×W tensor, a numpy "
-                          f"array or a PIL image.")
+        raise ConfigError(
+            f"{what}: an item's image is {type(img).__name__}; give a C×H×W tensor, a numpy "
+            f"array or a PIL image."
+        )
     if t.dim() == 2:
         t = t.unsqueeze(0)
     if t.dim() != 3:
@@ -301,8 +329,10 @@ def _read_dataset(ds: Any, what: str) -> tuple[Tensor, Tensor]:
     for i in range(1, n):
         img, label = _item(ds, i, what)
         if tuple(img.shape) != shape:
-            raise ConfigError(f"{what}: item {i} has image shape {tuple(img.shape)} but item 0 has {shape}; every "
-                              f"image must have the same C×H×W (resize them in the Dataset's transform).")
+            raise ConfigError(
+                f"{what}: item {i} has image shape {tuple(img.shape)} but item 0 has {shape}; every "
+                f"image must have the same C×H×W (resize them in the Dataset's transform)."
+            )
         x[i], y[i] = img, label
     return x, y
 
@@ -348,8 +378,10 @@ def image_folder(path: Path) -> Any:
     try:
         return torchvision.datasets.ImageFolder(str(path), loader=load)
     except (FileNotFoundError, RuntimeError) as exc:
-        raise ConfigError(f"dataset folder {str(path)!r} is not in the ImageFolder layout (one sub-folder of "
-                          f"images per class): {exc}") from None
+        raise ConfigError(
+            f"dataset folder {str(path)!r} is not in the ImageFolder layout (one sub-folder of "
+            f"images per class): {exc}"
+        ) from None
 
 
 def folder_loader(path: str | os.PathLike[str]) -> Callable[[], Any]:

@@ -40,7 +40,9 @@ class BasicBlock(nn.Module):
         self.bn2 = nn.BatchNorm2d(c_out)
         self.shortcut: nn.Module = nn.Identity()
         if stride != 1 or c_in != c_out:
-            self.shortcut = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False), nn.BatchNorm2d(c_out))
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False), nn.BatchNorm2d(c_out)
+            )
 
     def forward(self, x: Tensor) -> Tensor:
         out = F.relu(self.bn1(self.conv1(x)))
@@ -81,8 +83,14 @@ def cifar10_cnn() -> nn.Module:
 
 @register_classifier(
     "cifar10-resnet56",
-    train={"epochs": 300, "batch_size": 128, "lr": 0.01, "optimizer": "sgd", "momentum": 0.9,
-           "milestones": (91, 136, 182)},
+    train={
+        "epochs": 300,
+        "batch_size": 128,
+        "lr": 0.01,
+        "optimizer": "sgd",
+        "momentum": 0.9,
+        "milestones": (91, 136, 182),
+    },
     datasets=("cifar10",),
 )
 def cifar10_resnet56() -> nn.Module:

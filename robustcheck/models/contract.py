@@ -36,7 +36,9 @@ class LogProbabilities(nn.Module):
 
 def looks_like_probabilities(out: Tensor) -> bool:
     """Rows in [0, 1] that sum to 1: the model returns probabilities, not logits."""
-    return bool(((out >= 0) & (out <= 1)).all() and torch.allclose(out.sum(1), torch.ones(out.shape[0]), atol=1e-4))
+    return bool(
+        ((out >= 0) & (out <= 1)).all() and torch.allclose(out.sum(1), torch.ones(out.shape[0]), atol=1e-4)
+    )
 
 
 @torch.no_grad()
@@ -47,9 +49,7 @@ def check_classifier(model: nn.Module, x: Tensor, num_classes: int, *, name: str
         shape = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
         raise ModelContractError(f"{name} must return logits of shape (N, {num_classes}); got {shape}")
     if out.shape[1] != num_classes:
-        raise ModelContractError(
-            f"{name} outputs {out.shape[1]} classes but the dataset has {num_classes}"
-        )
+        raise ModelContractError(f"{name} outputs {out.shape[1]} classes but the dataset has {num_classes}")
     if not torch.isfinite(out).all():
         raise ModelContractError(f"{name} outputs NaN or inf on clean inputs")
     if looks_like_probabilities(out.float().cpu()):
@@ -72,30 +72,38 @@ def _shape(t: Tensor) -> str:
 
 
 @torch.no_grad()
-def check_input_fits(model: nn.Module, x: Tensor, num_classes: int, *, name: str = "classifier",
-                     normalize: object = None) -> None:
+def check_input_fits(
+    model: nn.Module, x: Tensor, num_classes: int, *, name: str = "classifier", normalize: object = None
+) -> None:
     """One forward pass on a batch of the suite's data, before any training or attack: a model that does
     not take the data's shape, or does not return ``num_classes`` logits, gets one error naming the input
     it was given, the classes the data has and what the model did."""
-    expected = (f"a batch of the suite's data: shape N×{_shape(x)}, float in [0, 1]"
-                + ("" if normalize is None else " before the declared normalize")
-                + f"; the data has {num_classes} classes (labels 0–{num_classes - 1})")
+    expected = (
+        f"a batch of the suite's data: shape N×{_shape(x)}, float in [0, 1]"
+        + ("" if normalize is None else " before the declared normalize")
+        + f"; the data has {num_classes} classes (labels 0–{num_classes - 1})"
+    )
     if normalize is not None:
         from robustcheck.models.sources import Normalized
 
         model = Normalized(model, *normalize)  # type: ignore[misc]
     try:
         out = model(x.to(next(iter(model.parameters()), x).device))
-    except Exception as exc:  # noqa: BLE001 - any failure of the user's forward gets one clear message
+    except Exception as exc:
         detail = " ".join(str(exc).strip().split())[:300]
-        raise ModelContractError(f"{name} cannot take {expected}. The forward pass raised {type(exc).__name__}: "
-                                 f"{detail}") from None
+        raise ModelContractError(
+            f"{name} cannot take {expected}. The forward pass raised {type(exc).__name__}: {detail}"
+        ) from None
     if not isinstance(out, Tensor):
-        raise ModelContractError(f"{name} returned {type(out).__name__} for {expected}; it must return a tensor of "
-                                 f"logits of shape (N, {num_classes}).")
+        raise ModelContractError(
+            f"{name} returned {type(out).__name__} for {expected}; it must return a tensor of "
+            f"logits of shape (N, {num_classes})."
+        )
     if out.dim() != 2 or out.shape[0] != x.shape[0] or out.shape[1] != num_classes:
-        raise ModelContractError(f"{name} returned shape {tuple(out.shape)} for {expected}; expected logits of "
-                                 f"shape ({x.shape[0]}, {num_classes}).")
+        raise ModelContractError(
+            f"{name} returned shape {tuple(out.shape)} for {expected}; expected logits of "
+            f"shape ({x.shape[0]}, {num_classes})."
+        )
     if not out.is_floating_point():
         raise ModelContractError(f"{name} returned {out.dtype} values; logits must be floating point.")
 
@@ -105,16 +113,27 @@ def _candidates(x: Tensor) -> list[tuple[str, tuple[tuple[float, ...], tuple[flo
     dims = [0, 2, 3]
     mean = tuple(float(m) for m in x.mean(dims))
     std = tuple(max(float(s), 1e-3) for s in x.std(dims))
-    return [("inputs in 0–255", ((0.0,), (1 / 255,))),
-            ("inputs in [-1, 1]", ((0.5,), (0.5,))),
-            ("inputs standardised with the data's per-channel mean and std",
-             (tuple(round(m, 4) for m in mean), tuple(round(s, 4) for s in std)))]
+    return [
+        ("inputs in 0–255", ((0.0,), (1 / 255,))),
+        ("inputs in [-1, 1]", ((0.5,), (0.5,))),
+        (
+            "inputs standardised with the data's per-channel mean and std",
+            (tuple(round(m, 4) for m in mean), tuple(round(s, 4) for s in std)),
+        ),
+    ]
 
 
 @torch.no_grad()
-def check_preprocessing(model: nn.Module, x: Tensor, y: Tensor, num_classes: int, *, name: str = "classifier",
-                        normalize: tuple[tuple[float, ...], tuple[float, ...]] | None = None,
-                        margin: float = 0.05) -> None:
+def check_preprocessing(
+    model: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    num_classes: int,
+    *,
+    name: str = "classifier",
+    normalize: tuple[tuple[float, ...], tuple[float, ...]] | None = None,
+    margin: float = 0.05,
+) -> None:
     """A user's model fed the wrong pixel scale runs silently at lower accuracy. On a validation batch,
     compare its accuracy on what it is given (``[0, 1]`` pixels, or the declared ``normalize``) with its
     accuracy under the usual alternatives; if one is better by ``margin`` or more, the declared
@@ -145,7 +164,8 @@ def check_preprocessing(model: nn.Module, x: Tensor, y: Tensor, num_classes: int
         raise ModelContractError(
             f"{name}: accuracy on a validation batch is {base:.2f} when given {declared} but {alt:.2f} with "
             f"{what}, so the model expects {what}. Attacks work in [0, 1] pixel space so that ε keeps its "
-            f"meaning: {fix} and the model receives its preprocessing as part of the model.")
+            f"meaning: {fix} and the model receives its preprocessing as part of the model."
+        )
 
 
 def _fmt(normalize: tuple[tuple[float, ...], tuple[float, ...]]) -> str:

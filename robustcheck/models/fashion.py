@@ -20,10 +20,18 @@ def _same_conv(c_in: int, c_out: int) -> list[nn.Module]:
 def two_block_cnn(in_channels: int, size: int, num_classes: int = 10) -> nn.Sequential:
     """The A.2 architecture for ``in_channels``×``size``×``size`` inputs (also the simple CIFAR-10 CNN of A.3)."""
     return nn.Sequential(
-        *_same_conv(in_channels, 64), *_same_conv(64, 64), nn.MaxPool2d(2), nn.Dropout(0.3),
-        *_same_conv(64, 32), *_same_conv(32, 32), nn.MaxPool2d(2), nn.Dropout(0.3),
+        *_same_conv(in_channels, 64),
+        *_same_conv(64, 64),
+        nn.MaxPool2d(2),
+        nn.Dropout(0.3),
+        *_same_conv(64, 32),
+        *_same_conv(32, 32),
+        nn.MaxPool2d(2),
+        nn.Dropout(0.3),
         nn.Flatten(),
-        nn.Linear(32 * (size // 4) ** 2, 256), nn.ReLU(), nn.Dropout(0.5),
+        nn.Linear(32 * (size // 4) ** 2, 256),
+        nn.ReLU(),
+        nn.Dropout(0.5),
         nn.Linear(256, num_classes),
     )
 

@@ -29,8 +29,9 @@ class ClassifierInfo:
 CLASSIFIERS: Registry[ClassifierInfo] = Registry("classifier")
 
 
-def register_classifier(name: str, *, train: dict[str, Any], datasets: tuple[str, ...],
-                        sized: bool = False) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
+def register_classifier(
+    name: str, *, train: dict[str, Any], datasets: tuple[str, ...], sized: bool = False
+) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
     def deco(factory: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         info = ClassifierInfo(name, factory, dict(train), datasets, sized)
         CLASSIFIERS.register(name)(lambda: info)

@@ -49,20 +49,28 @@ class ModelFile:
         if not isinstance(self.path, (str, os.PathLike)):
             raise ConfigError(f"ModelFile: path must be a str or os.PathLike, got {self.path!r}.")
         if self.factory is not None and (not callable(self.factory) or isinstance(self.factory, nn.Module)):
-            raise ConfigError(f"ModelFile({os.fspath(self.path)!r}): factory must be a callable building the module "
-                              f"(a class or function), got {self.factory!r}.")
+            raise ConfigError(
+                f"ModelFile({os.fspath(self.path)!r}): factory must be a callable building the module "
+                f"(a class or function), got {self.factory!r}."
+            )
 
     @property
     def identity(self) -> str:
         f = self.factory
-        fac = "" if f is None else f", factory={getattr(f, '__module__', '?')}.{getattr(f, '__qualname__', '?')}"
+        fac = (
+            ""
+            if f is None
+            else f", factory={getattr(f, '__module__', '?')}.{getattr(f, '__qualname__', '?')}"
+        )
         return f"file:{os.fspath(self.path)}{fac}"
 
     def load(self) -> nn.Module:
         path = Path(self.path)
         if not path.is_file():
-            raise ConfigError(f"classifier file {str(path)!r} does not exist (relative paths are resolved from the "
-                              f"working directory {os.getcwd()!r}).")
+            raise ConfigError(
+                f"classifier file {str(path)!r} does not exist (relative paths are resolved from the "
+                f"working directory {os.getcwd()!r})."
+            )
         raw = path.read_bytes()
         if self.factory is not None:
             return self._state_dict_into_factory(raw)
@@ -70,20 +78,28 @@ class ModelFile:
         if kind == "export":
             try:
                 return _Exported(torch.export.load(io.BytesIO(raw)).module())
-            except Exception as exc:  # noqa: BLE001 - torch raises many types; one clear message
-                raise ConfigError(f"classifier file {str(path)!r}: cannot load the torch.export program: {exc}") from None
+            except Exception as exc:
+                raise ConfigError(
+                    f"classifier file {str(path)!r}: cannot load the torch.export program: {exc}"
+                ) from None
         if kind == "torchscript":
             try:
                 return torch.jit.load(io.BytesIO(raw), map_location="cpu")
-            except Exception as exc:  # noqa: BLE001
-                raise ConfigError(f"classifier file {str(path)!r}: cannot load the TorchScript archive: {exc}") from None
+            except Exception as exc:
+                raise ConfigError(
+                    f"classifier file {str(path)!r}: cannot load the TorchScript archive: {exc}"
+                ) from None
         state = _weights_only(raw, path)
         if isinstance(state, dict):
-            raise ConfigError(f"classifier file {str(path)!r} holds a state dict, which needs the module it belongs "
-                              f"to: give ModelFile({str(path)!r}, factory=<the class or function building the "
-                              f"model>).")
-        raise ConfigError(f"classifier file {str(path)!r} is neither TorchScript, a torch.export program nor a state "
-                          f"dict (it holds {type(state).__name__}).")
+            raise ConfigError(
+                f"classifier file {str(path)!r} holds a state dict, which needs the module it belongs "
+                f"to: give ModelFile({str(path)!r}, factory=<the class or function building the "
+                f"model>)."
+            )
+        raise ConfigError(
+            f"classifier file {str(path)!r} is neither TorchScript, a torch.export program nor a state "
+            f"dict (it holds {type(state).__name__})."
+        )
 
     def _state_dict_into_factory(self, raw: bytes) -> nn.Module:
         path = Path(self.path)
@@ -94,19 +110,24 @@ class ModelFile:
                     state = state[k]
                     break
         if not isinstance(state, dict) or not all(isinstance(v, Tensor) for v in state.values()):
-            raise ConfigError(f"classifier file {str(path)!r} does not hold a state dict of tensors; save it with "
-                              f"torch.save(model.state_dict(), path).")
+            raise ConfigError(
+                f"classifier file {str(path)!r} does not hold a state dict of tensors; save it with "
+                f"torch.save(model.state_dict(), path)."
+            )
         assert self.factory is not None
         module = self.factory()
         if not isinstance(module, nn.Module):
-            raise ConfigError(f"ModelFile({str(path)!r}): the factory returned {type(module).__name__}, not an "
-                              f"nn.Module.")
+            raise ConfigError(
+                f"ModelFile({str(path)!r}): the factory returned {type(module).__name__}, not an nn.Module."
+            )
         try:
             module.load_state_dict(state)
         except RuntimeError as exc:
             first = str(exc).strip().splitlines()
-            raise ConfigError(f"classifier file {str(path)!r} does not fit the module its factory builds: "
-                              f"{' '.join(line.strip() for line in first[:4])}") from None
+            raise ConfigError(
+                f"classifier file {str(path)!r} does not fit the module its factory builds: "
+                f"{' '.join(line.strip() for line in first[:4])}"
+            ) from None
         return module
 
 
@@ -143,17 +164,21 @@ def _weights_only(raw: bytes, path: Path) -> Any:
     wording of torch's message."""
     try:
         return torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
-    except Exception:  # noqa: BLE001 - torch raises many types; one clear message
+    except Exception:
         pass
     is_archive = zipfile.is_zipfile(io.BytesIO(raw)) and any(
-        n.endswith("data.pkl") for n in zipfile.ZipFile(io.BytesIO(raw)).namelist())
+        n.endswith("data.pkl") for n in zipfile.ZipFile(io.BytesIO(raw)).namelist()
+    )
     if is_archive:
-        raise ConfigError(f"classifier file {str(path)!r} holds pickled Python objects, not only tensors (saved "
-                          f"with torch.save(model)?); robustcheck loads files with weights_only=True and will not "
-                          f"unpickle code. Save the state dict and give ModelFile(path, factory=...), or save "
-                          f"TorchScript (torch.jit.save) or a torch.export program.")
-    raise ConfigError(f"classifier file {str(path)!r} is not a file torch.save, torch.jit.save or torch.export.save "
-                      f"wrote.")
+        raise ConfigError(
+            f"classifier file {str(path)!r} holds pickled Python objects, not only tensors (saved "
+            f"with torch.save(model)?); robustcheck loads files with weights_only=True and will not "
+            f"unpickle code. Save the state dict and give ModelFile(path, factory=...), or save "
+            f"TorchScript (torch.jit.save) or a torch.export program."
+        )
+    raise ConfigError(
+        f"classifier file {str(path)!r} is not a file torch.save, torch.jit.save or torch.export.save wrote."
+    )
 
 
 def looks_like_path(spec: str) -> bool:
@@ -179,22 +204,32 @@ def check_normalize(normalize: object, where: str) -> tuple[tuple[float, ...], t
     if normalize is None:
         return None
     if not isinstance(normalize, (tuple, list)) or len(normalize) != 2:
-        raise ConfigError(f"{where}: normalize must be (mean, std), each a number or a per-channel sequence; got "
-                          f"{normalize!r}.")
+        raise ConfigError(
+            f"{where}: normalize must be (mean, std), each a number or a per-channel sequence; got "
+            f"{normalize!r}."
+        )
     out = []
     for what, v in zip(("mean", "std"), normalize):
         vals = (v,) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
-        if not isinstance(vals, (tuple, list)) or not vals or not all(
-                isinstance(e, (int, float)) and not isinstance(e, bool) and math.isfinite(e)
-                for e in vals):
-            raise ConfigError(f"{where}: normalize {what} must be a finite number or a sequence of them (one per "
-                              f"channel); got {v!r}.")
+        if (
+            not isinstance(vals, (tuple, list))
+            or not vals
+            or not all(
+                isinstance(e, (int, float)) and not isinstance(e, bool) and math.isfinite(e) for e in vals
+            )
+        ):
+            raise ConfigError(
+                f"{where}: normalize {what} must be a finite number or a sequence of them (one per "
+                f"channel); got {v!r}."
+            )
         out.append(tuple(float(e) for e in vals))
     if any(s <= 0 for s in out[1]):
         raise ConfigError(f"{where}: normalize std must be > 0; got {out[1]}.")
     if len(out[0]) != len(out[1]) and 1 not in (len(out[0]), len(out[1])):
-        raise ConfigError(f"{where}: normalize mean has {len(out[0])} values and std {len(out[1])}; give one per "
-                          f"channel, or one for all.")
+        raise ConfigError(
+            f"{where}: normalize mean has {len(out[0])} values and std {len(out[1])}; give one per "
+            f"channel, or one for all."
+        )
     return out[0], out[1]
 
 
@@ -202,6 +237,8 @@ def private_module(module: nn.Module) -> nn.Module:
     """A copy of a user's module (eval mode and frozen parameters must not change the user's object)."""
     try:
         return copy.deepcopy(module)
-    except Exception as exc:  # noqa: BLE001 - e.g. a module holding a lock or a file handle
-        raise ModelContractError(f"the classifier instance cannot be copied ({exc}); give a factory instead, "
-                                 f"Suite(classifier=lambda: model).") from None
+    except Exception as exc:
+        raise ModelContractError(
+            f"the classifier instance cannot be copied ({exc}); give a factory instead, "
+            f"Suite(classifier=lambda: model)."
+        ) from None

@@ -12,8 +12,8 @@ from typing import Any
 
 from torch import Tensor
 
-from defences import BaseDefence
 from robustcheck import ConfigError, register_defence
+from robustcheck.defences import BaseDefence
 
 
 @register_defence("bitdepth")

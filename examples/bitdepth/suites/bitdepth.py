@@ -19,15 +19,31 @@ SUITE = Suite(
     attacks=[Attack("fgsm", eps=[0.1, 0.3]), Attack("pgd-linf", eps=0.1, steps=40)],
     threat_models=["grey-box", "white-box"],
     thresholds=[
-        Thresholds(defence="bitdepth-2", clean_accuracy_drop=0.02),  # measured 0.000 (smoke), -0.002 (default)
+        Thresholds(
+            defence="bitdepth-2", clean_accuracy_drop=0.02
+        ),  # measured 0.000 (smoke), -0.002 (default)
         # smoke: measured 0.703 / 0.719 / 0.688
         Thresholds(scale="smoke", defence="bitdepth-2", attack="fgsm", eps=0.1, corrected_accuracy=0.60),
-        Thresholds(scale="smoke", defence="bitdepth-2", attack="pgd-linf", eps=0.1, threat="grey-box",
-                   corrected_accuracy=0.61),
-        Thresholds(scale="smoke", defence="bitdepth-2", attack="pgd-linf", eps=0.1, threat="white-box",
-                   corrected_accuracy=0.58),
+        Thresholds(
+            scale="smoke",
+            defence="bitdepth-2",
+            attack="pgd-linf",
+            eps=0.1,
+            threat="grey-box",
+            corrected_accuracy=0.61,
+        ),
+        Thresholds(
+            scale="smoke",
+            defence="bitdepth-2",
+            attack="pgd-linf",
+            eps=0.1,
+            threat="white-box",
+            corrected_accuracy=0.58,
+        ),
         # default: measured 0.906 / 0.904 / 0.904
         Thresholds(scale="default", defence="bitdepth-2", attack="fgsm", eps=0.1, corrected_accuracy=0.85),
-        Thresholds(scale="default", defence="bitdepth-2", attack="pgd-linf", eps=0.1, corrected_accuracy=0.85),
+        Thresholds(
+            scale="default", defence="bitdepth-2", attack="pgd-linf", eps=0.1, corrected_accuracy=0.85
+        ),
     ],
 )

@@ -37,7 +37,9 @@ def test_bad_bits():
 
 @pytest.mark.robustcheck_thresholds(clean_accuracy_drop=0.02)
 def test_whitebox_bpda_pgd(robustcheck_evaluate):
-    m = robustcheck_evaluate(BitDepthPurifier, "pgd-linf", eps=0.1, threat="white-box", defence_params={"bits": 2})
+    m = robustcheck_evaluate(
+        BitDepthPurifier, "pgd-linf", eps=0.1, threat="white-box", defence_params={"bits": 2}
+    )
     # the defence must beat the undefended classifier on the same attack
     none = robustcheck_evaluate("none", "pgd-linf", eps=0.1, threat="white-box")
     assert m.corrected_accuracy > none.corrected_accuracy

@@ -50,27 +50,42 @@ CLEAN_MARGIN = 0.03
 #: the same under grey- and white-box (the model alone; a detector leaves the label to the model)
 MEASURED = {
     "smoke": {
-        ("none", "fgsm", 0.05, None): 0.8906, ("none", "fgsm", 0.1, None): 0.5938,
-        ("none", "pgd-linf", 0.05, None): 0.8750, ("none", "pgd-linf", 0.1, None): 0.5391,
-        ("ae-kl", "fgsm", 0.05, "grey-box"): 0.9219, ("ae-kl", "fgsm", 0.05, "white-box"): 0.7578,
-        ("ae-kl", "fgsm", 0.1, "grey-box"): 0.7578, ("ae-kl", "fgsm", 0.1, "white-box"): 0.3984,
-        ("ae-kl", "pgd-linf", 0.05, "grey-box"): 0.9062, ("ae-kl", "pgd-linf", 0.05, "white-box"): 0.7266,
-        ("ae-kl", "pgd-linf", 0.1, "grey-box"): 0.7266, ("ae-kl", "pgd-linf", 0.1, "white-box"): 0.3047,
+        ("none", "fgsm", 0.05, None): 0.8906,
+        ("none", "fgsm", 0.1, None): 0.5938,
+        ("none", "pgd-linf", 0.05, None): 0.8750,
+        ("none", "pgd-linf", 0.1, None): 0.5391,
+        ("ae-kl", "fgsm", 0.05, "grey-box"): 0.9219,
+        ("ae-kl", "fgsm", 0.05, "white-box"): 0.7578,
+        ("ae-kl", "fgsm", 0.1, "grey-box"): 0.7578,
+        ("ae-kl", "fgsm", 0.1, "white-box"): 0.3984,
+        ("ae-kl", "pgd-linf", 0.05, "grey-box"): 0.9062,
+        ("ae-kl", "pgd-linf", 0.05, "white-box"): 0.7266,
+        ("ae-kl", "pgd-linf", 0.1, "grey-box"): 0.7266,
+        ("ae-kl", "pgd-linf", 0.1, "white-box"): 0.3047,
     },
     "default": {
-        ("none", "fgsm", 0.05, None): 0.9076, ("none", "fgsm", 0.1, None): 0.6223,
-        ("none", "pgd-linf", 0.05, None): 0.8995, ("none", "pgd-linf", 0.1, None): 0.5543,
-        ("ae-kl", "fgsm", 0.05, "grey-box"): 0.9212, ("ae-kl", "fgsm", 0.05, "white-box"): 0.7962,
-        ("ae-kl", "fgsm", 0.1, "grey-box"): 0.7826, ("ae-kl", "fgsm", 0.1, "white-box"): 0.4158,
-        ("ae-kl", "pgd-linf", 0.05, "grey-box"): 0.9185, ("ae-kl", "pgd-linf", 0.05, "white-box"): 0.7717,
-        ("ae-kl", "pgd-linf", 0.1, "grey-box"): 0.7799, ("ae-kl", "pgd-linf", 0.1, "white-box"): 0.3125,
+        ("none", "fgsm", 0.05, None): 0.9076,
+        ("none", "fgsm", 0.1, None): 0.6223,
+        ("none", "pgd-linf", 0.05, None): 0.8995,
+        ("none", "pgd-linf", 0.1, None): 0.5543,
+        ("ae-kl", "fgsm", 0.05, "grey-box"): 0.9212,
+        ("ae-kl", "fgsm", 0.05, "white-box"): 0.7962,
+        ("ae-kl", "fgsm", 0.1, "grey-box"): 0.7826,
+        ("ae-kl", "fgsm", 0.1, "white-box"): 0.4158,
+        ("ae-kl", "pgd-linf", 0.05, "grey-box"): 0.9185,
+        ("ae-kl", "pgd-linf", 0.05, "white-box"): 0.7717,
+        ("ae-kl", "pgd-linf", 0.1, "grey-box"): 0.7799,
+        ("ae-kl", "pgd-linf", 0.1, "white-box"): 0.3125,
     },
 }
 #: lowest detection AUC measured over a detector's cases: (scale, defence, threat) → value
 MEASURED_AUC = {
-    ("smoke", "squeeze-2bit", None): 0.9760, ("default", "squeeze-2bit", None): 0.9728,
-    ("smoke", "ae-kl", "grey-box"): 0.8841, ("smoke", "ae-kl", "white-box"): 0.8193,
-    ("default", "ae-kl", "grey-box"): 0.9455, ("default", "ae-kl", "white-box"): 0.9064,
+    ("smoke", "squeeze-2bit", None): 0.9760,
+    ("default", "squeeze-2bit", None): 0.9728,
+    ("smoke", "ae-kl", "grey-box"): 0.8841,
+    ("smoke", "ae-kl", "white-box"): 0.8193,
+    ("default", "ae-kl", "grey-box"): 0.9455,
+    ("default", "ae-kl", "white-box"): 0.9064,
 }
 MEASURED_CLEAN = {"smoke": 0.9844, "default": 0.9810}
 
@@ -82,17 +97,22 @@ def floor2(v: float) -> float:
 THRESHOLDS = [
     Thresholds(defence="ae-kl", clean_accuracy_drop=0.05),  # measured 0.016 (smoke), -0.003 (default)
     *(Thresholds(scale=s, clean_accuracy=floor2(v - CLEAN_MARGIN)) for s, v in MEASURED_CLEAN.items()),
-    *(Thresholds(scale=s, defence=d, attack=a, eps=e, threat=t, corrected_accuracy=floor2(v - MARGIN[s]))
-      for s, cases in MEASURED.items() for (d, a, e, t), v in cases.items()),
-    *(Thresholds(scale=s, defence=d, threat=t, detection_auc=floor2(v - AUC_MARGIN))
-      for (s, d, t), v in MEASURED_AUC.items()),
+    *(
+        Thresholds(scale=s, defence=d, attack=a, eps=e, threat=t, corrected_accuracy=floor2(v - MARGIN[s]))
+        for s, cases in MEASURED.items()
+        for (d, a, e, t), v in cases.items()
+    ),
+    *(
+        Thresholds(scale=s, defence=d, threat=t, detection_auc=floor2(v - AUC_MARGIN))
+        for (s, d, t), v in MEASURED_AUC.items()
+    ),
 ]
 
 SUITE = Suite(
     name="digits-release",
-    dataset=digits_splits,                                 # the team's loader (data.py)
-    classifier=ModelFile(MODEL_FILE, factory=DigitsCNN),   # the committed state dict + its class
-    normalize=(MEAN, STD),                                 # the model expects (x - MEAN) / STD
+    dataset=digits_splits,  # the team's loader (data.py)
+    classifier=ModelFile(MODEL_FILE, factory=DigitsCNN),  # the committed state dict + its class
+    normalize=(MEAN, STD),  # the model expects (x - MEAN) / STD
     defences=["none", Defence("feature-squeezing", id="squeeze-2bit", bits=2, median_size=None), "ae-kl"],
     attacks=[Attack("fgsm", eps=[0.05, 0.1]), Attack("pgd-linf", eps=[0.05, 0.1], steps=40)],
     threat_models=["grey-box", "white-box"],

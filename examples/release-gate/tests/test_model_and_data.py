@@ -16,7 +16,7 @@ def test_splits_are_disjoint_stratified_images_in_unit_range():
     assert set.union(*indices) == set(range(1797)) and sum(map(len, indices)) == 1797  # disjoint, complete
     for ds in parts.values():
         counts = torch.bincount(ds.labels, minlength=10)
-        assert counts.min() >= 0.9 * counts.max()         # every class in every split, about equally
+        assert counts.min() >= 0.9 * counts.max()  # every class in every split, about equally
         img, label = ds[0]
         assert img.shape == (1, 8, 8) and img.dtype == torch.float32 and isinstance(label, int)
         assert float(ds.images.min()) >= 0.0 and float(ds.images.max()) <= 1.0
@@ -34,7 +34,7 @@ def test_committed_model_accuracy_and_preprocessing():
     with torch.no_grad():
         acc = float((model(normalise(test.images)).argmax(1) == test.labels).float().mean())
         raw = float((model(test.images).argmax(1) == test.labels).float().mean())
-    assert acc >= 0.97          # train.py printed 0.9810
-    assert raw < acc - 0.05     # it needs the normalisation: declared as Suite(normalize=(MEAN, STD))
+    assert acc >= 0.97  # train.py printed 0.9810
+    assert raw < acc - 0.05  # it needs the normalisation: declared as Suite(normalize=(MEAN, STD))
     assert abs(MEAN - float(DigitsDataset("train").images.mean())) < 1e-3
     assert abs(STD - float(DigitsDataset("train").images.std())) < 1e-3
