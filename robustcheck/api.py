@@ -15,7 +15,9 @@ import inspect
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from robustcheck.engine import CaseResult, Engine
+from robustcheck.engine import Engine
+from robustcheck.evaluate import CaseResult
+from robustcheck.evaluate import evaluate as evaluate_case
 from robustcheck.errors import ConfigError, InconclusiveError
 from robustcheck.suite import Attack, Defence, Scale, Suite, Thresholds
 
@@ -130,7 +132,7 @@ def evaluate(
     check_case_kwargs(case_kwargs, "robustcheck.evaluate")
     case = build_case(defence, attack, eps=eps, **case_kwargs)
     eng = engine if engine is not None else Engine(device=device, scale=scale, cache_dir=cache_dir)
-    metrics = Metrics(eng.evaluate(case))
+    metrics = Metrics(evaluate_case(eng, case))
     inconclusive = [f for f in metrics.failures if f.startswith("INCONCLUSIVE")]
     if inconclusive:
         raise InconclusiveError("\n".join(inconclusive_lines(metrics.case_id, inconclusive)), metrics)

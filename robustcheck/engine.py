@@ -1,5 +1,8 @@
-"""Evaluates a :class:`~robustcheck.suite.Case`: trains or loads models, gets the adversarial set
-(shared across defences for grey-box), computes the metrics and checks the bars.
+"""The engine: a run's data, models and caches. It loads and splits the data, trains or loads the
+classifier, the surrogate and the defences, picks the model an attack runs on for a threat model
+(:mod:`robustcheck.threat`), crafts the adversarial sets (shared across defences for grey-box) and measures
+one case's base metrics on them (:data:`robustcheck.metrics.METRICS`). Evaluating a case — indicators,
+families, stored metrics, bars — is :mod:`robustcheck.evaluate`, one layer up.
 
 Expensive artefacts are cached in memory for the run and on disk across runs (content-hashed keys).
 """
@@ -15,14 +18,13 @@ import inspect
 import logging
 import math
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from robustcheck import adaptive_eval as AE
 from robustcheck import metrics as M
 from robustcheck.attacks import ATTACKS, accepted_params_of, build_attack
 from robustcheck.cache import (
@@ -37,42 +39,14 @@ from robustcheck.data import DatasetSplits, Split, load_dataset
 from robustcheck.defences import DEFENCES, BaseDefence, FitContext
 from robustcheck.defences.base import check_defence, check_outputs
 from robustcheck.errors import ConfigError, ModelContractError
-from robustcheck.indicators import inconclusive_reasons
+from robustcheck.indicators import recorder, silent_from
 from robustcheck.models import CLASSIFIERS, LogProbabilities, check_classifier, frozen_eval, train_classifier
 from robustcheck.models.contract import check_input_fits, check_preprocessing
 from robustcheck.models.sources import ModelFile, Normalized, looks_like_path, private_module
-from robustcheck.suite import Bar, Case, FamilyCase, Scale, Suite
-from robustcheck.threat import is_gradient_free
+from robustcheck.suite import Case, FamilyCase, Scale, Suite
+from robustcheck.threat import AdaptiveTarget, DefendedLogits, white_box_model
 
 log = logging.getLogger("robustcheck")
-
-
-@dataclass
-class CaseResult:
-    case_id: str
-    suite: str
-    metrics: dict[str, float | None]
-    bars: dict[str, Bar]
-    failures: list[str] = field(default_factory=list)
-    scores: dict[str, Tensor] = field(default_factory=dict)  # detector scores: clean, adv, successful
-    #: raised integrity indicators (robustcheck.indicators.INCONCLUSIVE) -> message naming the fix
-    inconclusive: dict[str, str] = field(default_factory=dict)
-    #: the raised ones the suite allows (Thresholds(allow_inconclusive=...)); the others are in failures
-    inconclusive_allowed: list[str] = field(default_factory=list)
-
-    @property
-    def passed(self) -> bool:
-        return not self.failures
-
-    @property
-    def status(self) -> str:
-        """``passed``, ``failed`` (bars), ``inconclusive`` (raised indicators, not allowed: fails) or
-        ``inconclusive-allowed`` (raised indicators the suite allows; passes unless a bar fails)."""
-        if self.inconclusive and set(self.inconclusive) - set(self.inconclusive_allowed):
-            return "inconclusive"
-        if self.failures:
-            return "failed"
-        return "inconclusive-allowed" if self.inconclusive else "passed"
 
 
 def resolve_device(name: str) -> torch.device:
@@ -197,17 +171,6 @@ def user_source_digest(objs: Iterable[Any]) -> str | None:
             if module is None:
                 return None
     return content_key("user-code", sorted(seen.items()))
-
-
-def _check_case_entry(obj: Any) -> None:
-    """A stored case: metric values (floats or None) and score tensors, and at least one metric."""
-    if not isinstance(obj, dict) or not any(isinstance(k, str) and k.startswith("m:") for k in obj):
-        raise TypeError("not a stored case (no metrics)")
-    for k, v in obj.items():
-        if k.startswith("m:") and not (v is None or isinstance(v, float)):
-            raise TypeError(f"metric {k[2:]!r} is {type(v).__name__}")
-        if k.startswith("s:") and not isinstance(v, Tensor):
-            raise TypeError(f"scores {k[2:]!r} are {type(v).__name__}")
 
 
 def _eps_index(eps_list: list[float], eps: float) -> int:
@@ -556,37 +519,45 @@ class Engine:
         self._defences[mem_key] = (d, evaluated)
         return d, evaluated
 
-    def adversarial(
-        self, case: Case, model: nn.Module, model_key: str, x: Tensor, y: Tensor, target: Tensor | None
-    ) -> Tensor:
+    def _adversarial_key(self, case: Case, model_key: str, x: Tensor) -> str:
+        """Content key of a case's adversarial set on ``model_key`` from the inputs ``x``."""
         suite, spec = case.suite, case.attack
-        params = self.attack_params(case)
-        # minimisation attacks (CW, DeepFool) run once for the whole ε list and are projected per ε
-        minimization = bool(getattr(ATTACKS.get(spec.name), "minimization", False))
+        minimization = ATTACKS.get(spec.name).minimization
         eps_run = list(spec.eps) if minimization else [case.eps]
         batch_size = self.batch_size(suite)  # in the key: float results may differ across batch sizes
-        key = content_key(
+        return content_key(
             "adv-min" if minimization else "adv",
             model_key,
             self.data(suite).content_hash,
             spec.name,
-            params,
+            self.attack_params(case),
             eps_run if minimization else case.eps,
             int(x.shape[0]),
             self.seed(suite),
             batch_size,
         )
+
+    def adversarial(
+        self, case: Case, model: nn.Module, model_key: str, x: Tensor, y: Tensor, target: Tensor | None
+    ) -> Tensor:
+        """The case's adversarial examples of ``x`` crafted on ``model`` (memoised, cached on disk)."""
+        suite, spec = case.suite, case.attack
+        params = self.attack_params(case)
+        # minimisation attacks (CW, DeepFool) run once for the whole ε list and are projected per ε
+        minimization = ATTACKS.get(spec.name).minimization
+        eps_run = list(spec.eps) if minimization else [case.eps]
+        key = self._adversarial_key(case, model_key, x)
         if key not in self._adv:
-            attack = build_attack(spec.name, params, seed=self.seed(suite), batch_size=batch_size)
+            attack = build_attack(spec.name, params, seed=self.seed(suite), batch_size=self.batch_size(suite))
 
             def compute() -> dict[str, Any]:
-                rec = None if minimization else AE.recorder(attack, model, x, y, case.eps, target)
+                rec = None if minimization else recorder(attack, model, x, y, case.eps, target)
                 results = attack(rec if rec is not None else model, x, y, eps_run, target=target)
                 if minimization:  # the entry layout of minimisation attacks is (len(eps_run), N, ...)
                     return {"x_adv": torch.stack([r.x_adv.detach().cpu() for r in results])}
                 out: dict[str, Any] = {"x_adv": results[0].x_adv.detach().cpu()}  # one ε: (N, ...)
                 if rec is not None:
-                    out["silent_success"] = AE.silent_from(rec, model, results[0].x_adv, y)
+                    out["silent_success"] = silent_from(rec, model, results[0].x_adv, y)
                 return out
 
             shape = (len(eps_run), *x.shape) if minimization else tuple(x.shape)
@@ -595,7 +566,6 @@ class Engine:
             )
             self._adv[key] = blob["x_adv"].to(self.device)
             self._silent[key] = blob.get("silent_success")
-        self._last_adv_key = key
         return self._adv[key][_eps_index(eps_run, case.eps)] if minimization else self._adv[key]
 
     def attack_params(self, case: Case) -> dict[str, Any]:
@@ -603,104 +573,12 @@ class Engine:
         steps = self.scale(case.suite).attack_steps
         # the scale caps gradient iterations; a query attack's ``steps`` are queries (Square: 5000 by
         # default), which a cap of tens would turn into a no-op attack
-        gradient_free = is_gradient_free(case.attack.name, ATTACKS.get(case.attack.name))
+        gradient_free = ATTACKS.get(case.attack.name).gradient_free
         if steps is not None and not gradient_free and "steps" in accepted_params_of(case.attack.name):
             params["steps"] = min(steps, int(params.get("steps", steps)))
         return params
 
-    # ------------------------------------------------------------------ one case
-    def evaluate(self, case: Case, postprocess: Callable[[dict[str, Any]], None] | None = None) -> CaseResult:
-        """Evaluate one case; ``postprocess(metrics)`` may edit the metrics before the bars are checked."""
-        scores: dict[str, Tensor] = {}
-        self._check_eps(case)
-        if isinstance(case, FamilyCase):
-            metrics = self._stored_family(case)
-        else:
-            metrics, scores = self._stored_case(case)
-        if postprocess is not None:
-            postprocess(metrics)
-        bars = case.bars(self.scale_name)
-        # raised integrity indicators make the case inconclusive: it fails unless the suite allows them
-        reasons = inconclusive_reasons(metrics)
-        allowed = case.allowed_inconclusive(self.scale_name)
-        failures = check_bars(metrics, bars) + [
-            f"INCONCLUSIVE: {k} = {_fmt_flag(metrics.get(k))}: {msg}"
-            for k, msg in reasons.items()
-            if k not in allowed
-        ]
-        return CaseResult(
-            case.id,
-            case.suite.name,
-            metrics,
-            bars,
-            failures,
-            scores,
-            inconclusive=reasons,
-            inconclusive_allowed=[k for k in reasons if k in allowed],
-        )
-
-    def _case_metrics(self, case: Case) -> tuple[dict[str, Any], dict[str, Tensor]]:
-        """A (non-family) case's metrics with its integrity indicators, and its detector scores."""
-        base, scores = self._base(case)
-        metrics = dict(base)
-        if case.suite.indicators:
-            metrics.update(AE.indicators(self, case))
-        else:  # a suite-wide opt-out of every integrity check: shown, never silent (not gating)
-            metrics["indicators_off"] = 1.0
-        return metrics, scores
-
-    def _stored_case(self, case: Case) -> tuple[dict[str, Any], dict[str, Tensor]]:
-        """:meth:`_case_metrics`, stored on disk under the case's metrics key (which covers everything the
-        metrics depend on, and the cache's code and library versions): a warm run does not recompute an
-        unchanged case at all. Flat entry: ``m:<metric>`` plain values, ``s:<scores>`` tensors."""
-        user_code = self._user_code(case) if self.cache.enabled else None
-        if user_code is None:  # no cache, or code whose source cannot be read: never stored
-            return self._case_metrics(case)
-        key = content_key("case-metrics", self.metrics_key(case), case.suite.indicators, user_code)
-
-        def compute() -> dict[str, Any]:
-            metrics, scores = self._case_metrics(case)
-            out: dict[str, Any] = {f"m:{k}": (None if v is None else float(v)) for k, v in metrics.items()}
-            out.update({f"s:{k}": v.detach().cpu() for k, v in scores.items()})
-            return out
-
-        blob = self.cache.get_or_compute("metrics", key, compute, validate=_check_case_entry)
-        metrics = {k[2:]: v for k, v in blob.items() if k.startswith("m:")}
-        scores = {k[2:]: v for k, v in blob.items() if k.startswith("s:")}
-        return metrics, scores
-
-    def _check_eps(self, case: Case) -> None:
-        """An L2 ε larger than the diagonal of the [0, 1] box of the data's shape (√d) bounds nothing: one
-        error naming the attack, ε and the shape (an L∞ ε above 1 is refused when the suite is built)."""
-        attacks = case.members if isinstance(case, FamilyCase) else (case.attack,)
-        shape = self.data(case.suite).input_shape
-        for attack in attacks:
-            norm = getattr(ATTACKS.get(attack.name), "norm", None)
-            diameter = math.sqrt(math.prod(shape))
-            if norm == "l2" and case.eps > diameter:
-                raise ConfigError(
-                    f"suite {case.suite.name!r}: attack {attack.id!r} has L2 ε = {case.eps:g}, larger than "
-                    f"√d = {diameter:.3g}, the largest L2 distance between two images of shape "
-                    f"{'×'.join(map(str, shape))} in [0, 1]: such a budget bounds nothing."
-                )
-
-    def _stored_family(self, case: FamilyCase) -> dict[str, Any]:
-        """A family case's worst-case metrics, stored like :meth:`_stored_case` under the metrics keys
-        and user code of its member cases (the adversarial sets it takes the worst case over)."""
-        members = AE.member_cases(case)
-        codes = [self._user_code(m) for m in members] if self.cache.enabled else [None]
-        if any(c is None for c in codes):
-            return AE.family_metrics(self, case)
-        key = content_key("family-metrics", case.family, [self.metrics_key(m) for m in members], codes)
-
-        def compute() -> dict[str, Any]:
-            metrics = AE.family_metrics(self, case)
-            return {f"m:{k}": (None if v is None else float(v)) for k, v in metrics.items()}
-
-        blob = self.cache.get_or_compute("metrics", key, compute, validate=_check_case_entry)
-        return {k[2:]: v for k, v in blob.items() if k.startswith("m:")}
-
-    def _user_code(self, case: Case) -> str | None:
+    def user_code(self, case: Case) -> str | None:
         """Digest of the source of the user's code a case runs (classes of the defence and of every
         classifier submodule, factories, a user-registered attack): robustcheck's own source and the library
         versions are in every disk key already, the user's are not, and an edited ``predict`` must not
@@ -713,9 +591,15 @@ class Engine:
                 objs.append(spec)
         return user_source_digest(objs)
 
+    def memo(self, key: Any, compute: Callable[[], Any]) -> Any:
+        """``compute()`` once per run for ``key`` (a content key or a tuple of them)."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
+
     def base_metrics(self, case: Case) -> dict[str, Any]:
         """The metrics of one (non-family) case, memoised per run (sibling cases reuse them)."""
-        return self._base(case)[0]
+        return self.base_case(case)[0]
 
     def provenance(self, case: Case) -> dict[str, Any]:
         """What a case measured, for the run record: the data (identity, content hash, shape, classes, split
@@ -789,15 +673,42 @@ class Engine:
             [_describe(a) for a in getattr(case, "members", ())],
         )
 
-    def _base(self, case: Case) -> tuple[dict[str, Any], dict[str, Tensor]]:
-        memo = ("metrics", self.metrics_key(case))
-        if memo not in self._memo:
-            self._memo[memo] = self._base_metrics(case)
-        return self._memo[memo]
+    def base_case(self, case: Case) -> tuple[dict[str, Any], dict[str, Tensor]]:
+        """(base metrics, detector scores) of one (non-family) case, memoised per run."""
+        return self.memo(("metrics", self.metrics_key(case)), lambda: self._base_metrics(case))
 
     def attack_target(self, case: Case) -> tuple[nn.Module, str]:
         """(model the attack runs on, its cache key) for the case's threat model (see robustcheck.threat)."""
-        return AE.attack_target(self, case)
+        suite = case.suite
+        clf = self.classifier(suite)
+        defence, defence_key = self.defence(suite, case)
+        cls = ATTACKS.get(case.attack.name)
+        adaptive = cls.detector_aware
+        n_eot = suite.eot_samples
+        if case.threat == "grey-box":
+            return (AdaptiveTarget(None, clf.module) if adaptive else clf.module), clf.key
+        if case.threat == "white-box":
+            if adaptive:
+                target = AdaptiveTarget(defence, clf.module, n_eot)
+                if not (target.has_detector or target.has_purifier):
+                    return target, clf.key
+                return target, f"adaptive:{defence_key}:eot={n_eot if defence.stochastic else 1}"
+            model = white_box_model(defence, n_eot)
+            if model is clf.module:
+                return model, clf.key
+            return model, f"white:{defence_key}:eot={n_eot if defence.stochastic else 1}"
+        # black-box
+        if cls.gradient_free:
+            if not (defence.is_detector or defence.is_purifier):
+                return DefendedLogits(defence), f"black:{clf.key}"
+            return DefendedLogits(defence), f"black:{defence_key}"
+        if adaptive:
+            raise ConfigError(
+                f"attack {case.attack.name!r} is detector-aware and needs gradients of the defence; "
+                f"it has no black-box form (use white-box)"
+            )
+        surrogate = self.surrogate(suite)
+        return surrogate.module, f"transfer:{surrogate.key}"
 
     def case_inputs(self, case: Case) -> tuple[Tensor, Tensor, Tensor | None]:
         suite = case.suite
@@ -836,7 +747,7 @@ class Engine:
             scores_out=scores,
             target=target,
         )
-        metrics["silent_success"] = self._silent.get(self._last_adv_key)
+        metrics["silent_success"] = self._silent.get(self._adversarial_key(case, model_key, x))
         return metrics, scores
 
     @staticmethod
@@ -846,7 +757,7 @@ class Engine:
         return (y + shift) % num_classes
 
     @torch.inference_mode()
-    def _outputs(
+    def outputs(
         self, clf: nn.Module, defence: BaseDefence, x: Tensor
     ) -> tuple[Tensor, Tensor, Tensor | None]:
         """(C(x), pred_D(x), S(x) or None), batched."""
@@ -899,10 +810,10 @@ class Engine:
         if clean_key is not None and clean_key in self._clean:
             pred, d_clean, s_clean = self._clean[clean_key]
         else:
-            pred, d_clean, s_clean = self._outputs(clf, defence, x)
+            pred, d_clean, s_clean = self.outputs(clf, defence, x)
             if clean_key is not None:
                 self._clean[clean_key] = (pred, d_clean, s_clean)
-        pred_adv, d_adv, s_adv = self._outputs(clf, defence, x_adv)
+        pred_adv, d_adv, s_adv = self.outputs(clf, defence, x_adv)
         out: dict[str, float | None] = {}
         out["clean_accuracy"] = M.accuracy(pred, y)
         out["defended_clean_accuracy"] = M.accuracy(d_clean, y)
@@ -939,29 +850,5 @@ class Engine:
             out["defended_rate"] = M.defended_rate(None, None, d_adv, y)
         out.update(M.perturbation_norms(x, x_adv))
         out["budget_violations"] = float(M.budget_violations(x, x_adv, eps, norm))
-        out["adaptive_success_rate"] = AE.adaptive_success_rate(x, x_adv, y, pred, d_adv, s_adv, t, eps, norm)
+        out["adaptive_success_rate"] = M.adaptive_success_rate(x, x_adv, y, pred, d_adv, s_adv, t, eps, norm)
         return out
-
-
-def _fmt_flag(value: float | None) -> str:
-    return "nan" if value is None or math.isnan(value) else f"{value:g}"
-
-
-def check_bars(metrics: dict[str, float | None], bars: dict[str, Bar]) -> list[str]:
-    """Failure lines for every bar missed. Metrics that do not apply (None) are not checked; a NaN
-    (e.g. an AUC with no successful adversarial example) cannot meet a bar and fails it."""
-    failures = []
-    violations = metrics.get("budget_violations") or 0.0
-    if violations > 0:
-        failures.append(
-            f"budget_violations = {violations:g} (must be 0): the attack left the ε-ball, [0, 1] "
-            f"or produced NaN — a bug, not a result"
-        )
-    for name, bar in bars.items():
-        value = metrics.get(name)
-        if value is None:
-            continue
-        if not bar.passed(value):
-            shown = "nan (not measurable)" if math.isnan(value) else f"{value:.4f}"
-            failures.append(f"{name} = {shown}, bar: {bar.describe()}")
-    return failures

@@ -32,14 +32,13 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from robustcheck.attacks.base import margin
+from robustcheck.attacks.base import batched_predict, margin
+from robustcheck.threat import AdaptiveTarget, DefendedLogits
 
 #: Unbounded PGD must bring the attacked model's accuracy to at most this.
 UNBOUNDED_MAX_ACCURACY = 0.10
 #: Fraction of examples with a zero input gradient above which gradients count as shattered.
 ZERO_GRADIENT_MAX_FRACTION = 0.10
-#: Iterative attacks with a single-step counterpart of the same norm.
-SINGLE_STEP = {"pgd-linf": "fgsm", "bim-linf": "fgsm", "pgd-l2": "fgsm-l2", "bim-l2": "fgsm-l2"}
 #: Norms of the unbounded-PGD probe (see :func:`unbounded_eps`).
 UNBOUNDED_NORMS = ("linf", "l2")
 #: ``noise_as_strong`` is measured only where random noise keeps at least this fraction of the clean
@@ -232,3 +231,20 @@ def gradient_masking(*flags: float | None) -> float | None:
     """1.0 if any flag is set, 0.0 if all measured flags are clear, None if none was measured."""
     measured = [f for f in flags if f is not None]
     return float(any(f > 0 for f in measured)) if measured else None
+
+
+def recorder(attack: Any, model: nn.Module, x: Tensor, y: Tensor, eps: float, target: Tensor | None) -> Any:
+    """An :class:`~robustcheck.indicators.IterateRecorder` for fixed-ε untargeted attacks, else None."""
+    if attack.minimization or attack.targeted or isinstance(model, (DefendedLogits, AdaptiveTarget)):
+        return None
+    if type(attack).gradient_free:
+        return None  # query attacks batch internally (torchattacks Square): rows cannot be matched
+    if attack.norm not in ("linf", "l2") or eps == 0:
+        return None
+    return IterateRecorder(model, x, y, eps, attack.norm, attack.batch_size)
+
+
+@torch.no_grad()
+def silent_from(rec: Any, model: nn.Module, x_adv: Tensor, y: Tensor) -> float:
+    fools = batched_predict(model, x_adv) != y
+    return float(silent_success_count(rec.fooled, fools) > 0)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from robustcheck.norms import norm_of
+
 
 @dataclass(frozen=True)
 class MetricInfo:
@@ -172,18 +174,29 @@ def perturbation_norms(x: Tensor, x_adv: Tensor) -> dict[str, float]:
     return out
 
 
-def norm_of(delta: Tensor, norm: str) -> Tensor:
-    """Per-example norm of ``delta`` for ``norm`` in {'linf', 'l2', 'l1', 'l0'}."""
-    d = delta.flatten(1)
-    if norm == "linf":
-        return d.abs().amax(1)
-    if norm == "l2":
-        return d.norm(p=2, dim=1)
-    if norm == "l1":
-        return d.abs().sum(1)
-    if norm == "l0":
-        return (d.abs() > 1e-8).sum(1).to(d.dtype)
-    raise ValueError(f"unknown norm {norm!r}; known: l0, l1, l2, linf")
+def adaptive_success_rate(
+    x: Tensor,
+    x_adv: Tensor,
+    y: Tensor,
+    pred: Tensor,
+    d_adv: Tensor,
+    s_adv: Tensor | None,
+    t: float | None,
+    eps: float,
+    norm: str,
+) -> float:
+    """Detector-aware success: pred_D(x′) ≠ y, S(x′) ≤ t, x′ within budget; over x with C(x) = y."""
+    correct = pred == y
+    if int(correct.sum()) == 0:
+        return float("nan")
+    ok = d_adv != y
+    if s_adv is not None and t is not None:
+        ok = ok & (s_adv <= t)
+    d = torch.nan_to_num(x_adv - x)
+    slack = 1e-5 if norm == "linf" else 1e-5 * max(1.0, eps)
+    within = (norm_of(d, norm) <= eps + slack) if norm in ("linf", "l2", "l1", "l0") else torch.ones_like(ok)
+    ok = ok & within & torch.isfinite(x_adv).flatten(1).all(1)
+    return ((ok & correct).sum() / correct.sum()).item()
 
 
 def budget_violations(x: Tensor, x_adv: Tensor, eps: float | None, norm: str, tol: float = 1e-5) -> int:

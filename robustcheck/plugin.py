@@ -536,7 +536,7 @@ def robustcheck_evaluate(request: pytest.FixtureRequest) -> Any:
         try:
             check_case_kwargs(case_kwargs, "robustcheck_evaluate")
             case = build_case(defence, attack, eps=eps, thresholds=thresholds or None, **case_kwargs)
-            result = Metrics(rc.engine.evaluate(case))
+            result = Metrics(rc.evaluate(case))
         except RobustcheckError as exc:
             pytest.fail(f"robustcheck: {exc}", pytrace=False)
         request.node.user_properties.append(

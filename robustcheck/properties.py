@@ -34,6 +34,7 @@ from torch import Tensor, nn
 from robustcheck import metrics as M
 from robustcheck.attacks import ATTACKS, accepted_params_of, batched_predict, build_attack
 from robustcheck.indicators import tolerance
+from robustcheck.norms import norm_of
 from robustcheck.threat import AdaptiveTarget
 
 ADAPTIVE_ATTACKS = ("sigma-pgd", "bim-recon", "cw-detector")
@@ -122,7 +123,7 @@ def check_bounds(model: nn.Module, x: Tensor, y: Tensor, config: AttackConfig) -
     x_adv = run_config(config, model, x, y)
     n = M.budget_violations(x, x_adv, config.eps, ATTACKS.get(config.name).norm)
     if n:
-        worst = M.norm_of(torch.nan_to_num(x_adv - x), ATTACKS.get(config.name).norm).max().item()
+        worst = norm_of(torch.nan_to_num(x_adv - x), ATTACKS.get(config.name).norm).max().item()
         raise _fail(
             "budget, bounds and NaN", config, f"{n} of {x.shape[0]} outputs violate (max norm {worst:.4g})"
         )

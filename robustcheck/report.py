@@ -43,7 +43,7 @@ INDICATOR_FLAGS = {
     "noise_as_strong": "noise>=attack",
     "indicators_off": "checks-off",
 }
-#: ``status`` of a case record (robustcheck.engine.CaseResult.status) as shown in the result column.
+#: ``status`` of a case record (robustcheck.evaluate.CaseResult.status) as shown in the result column.
 STATUS_LABELS = {"inconclusive": "INCONCLUSIVE", "inconclusive-allowed": "passed (inconclusive allowed)"}
 #: Family (worst-case) rows show their worst-case metrics in these columns.
 _FAMILY_COLUMNS = {

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from robustcheck import history, report, safefiles
-from robustcheck.engine import CaseResult, Engine
+from robustcheck.engine import Engine
+from robustcheck.evaluate import CaseResult, evaluate
 from robustcheck.errors import ConfigError, RobustcheckError
 from robustcheck.suite import SCALE_NAMES, Case
 
@@ -131,7 +132,7 @@ class RobustcheckSession:
 
     # ------------------------------------------------------------------ per item (any process)
     def evaluate(self, case: Case, postprocess: Any = None) -> CaseResult:
-        return self.engine.evaluate(case, postprocess=postprocess)
+        return evaluate(self.engine, case, postprocess=postprocess)
 
     def compare(self, result: CaseResult) -> list[history.Delta]:
         ref = self.reference.case(result.suite, result.case_id) if self.reference is not None else None

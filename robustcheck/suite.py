@@ -32,6 +32,7 @@ from robustcheck.metrics import METRICS
 from robustcheck.validation import (
     as_float,
     check_bool,
+    check_eps,
     check_int,
     check_metric_value,
     check_seed,
@@ -55,26 +56,6 @@ def _check_id(value: str, what: str) -> str:
             f"or digit (it keys the history)"
         )
     return value
-
-
-def check_eps(eps: Any, where: str) -> tuple[float, ...]:
-    """Validate an ε or list of ε; returns a tuple of finite non-negative floats."""
-    values = list(eps) if isinstance(eps, (list, tuple)) else [eps]
-    if not values:
-        raise ConfigError(f"{where}: eps list is empty")
-    out = []
-    for e in values:
-        if not is_number(e):
-            raise ConfigError(f"{where}: eps must be a number, got {describe(e)} ({type(e).__name__})")
-        f = as_float(e)
-        if f is None:
-            raise ConfigError(f"{where}: eps must be finite, got {describe(e)}")
-        if f < 0:
-            raise ConfigError(f"{where}: eps must be >= 0, got {e!r}")
-        out.append(f)
-    if len(set(out)) != len(out):
-        raise ConfigError(f"{where}: eps list has duplicates: {out}")
-    return tuple(out)
 
 
 def format_eps(eps: float) -> str:
@@ -725,7 +706,7 @@ class Suite:
                     f"does not run; the suite's threat_models are {list(self.threat_models)}"
                 )
             if (
-                getattr(ATTACKS.get(a.name), "needs_defence", False)
+                ATTACKS.get(a.name).detector_aware
                 and a.runs_under("black-box")
                 and "black-box" in self.threat_models
             ):

@@ -66,6 +66,26 @@ def as_float(value: Any) -> float | None:
     return f if math.isfinite(f) else None
 
 
+def check_eps(eps: Any, where: str) -> tuple[float, ...]:
+    """Validate an ε or list of ε; returns a tuple of finite non-negative floats."""
+    values = list(eps) if isinstance(eps, (list, tuple)) else [eps]
+    if not values:
+        raise ConfigError(f"{where}: eps list is empty")
+    out = []
+    for e in values:
+        if not is_number(e):
+            raise ConfigError(f"{where}: eps must be a number, got {describe(e)} ({type(e).__name__})")
+        f = as_float(e)
+        if f is None:
+            raise ConfigError(f"{where}: eps must be finite, got {describe(e)}")
+        if f < 0:
+            raise ConfigError(f"{where}: eps must be >= 0, got {e!r}")
+        out.append(f)
+    if len(set(out)) != len(out):
+        raise ConfigError(f"{where}: eps list has duplicates: {out}")
+    return tuple(out)
+
+
 def check_bool(where: str, field: str, value: Any, *, none_ok: bool = False) -> bool | None:
     if value is None and none_ok:
         return None

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from robustcheck.evaluate import evaluate as evaluate_case
+
 
 def tiny_cnn(num_classes: int = 10) -> nn.Module:
     return nn.Sequential(
@@ -33,7 +35,7 @@ def evaluate_suite(cache_dir, suite):
     from robustcheck.engine import Engine
 
     engine = Engine(device="cpu", scale="smoke", cache_dir=str(cache_dir))
-    return engine, suite, {c.id: (c, engine.evaluate(c)) for c in suite.cases()}, cache_dir
+    return engine, suite, {c.id: (c, evaluate_case(engine, c)) for c in suite.cases()}, cache_dir
 
 
 def run_suite_subprocess(pytester, suite_source: str, name: str, *extra: str):

@@ -7,9 +7,10 @@ import pytest
 import torch
 
 from robustcheck.attacks import ATTACKS, accepted_params_of, build_attack, project
-from robustcheck.attacks.base import batched_predict, margin, project_l1
+from robustcheck.attacks.base import batched_predict, margin
 from robustcheck.errors import ConfigError
-from robustcheck.metrics import budget_violations, norm_of
+from robustcheck.metrics import budget_violations
+from robustcheck.norms import norm_of, project_l1
 from tests.helpers import trained_tiny
 
 EPS = {"linf": [0.05, 0.2], "l2": [1.0, 3.0], "l1": [5.0, 15.0]}
@@ -152,7 +153,7 @@ def test_attack_restores_every_module_mode(name, tiny):
     """A wrapper left in training mode around a frozen model: attack code that restores the wrapper's flag
     recursively (torchattacks does) must not leave the inner model's dropout switched on."""
     model, x, y = tiny
-    if getattr(ATTACKS.get(name), "needs_defence", False):
+    if ATTACKS.get(name).detector_aware:
         pytest.skip("detector-aware attacks run on an AdaptiveTarget (tested in test_adaptive)")
     model.eval()
     wrapper = torch.nn.Sequential(model)  # training=True, as nn.Module starts

@@ -16,6 +16,7 @@ from robustcheck.cache import DiskCache, code_version, module_fingerprint
 from robustcheck.data import load_dataset
 from robustcheck.defences import BaseDefence, FitContext
 from robustcheck.engine import Engine
+from robustcheck.evaluate import evaluate as evaluate_case
 from robustcheck.models import train_classifier
 from robustcheck.suite import SCALE_NAMES, FamilyCase
 
@@ -126,15 +127,15 @@ def test_fingerprint_is_bytes_not_a_summary():
 def test_swapped_classifier_rows_get_their_own_key_and_adversarial_set(tmp_path):
     e1 = engine(tmp_path)
     s1 = tiny(classifier=factory(False))
-    r1 = e1.evaluate(s1.cases()[0])
+    r1 = evaluate_case(e1, s1.cases()[0])
     e2 = engine(tmp_path)  # a warm cache: only the key can tell the two classifiers apart
     s2 = tiny(classifier=factory(True))
-    r2 = e2.evaluate(s2.cases()[0])
+    r2 = evaluate_case(e2, s2.cases()[0])
     assert e1.classifier(s1).key != e2.classifier(s2).key
     assert entries(tmp_path, "adversarial") == 2  # x′ recomputed against the swapped classifier
     assert r1.metrics["clean_accuracy"] != r2.metrics["clean_accuracy"]
     # and what was reported for the swapped classifier is what a fresh, cache-less engine computes
-    assert Engine(device="cpu", scale="smoke").evaluate(s2.cases()[0]).metrics == r2.metrics
+    assert evaluate_case(Engine(device="cpu", scale="smoke"), s2.cases()[0]).metrics == r2.metrics
 
 
 # ---------------------------------------------------------------------------------------- thresholds
@@ -152,8 +153,8 @@ def test_fpr_changes_defence_key_attack_keys_and_clean_memo(tmp_path):
     assert da.threshold != db.threshold and ka != kb
     for x, y in zip(ca, cb):
         assert eng.attack_target(x)[1] != eng.attack_target(y)[1], x.id
-    ra = {c.id: eng.evaluate(c) for c in ca}
-    rb = {c.id: eng.evaluate(c) for c in cb}
+    ra = {c.id: evaluate_case(eng, c) for c in ca}
+    rb = {c.id: evaluate_case(eng, c) for c in cb}
     assert entries(tmp_path, "adversarial") == 2 * len(ca)
     assert len(eng._clean) == 2
     # the clean-side numbers of the second FPR are those of its own threshold
@@ -193,7 +194,7 @@ def test_two_instances_with_different_weights_do_not_share_x_adv(tmp_path):
     c1, c2 = s.cases()
     (_, k1), (_, k2) = eng.defence(s, c1), eng.defence(s, c2)
     assert k1 != k2
-    r1, r2 = eng.evaluate(c1), eng.evaluate(c2)
+    r1, r2 = evaluate_case(eng, c1), evaluate_case(eng, c2)
     assert entries(tmp_path, "adversarial") == 2
     assert r1.metrics["l2_mean"] != r2.metrics["l2_mean"]
     # the user's objects are not calibrated in place: the engine works on copies
@@ -216,7 +217,7 @@ def test_trained_defence_is_keyed_by_the_weights_it_loaded(tmp_path):
     case = s.cases()[0]
     e1 = engine(tmp_path)
     k1 = e1.defence(s, case)[1]
-    e1.evaluate(case)
+    evaluate_case(e1, case)
     assert entries(tmp_path, "defences") == 1 and entries(tmp_path, "adversarial") == 1
     # another run wrote other weights under the same training key (e.g. another machine, other code)
     [entry] = (tmp_path / "c" / "defences").glob("*.pt")
@@ -226,7 +227,7 @@ def test_trained_defence_is_keyed_by_the_weights_it_loaded(tmp_path):
     e2 = engine(tmp_path)
     d2, k2 = e2.defence(s, case)
     assert float(d2.w) == pytest.approx(0.6) and k2 != k1
-    e2.evaluate(case)
+    evaluate_case(e2, case)
     assert entries(tmp_path, "adversarial") == 2
 
 
@@ -310,7 +311,7 @@ def test_dropped_suite_does_not_lend_its_metrics_to_the_next(tmp_path):
     eng = engine(tmp_path)
     first = tiny(n_samples=8)
     old_id = id(first)
-    res = eng.evaluate(first.cases()[0])
+    res = evaluate_case(eng, first.cases()[0])
     assert res.metrics["n_successful"] <= 8
     del first, res
     gc.collect()
@@ -320,15 +321,15 @@ def test_dropped_suite_does_not_lend_its_metrics_to_the_next(tmp_path):
         if id(second) == old_id:
             break
         kept.append(second)
-    r2 = eng.evaluate(second.cases()[0])
-    fresh = Engine(device="cpu", scale="smoke").evaluate(tiny(n_samples=16).cases()[0])
+    r2 = evaluate_case(eng, second.cases()[0])
+    fresh = evaluate_case(Engine(device="cpu", scale="smoke"), tiny(n_samples=16).cases()[0])
     assert r2.metrics == fresh.metrics
 
 
 def test_memo_keys_in_engine_hold_no_object_ids(tmp_path):
     eng = engine(tmp_path)
     s = tiny()
-    eng.evaluate(s.cases()[0])
+    evaluate_case(eng, s.cases()[0])
     ids = {id(s), id(s.classifier), id(linear_clf)}
     for key in eng._memo:
         flat = key if isinstance(key, tuple) else (key,)
@@ -346,6 +347,6 @@ def test_family_eps_matched_with_isclose_is_found_for_minimisation_members(tmp_p
         families={"l2": ["fgsm-l2", "deepfool"]},
     )
     fam = next(c for c in s.cases() if isinstance(c, FamilyCase))
-    res = engine(tmp_path).evaluate(fam)
+    res = evaluate_case(engine(tmp_path), fam)
     assert res.metrics["budget_violations"] == 0
     assert res.metrics["worst_case_corrected_accuracy"] is not None

@@ -15,6 +15,7 @@ from robustcheck.defences import DEFENCES, BaseDefence
 from robustcheck.defences.base import FitContext, check_defence
 from robustcheck.engine import Engine
 from robustcheck.errors import ModelContractError
+from robustcheck.evaluate import evaluate as evaluate_case
 from tests.helpers import tiny_cnn
 
 TINY = {
@@ -100,14 +101,14 @@ BAD = [
 def test_bad_defence_one_clear_error_before_any_attack(cls, message, tmp_path):
     engine = Engine(device="cpu", scale="smoke", cache_dir=str(tmp_path))
     with pytest.raises(ModelContractError, match=message) as info:
-        engine.evaluate(build_case(Defence(cls), "fgsm", eps=0.1, scales=TINY))
+        evaluate_case(engine, build_case(Defence(cls), "fgsm", eps=0.1, scales=TINY))
     assert len(str(info.value).splitlines()) == 1
     assert not list(tmp_path.glob("adversarial/*")), "an attack ran before the contract check"
 
 
 def test_declared_stochastic_defence_passes(tmp_path):
     engine = Engine(device="cpu", scale="smoke", cache_dir=str(tmp_path))
-    m = engine.evaluate(build_case(Defence(DeclaredRandom), "fgsm", eps=0.1, scales=TINY)).metrics
+    m = evaluate_case(engine, build_case(Defence(DeclaredRandom), "fgsm", eps=0.1, scales=TINY)).metrics
     assert 0.0 <= m["corrected_accuracy"] <= 1.0
 
 
@@ -170,4 +171,4 @@ class NaNLogits(nn.Module):
 def test_bad_classifier_one_clear_error(factory, message, tmp_path):
     engine = Engine(device="cpu", scale="smoke", cache_dir=str(tmp_path))
     with pytest.raises(ModelContractError, match=message):
-        engine.evaluate(build_case("none", "fgsm", eps=0.1, scales=TINY, classifier=factory))
+        evaluate_case(engine, build_case("none", "fgsm", eps=0.1, scales=TINY, classifier=factory))

@@ -12,6 +12,7 @@ import torch
 from robustcheck import Attack, Defence, Scale, Suite
 from robustcheck.defences import DEFENCES
 from robustcheck.engine import Engine
+from robustcheck.evaluate import evaluate as evaluate_case
 from robustcheck.suite import SCALE_NAMES
 from tests.helpers import tiny_cnn
 
@@ -43,7 +44,7 @@ def _cold_run(cache_dir) -> tuple:
     suite = _suite(_cold_run.name)  # type: ignore[attr-defined]
     eng = Engine(device="cpu", scale="smoke", cache_dir=str(cache_dir))
     case = suite.cases()[0]
-    metrics = eng.evaluate(case).metrics
+    metrics = evaluate_case(eng, case).metrics
     d, key = eng.defence(suite, case)
     clf = eng.classifier(suite)
     return (

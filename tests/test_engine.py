@@ -10,6 +10,7 @@ from torch import nn
 from robustcheck import Attack, Scale, Suite, Thresholds
 from robustcheck.engine import Engine
 from robustcheck.errors import ConfigError, ModelContractError
+from robustcheck.evaluate import evaluate as evaluate_case
 from robustcheck.suite import Case
 from tests.helpers import evaluate_suite
 
@@ -98,7 +99,7 @@ def test_warm_run_reuses_disk_cache_and_gives_same_metrics(run):
     assert list((cache / "classifiers").glob("*.pt")) and list((cache / "defences").glob("*.pt"))
     fresh = Engine(device="cpu", scale="smoke", cache_dir=str(cache))
     case, res = results["ae-kl|pgd-linf|eps=0.2|white-box"]
-    warm = fresh.evaluate(case).metrics
+    warm = evaluate_case(fresh, case).metrics
     assert warm.keys() == res.metrics.keys()
     for k, v in res.metrics.items():  # exactly equal; NaN (no detector successes) equal to NaN
         assert warm[k] == v or (v != v and warm[k] != warm[k]), k
@@ -109,7 +110,7 @@ def test_threshold_miss_reported(run):
     suite = tiny_suite(
         thresholds=[Thresholds(corrected_accuracy=1.0), Thresholds(defence="ae-kl", detection_auc=0.0)]
     )
-    res = engine.evaluate(suite.cases()[0])
+    res = evaluate_case(engine, suite.cases()[0])
     assert (
         res.failures
         and "corrected_accuracy" in res.failures[0]
@@ -125,14 +126,14 @@ def test_classifier_with_nan_output_rejected(tmp_path):
     engine = Engine(device="cpu", scale="smoke", cache_dir=str(tmp_path))
     suite = tiny_suite(classifier=NaNNet, defences=["none"])
     with pytest.raises(ModelContractError, match="NaN"):
-        engine.evaluate(suite.cases()[0])
+        evaluate_case(engine, suite.cases()[0])
 
 
 def test_classifier_with_wrong_class_count_rejected(tmp_path):
     engine = Engine(device="cpu", scale="smoke", cache_dir=str(tmp_path))
     suite = tiny_suite(classifier=lambda: nn.Sequential(nn.Flatten(), nn.Linear(784, 7)), defences=["none"])
     with pytest.raises(ModelContractError, match=r"returned shape \(8, 7\).*10 classes"):
-        engine.evaluate(suite.cases()[0])
+        evaluate_case(engine, suite.cases()[0])
 
 
 def test_classifier_returning_probabilities_is_an_error_unless_declared(tmp_path):
@@ -144,11 +145,11 @@ def test_classifier_returning_probabilities_is_an_error_unless_declared(tmp_path
 
     suite = tiny_suite(classifier=factory, defences=["none"], attacks=[Attack("fgsm", eps=0.1)])
     with pytest.raises(ModelContractError, match="returns probabilities.*outputs='probabilities'"):
-        engine.evaluate(suite.cases()[0])
+        evaluate_case(engine, suite.cases()[0])
     declared = tiny_suite(
         classifier=factory, defences=["none"], attacks=[Attack("fgsm", eps=0.1)], outputs="probabilities"
     )
-    res = engine.evaluate(declared.cases()[0])
+    res = evaluate_case(engine, declared.cases()[0])
     assert res.metrics["clean_accuracy"] is not None
 
 
@@ -163,12 +164,14 @@ def test_warm_run_reads_stored_case_metrics_without_recomputing(run, monkeypatch
     _engine, _suite, results, cache = run
     case, res = results["ae-kl|fgsm|eps=0.1|grey-box"]
 
-    def boom(self, case):
+    import robustcheck.evaluate as EV
+
+    def boom(engine, case):
         raise AssertionError("recomputed an unchanged case")
 
-    monkeypatch.setattr(Engine, "_case_metrics", boom)
+    monkeypatch.setattr(EV, "_case_metrics", boom)
     fresh = Engine(device="cpu", scale="smoke", cache_dir=str(cache))
-    warm = fresh.evaluate(case)
+    warm = evaluate_case(fresh, case)
     assert {k for k, v in warm.metrics.items() if v == v} == {k for k, v in res.metrics.items() if v == v}
     assert all(torch.equal(warm.scores[k], res.scores[k].cpu()) for k in res.scores)
 
@@ -187,7 +190,7 @@ def test_stored_case_metrics_follow_the_users_code(tmp_path, monkeypatch):
 
 def test_warm_family_case_is_read_not_recomputed(tmp_path, monkeypatch):
     """A family (worst-case) case is stored too: a warm run takes its metrics from disk."""
-    import robustcheck.adaptive_eval as AE
+    import robustcheck.probes as AE
 
     suite = tiny_suite(
         defences=["none"],
@@ -196,11 +199,11 @@ def test_warm_family_case_is_read_not_recomputed(tmp_path, monkeypatch):
         families={"fam": ["fgsm", "pgd-linf"]},
     )
     [fam] = [c for c in suite.cases() if "family=" in c.id]
-    cold = Engine(device="cpu", scale="smoke", cache_dir=str(tmp_path)).evaluate(fam).metrics
+    cold = evaluate_case(Engine(device="cpu", scale="smoke", cache_dir=str(tmp_path)), fam).metrics
 
     def boom(engine, case):
         raise AssertionError("recomputed an unchanged family case")
 
     monkeypatch.setattr(AE, "family_metrics", boom)
-    warm = Engine(device="cpu", scale="smoke", cache_dir=str(tmp_path)).evaluate(fam).metrics
+    warm = evaluate_case(Engine(device="cpu", scale="smoke", cache_dir=str(tmp_path)), fam).metrics
     assert warm == pytest.approx(cold, nan_ok=True) and "worst_case_corrected_accuracy" in warm

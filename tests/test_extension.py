@@ -16,6 +16,7 @@ from robustcheck.defences import DEFENCES, BaseDefence
 from robustcheck.defences.registry import check_defence_class
 from robustcheck.engine import Engine
 from robustcheck.errors import ModelContractError
+from robustcheck.evaluate import evaluate as evaluate_case
 from robustcheck.metrics import METRICS, register_metric
 from robustcheck.registry import Registry
 
@@ -99,7 +100,7 @@ def test_instance_and_factory_in_a_suite(tmp_path):
     engine = Engine(device="cpu", scale="smoke", cache_dir=str(tmp_path))
     inst = Squash()
     for d in (Defence(inst, id="inst"), Defence(Squash, id="cls"), Defence(lambda: Squash(), id="fn")):
-        m = engine.evaluate(build_case(d, "fgsm", eps=0.1, scales=TINY))
+        m = evaluate_case(engine, build_case(d, "fgsm", eps=0.1, scales=TINY))
         assert 0.0 <= m.metrics["corrected_accuracy"] <= 1.0
     with pytest.raises(ConfigError, match="cannot be applied to an instance"):
         Defence(inst, strength=2)
@@ -124,7 +125,7 @@ def test_wrong_shape_dtype_and_nan_scores_are_caught(tmp_path):
     engine = Engine(device="cpu", scale="smoke", cache_dir=str(tmp_path))
     for cls, msg in ((FloatLabels, "integer class labels"), (WrongShape, "shape"), (NaNScore, "NaN")):
         with pytest.raises(ModelContractError, match=msg):
-            engine.evaluate(build_case(Defence(cls), "fgsm", eps=0.1, scales=TINY))
+            evaluate_case(engine, build_case(Defence(cls), "fgsm", eps=0.1, scales=TINY))
 
 
 def test_evaluate_function_returns_metrics(tmp_path):

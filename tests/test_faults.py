@@ -24,6 +24,7 @@ from robustcheck.cache import (
     state_dict_validator,
 )
 from robustcheck.errors import ConfigError
+from robustcheck.evaluate import evaluate as evaluate_case
 
 # ------------------------------------------------------------------------------------------ locks
 HOLDER = textwrap.dedent("""
@@ -444,7 +445,7 @@ def test_engine_drops_a_planted_state_dict_of_the_wrong_shape(tmp_path):
         indicators=False,
     )
     case = suite.cases()[0]
-    cold = Engine(device="cpu", scale="smoke", cache_dir=str(tmp_path)).evaluate(case).metrics
+    cold = evaluate_case(Engine(device="cpu", scale="smoke", cache_dir=str(tmp_path)), case).metrics
     for kind in ("classifiers", "defences"):
         [entry] = list((tmp_path / kind).glob("*.pt"))
         state = torch.load(entry, weights_only=True)
@@ -452,7 +453,7 @@ def test_engine_drops_a_planted_state_dict_of_the_wrong_shape(tmp_path):
         state[name] = torch.zeros(3, 3)  # the wrong shape under the right key
         torch.save(state, entry)
     eng = Engine(device="cpu", scale="smoke", cache_dir=str(tmp_path))
-    warm = eng.evaluate(case).metrics
+    warm = evaluate_case(eng, case).metrics
     assert warm == pytest.approx(cold, nan_ok=True)
     events = " ".join(map(str, eng.cache.drain_events()))
     assert "classifiers" in events and "defences" in events, events

@@ -15,6 +15,7 @@ from robustcheck import Attack, Scale, Suite, Thresholds
 from robustcheck.api import evaluate
 from robustcheck.defences.base import BaseDefence
 from robustcheck.engine import Engine
+from robustcheck.evaluate import evaluate as evaluate_case
 from robustcheck.errors import ConfigError, InconclusiveError
 from robustcheck.report import format_markdown, format_table
 
@@ -219,7 +220,7 @@ def test_switching_every_check_off_is_shown_not_silent(cache_dir):
         scales=TINY,
         indicators=False,
     )
-    res = engine.evaluate(suite.cases()[0])
+    res = evaluate_case(engine, suite.cases()[0])
     assert res.passed and res.metrics["indicators_off"] == 1.0
     record = {"case": res.case_id, "metrics": res.metrics, "status": res.status, "outcome": "passed"}
     assert "checks-off" in format_table([record])

@@ -10,12 +10,13 @@ import torch
 from torch import Tensor, nn
 
 from robustcheck import Attack, Scale, Suite
-from robustcheck import adaptive_eval as AE
+from robustcheck import probes as AE
 from robustcheck import indicators as I
 from robustcheck.attacks import ATTACKS
 from robustcheck.attacks.base import BaseAttack
 from robustcheck.defences.base import BaseDefence
 from robustcheck.engine import Engine
+from robustcheck.evaluate import evaluate as evaluate_case
 from tests.helpers import trained_tiny
 
 TINY = {
@@ -51,7 +52,7 @@ def test_unbounded_probe_starts_from_the_test_inputs(monkeypatch):
         threat_models=["white-box"],
         scales=TINY,
     )
-    engine.evaluate(suite.cases()[0])
+    evaluate_case(engine, suite.cases()[0])
     [probe] = [p for p in seen["pgd-l2"] if p.get("steps") == AE.UNBOUNDED_STEPS]
     assert probe.get("random_start") is False
 
@@ -233,7 +234,7 @@ class UnmovedAdaptive(Unmoved):
     """Canary: a detector-aware attack that does nothing (weaker than oblivious PGD)."""
 
     name = "test-unmoved-adaptive"
-    needs_defence = True
+    detector_aware = True
 
     def __init__(
         self, *, steps: int = 10, targeted: bool = False, seed: int = 0, batch_size: int = 250
@@ -264,7 +265,7 @@ def _suite(model, defences, attacks, threat="white-box", name="canary"):
 
 def test_score_path_probe_flags_a_quantised_detector_score(tiny_model, engine):
     suite = _suite(tiny_model, [QuantisedScoreDetector, SmoothScoreDetector], [Attack("pgd-linf", eps=0.2)])
-    res = {c.defence.id: engine.evaluate(c) for c in suite.cases()}
+    res = {c.defence.id: evaluate_case(engine, c) for c in suite.cases()}
     bad, good = res["quantised-score"], res["smooth-score"]
     assert bad.metrics["shattered_score_gradients"] == 1.0 and bad.metrics["gradient_masking"] == 1.0
     assert bad.status == "inconclusive" and not bad.passed
@@ -281,7 +282,7 @@ def test_noise_as_strong_flags_an_attack_weaker_than_noise(tiny_model, engine, t
         threat="grey-box",
         name="noise",
     )
-    res = {c.attack.id: engine.evaluate(c) for c in suite.cases()}
+    res = {c.attack.id: evaluate_case(engine, c) for c in suite.cases()}
     assert res["test-helpful"].metrics["noise_as_strong"] == 1.0, res["test-helpful"].metrics
     assert res["test-helpful"].status == "inconclusive"
     assert res["pgd-linf"].metrics["noise_as_strong"] == 0.0
@@ -298,7 +299,7 @@ def test_adaptive_weaker_than_oblivious_pgd_is_flagged(tiny_model, engine, test_
         tiny_model, [DarkDetector], [Attack("test-unmoved-adaptive", eps=0.3, steps=5)], name="adaptive"
     )
     [case] = suite.cases()
-    res = engine.evaluate(case)
+    res = evaluate_case(engine, case)
     broken = res.metrics
     assert broken["adaptive_weaker"] == 1.0
     assert broken["defended_rate"] > broken["oblivious_defended_rate"]

@@ -14,6 +14,7 @@ from robustcheck.defences import DEFENCES, FitContext
 from robustcheck.defences.architectures import generic_autoencoder, generic_decoder, generic_encoder
 from robustcheck.defences.cvae_detector import TableVAE, table_vae_padding
 from robustcheck.errors import ConfigError
+from robustcheck.evaluate import evaluate as evaluate_case
 
 TRAINABLE = sorted(n for n in DEFENCES if getattr(DEFENCES.get(n), "trainable", False))
 #: fast settings for the slow defences (the contract is the same)
@@ -438,7 +439,7 @@ def test_engine_builds_user_architectures_and_reloads_them(tmp_path):
     results = []
     for _ in range(2):  # the second engine loads the cached weights: build runs before load_state_dict
         eng = Engine(device="cpu", scale="smoke", cache_dir=str(tmp_path))
-        results.append({c.id: eng.evaluate(c).metrics for c in suite.cases()})
+        results.append({c.id: evaluate_case(eng, c).metrics for c in suite.cases()})
         for case in suite.cases():
             d, _ = eng.defence(suite, case)
             assert d.config()["architecture"].endswith((".user_ae", ".user_vae"))

@@ -11,6 +11,7 @@ from robustcheck import Attack, Scale, Suite
 from robustcheck.cache import module_fingerprint
 from robustcheck.engine import Engine
 from robustcheck.errors import ConfigError
+from robustcheck.evaluate import evaluate as evaluate_case
 from tests.helpers import tiny_cnn
 
 TINY = {"smoke": Scale(n_samples=32, train_limit=300, classifier_epochs=1, defence_epochs=1, attack_steps=5)}
@@ -56,7 +57,7 @@ def test_surrogate_identical_to_the_target_is_refused(tmp_path):
     engine = Engine(device="cpu", scale="smoke", cache_dir=str(tmp_path))
     suite = _suite(surrogate=pretrained_factory)
     with pytest.raises(ConfigError, match="same weights as the classifier under test"):
-        engine.evaluate(suite.cases()[0])
+        evaluate_case(engine, suite.cases()[0])
 
 
 def test_user_surrogate_factory_is_used(tmp_path):
@@ -69,7 +70,7 @@ def test_user_surrogate_factory_is_used(tmp_path):
     sur = engine.surrogate(suite)
     torch.manual_seed(7)
     assert module_fingerprint(sur.module) == module_fingerprint(tiny_cnn().eval())
-    res = engine.evaluate(suite.cases()[0])
+    res = evaluate_case(engine, suite.cases()[0])
     assert res.metrics["clean_accuracy"] is not None
 
 

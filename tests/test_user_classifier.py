@@ -14,6 +14,7 @@ from robustcheck import Attack, Scale, Suite
 from robustcheck.data import load_dataset
 from robustcheck.engine import Engine
 from robustcheck.errors import ConfigError, ModelContractError
+from robustcheck.evaluate import evaluate as evaluate_case
 from robustcheck.models import ModelFile
 from robustcheck.suite import SCALE_NAMES
 
@@ -71,7 +72,7 @@ def _suite(classifier, **kw) -> Suite:
 
 def _clean(tmp_path, suite) -> float:
     eng = Engine(device="cpu", scale="smoke", cache_dir=str(tmp_path))
-    return eng.evaluate(suite.cases()[0]).metrics["clean_accuracy"]
+    return evaluate_case(eng, suite.cases()[0]).metrics["clean_accuracy"]
 
 
 @pytest.mark.filterwarnings("ignore:`torch.jit:FutureWarning")

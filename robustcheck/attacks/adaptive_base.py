@@ -24,6 +24,8 @@ from torch import Tensor, nn
 from robustcheck.attacks.base import BaseAttack, check_positive
 from robustcheck.attacks.gradients import eot_gradient
 from robustcheck.attacks.iterative import objective, random_in_ball
+from robustcheck.attacks.targets import AdaptiveTarget
+from robustcheck.norms import Norm
 
 
 class AdaptiveAttack(BaseAttack):
@@ -35,9 +37,9 @@ class AdaptiveAttack(BaseAttack):
         restarts: starts (the first at x₀, later ones uniformly in the ε-ball).
     """
 
-    norm = "linf"
+    norm = Norm.LINF
     #: The engine passes an AdaptiveTarget (defence parts) instead of a plain model.
-    needs_defence = True
+    detector_aware = True
 
     def __init__(
         self,
@@ -75,8 +77,6 @@ class AdaptiveAttack(BaseAttack):
         return (objective(logits, y, tgt) > 0) & self.unflagged(target, score)
 
     def run(self, model: nn.Module, x: Tensor, y: Tensor, eps: float | None, target: Tensor | None) -> Tensor:
-        from robustcheck.threat import AdaptiveTarget
-
         if not isinstance(model, AdaptiveTarget):
             model = AdaptiveTarget(None, model)  # no defence to be aware of: the bare classifier
         assert eps is not None

@@ -49,6 +49,7 @@ from torch import Tensor, nn
 from robustcheck.attacks.base import BaseAttack, query_model
 from robustcheck.attacks.registry import ATTACKS
 from robustcheck.errors import ConfigError
+from robustcheck.norms import Norm
 
 VERSIONS = ("standard", "plus", "rand")
 
@@ -238,6 +239,6 @@ class _AutoAttack(BaseAttack):
 
 @ATTACKS.register("autoattack")
 class AutoAttackLinf(_AutoAttack):
-    norm = "linf"
+    norm = Norm.LINF
     name = "autoattack"
     ta_norm = "Linf"

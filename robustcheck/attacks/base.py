@@ -21,9 +21,10 @@ from torch import Tensor, nn
 
 from robustcheck.errors import ConfigError, ModelContractError
 from robustcheck.models.contract import looks_like_probabilities
-from robustcheck.suite import check_eps
+from robustcheck.norms import Norm, project
+from robustcheck.validation import check_eps
 
-NORMS = ("linf", "l2", "l1", "l0")
+NORMS = tuple(n.value for n in Norm)  # the names a norm is given by
 
 
 @dataclass
@@ -34,47 +35,35 @@ class AttackResult:
     unbounded_success: Tensor | None = None  # minimisation attacks: success before projection
 
 
-def project(delta: Tensor, eps: float, norm: str) -> Tensor:
-    """Project perturbations onto the ε-ball of ``norm`` (per example)."""
-    if norm == "linf":
-        return delta.clamp(-eps, eps)
-    flat = delta.flatten(1)
-    if norm == "l2":
-        n = flat.norm(p=2, dim=1, keepdim=True).clamp_min(1e-12)
-        return (flat * torch.clamp(eps / n, max=1.0)).view_as(delta)
-    if norm == "l1":
-        return project_l1(flat, eps).view_as(delta)
-    raise ConfigError(f"cannot project onto an {norm} ball; supported: linf, l2, l1")
-
-
-def project_l1(v: Tensor, eps: float) -> Tensor:
-    """Euclidean projection of each row of ``v`` onto the L1 ball of radius ``eps`` (Duchi et al. 2008)."""
-    abs_v = v.abs()
-    inside = abs_v.sum(1) <= eps
-    if bool(inside.all()):
-        return v
-    mu = torch.sort(abs_v, dim=1, descending=True).values
-    cums = mu.cumsum(1)
-    ks = torch.arange(1, v.shape[1] + 1, device=v.device, dtype=v.dtype)
-    cond = mu - (cums - eps) / ks > 0
-    rho = cond.to(torch.int64).cumsum(1).argmax(1, keepdim=True)  # last index where cond holds
-    theta = ((cums.gather(1, rho) - eps) / (rho + 1).to(v.dtype)).clamp_min(0)
-    out = v.sign() * (abs_v - theta).clamp_min(0)
-    return torch.where(inside.unsqueeze(1), v, out)
-
-
 class BaseAttack(ABC):
     """Base of every attack.
 
-    Subclasses set ``norm``, ``minimization`` and ``supports_targeted`` and implement :meth:`run`.
+    Subclasses declare what they are with the class attributes below (the engine, the threat models and
+    the integrity indicators read them; nothing looks an attack up by name) and implement :meth:`run`.
     Keyword-only constructor arguments are the attack's parameters (validated against the signature by
     the registry).
     """
 
-    norm: ClassVar[str] = "linf"
-    minimization: ClassVar[bool] = False
-    supports_targeted: ClassVar[bool] = True
     name: ClassVar[str] = "attack"
+    #: The perturbation norm of the budget ε.
+    norm: ClassVar[Norm] = Norm.LINF
+    #: Minimises the perturbation (CW, DeepFool): runs once, unbounded, and is projected onto each ε.
+    minimization: ClassVar[bool] = False
+    #: Queries outputs only, never gradients: runs on the defended pipeline's outputs in black-box, and
+    #: its ``steps`` are queries (the scale's cap on gradient iterations does not apply).
+    gradient_free: ClassVar[bool] = False
+    #: One gradient step (FGSM-like).
+    single_step: ClassVar[bool] = False
+    #: Registered name of the single-step attack this iterative attack must be at least as strong as
+    #: (the ``iterative_weaker`` indicator), or None.
+    single_step_version: ClassVar[str | None] = None
+    #: Detector-aware (adaptive): needs the defence's parts, an :class:`~robustcheck.attacks.targets.
+    #: AdaptiveTarget`, instead of a plain model; has no black-box form.
+    detector_aware: ClassVar[bool] = False
+    #: Draws random perturbations with no objective (a baseline, e.g. ``random-noise``): the
+    #: ``noise_as_strong`` indicator compares the other attacks against such noise, not noise against itself.
+    noise: ClassVar[bool] = False
+    supports_targeted: ClassVar[bool] = True
 
     def __init__(self, *, targeted: bool = False, seed: int = 0, batch_size: int = 250) -> None:
         self.targeted = bool(targeted)

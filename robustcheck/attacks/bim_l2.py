@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from robustcheck.attacks.iterative import IterativeAttack
 from robustcheck.attacks.registry import ATTACKS
+from robustcheck.norms import Norm
 
 
 @ATTACKS.register("bim-l2")
 class BIML2(IterativeAttack):
-    norm = "l2"
+    norm = Norm.L2
     name = "bim-l2"
+    single_step_version = "fgsm-l2"
     default_random_start = False

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 from robustcheck.attacks.iterative import IterativeAttack
 from robustcheck.attacks.registry import ATTACKS
+from robustcheck.norms import Norm
 
 
 @ATTACKS.register("bim-linf")
 class BIMLinf(IterativeAttack):
-    norm = "linf"
+    norm = Norm.LINF
     name = "bim-linf"
+    single_step_version = "fgsm"
     default_random_start = False

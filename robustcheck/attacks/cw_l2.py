@@ -41,6 +41,7 @@ from torch import Tensor, nn
 from robustcheck.attacks.base import BaseAttack, check_positive
 from robustcheck.attacks.iterative import objective
 from robustcheck.attacks.registry import ATTACKS
+from robustcheck.norms import Norm
 
 _UPPER = 1e10
 
@@ -56,7 +57,7 @@ def still_decreasing(loss: Tensor, prev: Tensor, rel: float = 1e-4) -> Tensor:
 
 @ATTACKS.register("cw-l2")
 class CWL2(BaseAttack):
-    norm = "l2"
+    norm = Norm.L2
     name = "cw-l2"
     minimization = True
 

@@ -26,11 +26,12 @@ from torch import Tensor, nn
 from robustcheck.attacks.base import BaseAttack, check_positive
 from robustcheck.attacks.iterative import objective
 from robustcheck.attacks.registry import ATTACKS
+from robustcheck.norms import Norm
 
 
 @ATTACKS.register("cw-linf")
 class CWLinf(BaseAttack):
-    norm = "linf"
+    norm = Norm.LINF
     name = "cw-linf"
 
     def __init__(

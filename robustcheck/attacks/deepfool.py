@@ -28,11 +28,12 @@ from torch import Tensor, nn
 from robustcheck.attacks.base import BaseAttack, check_positive
 from robustcheck.attacks.registry import ATTACKS
 from robustcheck.errors import ConfigError
+from robustcheck.norms import Norm
 
 
 @ATTACKS.register("deepfool")
 class DeepFool(BaseAttack):
-    norm = "l2"
+    norm = Norm.L2
     name = "deepfool"
     minimization = True
     supports_targeted = False

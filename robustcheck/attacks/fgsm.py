@@ -19,12 +19,14 @@ from robustcheck.attacks.base import BaseAttack
 from robustcheck.attacks.gradients import loss_gradient
 from robustcheck.attacks.iterative import ascent_direction, better_of
 from robustcheck.attacks.registry import ATTACKS
+from robustcheck.norms import Norm
 
 
 @ATTACKS.register("fgsm")
 class FGSM(BaseAttack):
-    norm = "linf"
+    norm = Norm.LINF
     name = "fgsm"
+    single_step = True
 
     def __init__(self, *, targeted: bool = False, seed: int = 0, batch_size: int = 250) -> None:
         super().__init__(targeted=targeted, seed=seed, batch_size=batch_size)

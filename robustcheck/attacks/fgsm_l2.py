@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from robustcheck.attacks.fgsm import FGSM
 from robustcheck.attacks.registry import ATTACKS
+from robustcheck.norms import Norm
 
 
 @ATTACKS.register("fgsm-l2")
 class FGSML2(FGSM):
     """FGSM's single step with the L2 steepest-ascent direction g / ‖g‖₂ instead of sign(g)."""
 
-    norm = "l2"
+    norm = Norm.L2
     name = "fgsm-l2"

@@ -20,9 +20,10 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from robustcheck.attacks.base import BaseAttack, margin, project
+from robustcheck.attacks.base import BaseAttack, margin
 from robustcheck.attacks.gradients import loss_gradient
 from robustcheck.errors import ConfigError
+from robustcheck.norms import project
 
 
 def objective(logits: Tensor, y: Tensor, target: Tensor | None) -> Tensor:

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 from robustcheck.attacks.iterative import IterativeAttack
 from robustcheck.attacks.registry import ATTACKS
+from robustcheck.norms import Norm
 
 
 @ATTACKS.register("pgd-linf")
 class PGDLinf(IterativeAttack):
-    norm = "linf"
+    norm = Norm.LINF
     name = "pgd-linf"
+    single_step_version = "fgsm"
     default_random_start = True

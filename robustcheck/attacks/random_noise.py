@@ -16,13 +16,16 @@ from torch import Tensor, nn
 
 from robustcheck.attacks.base import BaseAttack
 from robustcheck.attacks.registry import ATTACKS
+from robustcheck.norms import Norm
 
 
 @ATTACKS.register("random-noise")
 class RandomNoise(BaseAttack):
-    norm = "linf"
+    norm = Norm.LINF
     name = "random-noise"
     supports_targeted = False  # noise aims at no class
+    gradient_free = True
+    noise = True
 
     def __init__(self, *, targeted: bool = False, seed: int = 0, batch_size: int = 250) -> None:
         super().__init__(targeted=targeted, seed=seed, batch_size=batch_size)

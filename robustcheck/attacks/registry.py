@@ -12,6 +12,7 @@ from robustcheck.registry import Registry
 
 def check_attack_class(name: str, obj: Any) -> None:
     from robustcheck.attacks.base import NORMS, BaseAttack
+    from robustcheck.norms import Norm
 
     if not inspect.isclass(obj) or not issubclass(obj, BaseAttack):
         raise ConfigError(f"attack {name!r}: expected a robustcheck.attacks.BaseAttack subclass, got {obj!r}")
@@ -19,6 +20,26 @@ def check_attack_class(name: str, obj: Any) -> None:
         raise ConfigError(
             f"attack {name!r}: {obj.__qualname__}.norm must be one of {', '.join(NORMS)}, "
             f"got {getattr(obj, 'norm', None)!r}"
+        )
+    if not isinstance(obj.norm, Norm):  # a plain name: the Norm object it names
+        obj.norm = Norm(obj.norm)
+    for kind in (
+        "minimization",
+        "gradient_free",
+        "single_step",
+        "detector_aware",
+        "noise",
+        "supports_targeted",
+    ):
+        if not isinstance(getattr(obj, kind), bool):
+            raise ConfigError(
+                f"attack {name!r}: {obj.__qualname__}.{kind} must be True or False, got {getattr(obj, kind)!r}"
+            )
+    single = obj.single_step_version
+    if single is not None and not isinstance(single, str):
+        raise ConfigError(
+            f"attack {name!r}: {obj.__qualname__}.single_step_version must be a registered attack name or "
+            f"None, got {single!r}"
         )
     init = obj.__init__
     try:

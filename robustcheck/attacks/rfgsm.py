@@ -24,12 +24,14 @@ from robustcheck.attacks.gradients import loss_gradient
 from robustcheck.attacks.iterative import better_of
 from robustcheck.attacks.registry import ATTACKS
 from robustcheck.errors import ConfigError
+from robustcheck.norms import Norm
 
 
 @ATTACKS.register("r-fgsm")
 class RFGSM(BaseAttack):
-    norm = "linf"
+    norm = Norm.LINF
     name = "r-fgsm"
+    single_step = True
 
     def __init__(
         self, *, alpha: float | None = None, targeted: bool = False, seed: int = 0, batch_size: int = 250

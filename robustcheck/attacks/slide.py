@@ -8,7 +8,7 @@ Each step, with g = ∇ₓ L(C(x + δ), y) (cross-entropy; targeted: descend the
 Before taking the percentile, components that cannot move (a pixel at 0 with a gradient pointing down,
 or at 1 pointing up) get g_i = 0, as in Tramèr & Boneh's implementation; otherwise the sparse step
 would be spent on saturated pixels. The L1 projection is Duchi et al.'s
-(:func:`robustcheck.attacks.base.project_l1`), then [0, 1] clipping (which only shrinks |δ|). Returns
+(:func:`robustcheck.norms.project_l1`), then [0, 1] clipping (which only shrinks |δ|). Returns
 per example the best iterate (highest margin) over the steps.
 
 Step size. 001 B.2 uses λ = 0.05 for ε = 0.1 (λ/ε = 0.5). Since ‖e‖₁ = ‖e‖₂², the step λ·e/‖e‖₂ has L1
@@ -31,15 +31,16 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from robustcheck.attacks.base import BaseAttack, check_positive, project_l1
+from robustcheck.attacks.base import BaseAttack, check_positive
 from robustcheck.attacks.iterative import BestIterate, objective
 from robustcheck.attacks.registry import ATTACKS
 from robustcheck.errors import ConfigError
+from robustcheck.norms import Norm, project_l1
 
 
 @ATTACKS.register("slide")
 class SLIDE(BaseAttack):
-    norm = "l1"
+    norm = Norm.L1
     name = "slide"
 
     def __init__(

@@ -41,6 +41,7 @@ from torch import Tensor, nn
 from robustcheck.attacks.base import BaseAttack, check_positive, query_model
 from robustcheck.attacks.registry import ATTACKS
 from robustcheck.errors import ConfigError
+from robustcheck.norms import Norm
 
 #: Iterations (of a 10,000-query budget) after which the window fraction p is halved (paper §3, App. B).
 _P_SCHEDULE = (10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000)
@@ -140,7 +141,7 @@ class _Square(BaseAttack):
 
 @ATTACKS.register("square")
 class SquareLinf(_Square):
-    norm = "linf"
+    norm = Norm.LINF
     name = "square"
 
     def search(self, model: nn.Module, x: Tensor, y: Tensor, eps: float) -> tuple[Tensor, Tensor]:
@@ -171,7 +172,7 @@ class SquareLinf(_Square):
 
 @ATTACKS.register("square-l2")
 class SquareL2(_Square):
-    norm = "l2"
+    norm = Norm.L2
     name = "square-l2"
     min_side = 3
 

@@ -1,10 +1,12 @@
-"""Engine glue for threat models, detector-aware attacks, attack-failure indicators and worst-case
-families (kept out of :mod:`robustcheck.engine` so that file stays small). Functions take the engine.
+"""The probes of one case: its attack-failure (integrity) indicators (:mod:`robustcheck.indicators`
+says what each means) and the per-example worst case of a family. Functions take the
+:class:`~robustcheck.engine.Engine` and use only its public methods; what kind of attack a case runs is
+read from the attack class (``gradient_free``, ``single_step_version``, ``detector_aware``, ``noise``).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -13,96 +15,13 @@ from robustcheck import indicators as I
 from robustcheck import metrics as M
 from robustcheck.attacks import ATTACKS, accepted_params_of, build_attack
 from robustcheck.cache import content_key, expect_tensors
-from robustcheck.errors import ConfigError
+from robustcheck.engine import Engine
 from robustcheck.suite import Attack, Case, FamilyCase
-from robustcheck.threat import AdaptiveTarget, DefendedLogits, is_gradient_free, white_box_model
-
-if TYPE_CHECKING:
-    from robustcheck.engine import Engine
 
 #: Examples and budgets of the per-case indicator probes (kept small: they run on every case).
 PROBE_N = 64
 UNBOUNDED_STEPS = 20
 SQUARE_QUERIES = 200
-
-
-def attack_target(engine: Engine, case: Case) -> tuple[nn.Module, str]:
-    suite = case.suite
-    clf = engine.classifier(suite)
-    defence, defence_key = engine.defence(suite, case)
-    cls = ATTACKS.get(case.attack.name)
-    adaptive = bool(getattr(cls, "needs_defence", False))
-    n_eot = suite.eot_samples
-    if case.threat == "grey-box":
-        return (AdaptiveTarget(None, clf.module) if adaptive else clf.module), clf.key
-    if case.threat == "white-box":
-        if adaptive:
-            target = AdaptiveTarget(defence, clf.module, n_eot)
-            if not (target.has_detector or target.has_purifier):
-                return target, clf.key
-            return target, f"adaptive:{defence_key}:eot={n_eot if defence.stochastic else 1}"
-        model = white_box_model(defence, n_eot)
-        if model is clf.module:
-            return model, clf.key
-        return model, f"white:{defence_key}:eot={n_eot if defence.stochastic else 1}"
-    # black-box
-    if is_gradient_free(case.attack.name, cls):
-        if not (defence.is_detector or defence.is_purifier):
-            return DefendedLogits(defence), f"black:{clf.key}"
-        return DefendedLogits(defence), f"black:{defence_key}"
-    if adaptive:
-        raise ConfigError(
-            f"attack {case.attack.name!r} is detector-aware and needs gradients of the defence; "
-            f"it has no black-box form (use white-box)"
-        )
-    surrogate = engine.surrogate(suite)
-    return surrogate.module, f"transfer:{surrogate.key}"
-
-
-def recorder(attack: Any, model: nn.Module, x: Tensor, y: Tensor, eps: float, target: Tensor | None) -> Any:
-    """An :class:`~robustcheck.indicators.IterateRecorder` for fixed-ε untargeted attacks, else None."""
-    if attack.minimization or attack.targeted or isinstance(model, (DefendedLogits, AdaptiveTarget)):
-        return None
-    if is_gradient_free(attack.name, type(attack)):
-        return None  # query attacks batch internally (torchattacks Square): rows cannot be matched
-    if attack.norm not in ("linf", "l2") or eps == 0:
-        return None
-    return I.IterateRecorder(model, x, y, eps, attack.norm, attack.batch_size)
-
-
-@torch.no_grad()
-def silent_from(rec: Any, model: nn.Module, x_adv: Tensor, y: Tensor) -> float:
-    from robustcheck.attacks import batched_predict
-
-    fools = batched_predict(model, x_adv) != y
-    return float(I.silent_success_count(rec.fooled, fools) > 0)
-
-
-def adaptive_success_rate(
-    x: Tensor,
-    x_adv: Tensor,
-    y: Tensor,
-    pred: Tensor,
-    d_adv: Tensor,
-    s_adv: Tensor | None,
-    t: float | None,
-    eps: float,
-    norm: str,
-) -> float:
-    """Detector-aware success: pred_D(x′) ≠ y, S(x′) ≤ t, x′ within budget; over x with C(x) = y."""
-    correct = pred == y
-    if int(correct.sum()) == 0:
-        return float("nan")
-    ok = d_adv != y
-    if s_adv is not None and t is not None:
-        ok = ok & (s_adv <= t)
-    d = torch.nan_to_num(x_adv - x)
-    slack = 1e-5 if norm == "linf" else 1e-5 * max(1.0, eps)
-    within = (
-        (M.norm_of(d, norm) <= eps + slack) if norm in ("linf", "l2", "l1", "l0") else torch.ones_like(ok)
-    )
-    ok = ok & within & torch.isfinite(x_adv).flatten(1).all(1)
-    return ((ok & correct).sum() / correct.sum()).item()
 
 
 def _sibling(case: Case, attack: Attack, eps: float) -> Case:
@@ -114,12 +33,6 @@ def member_cases(case: FamilyCase) -> list[Case]:
     return [_sibling(case, attack, case.eps) for attack in case.members]
 
 
-def _memo(engine: Engine, key: Any, fn: Any) -> Any:
-    if key not in engine._memo:
-        engine._memo[key] = fn()
-    return engine._memo[key]
-
-
 def _probe(engine: Engine, case: Case, key: tuple[Any, ...], fn: Any) -> float:
     """An attack probe's accuracy, memoised for the run and cached on disk across runs (the probes are
     attacks; a warm run must not repeat them)."""
@@ -127,8 +40,7 @@ def _probe(engine: Engine, case: Case, key: tuple[Any, ...], fn: Any) -> float:
     data_hash = engine.data(suite).content_hash
     n = min(PROBE_N, suite.n_samples or engine.scale(suite).n_samples or PROBE_N)  # the rows probed
     ckey = content_key("probe", *key, data_hash, PROBE_N, n, engine.seed(suite), str(engine.device))
-    return _memo(
-        engine,
+    return engine.memo(
         ckey,
         lambda: engine.cache.get_or_compute(
             "probes",
@@ -193,14 +105,14 @@ def indicators(engine: Engine, case: Case) -> dict[str, float | None]:
         prev = engine.base_metrics(_sibling(case, case.attack, smaller[-1]))
         out["eps_nonmonotone"] = _weaker(base, prev, detector, n)
     # iterative vs its single-step version at the same ε (PGD ≤ FGSM accuracy; ≥ FGSM success)
-    single = I.SINGLE_STEP.get(case.attack.name)
+    single = cls.single_step_version
     out["iterative_weaker"] = None
     if single is not None and not targeted:
         s_case = _sibling(case, Attack(single, case.eps, id=f"{single}-ref"), case.eps)
         out["iterative_weaker"] = _weaker(base, engine.base_metrics(s_case), detector, n)
     if case.threat == "black-box":
         return out
-    needs_defence = bool(getattr(cls, "needs_defence", False))
+    needs_defence = cls.detector_aware
     norm = cls.norm
     # a detector-aware attack must be at least as strong as detector-oblivious PGD (same ε, FPR, steps)
     out["adaptive_weaker"] = None
@@ -226,13 +138,12 @@ def indicators(engine: Engine, case: Case) -> dict[str, float | None]:
         )
     model, model_key = engine.attack_target(case)
     xp, yp = x[:PROBE_N], y[:PROBE_N]
-    zero, nan = _memo(engine, ("grad", model_key, PROBE_N), lambda: I.gradient_health(model, xp, yp))
+    zero, nan = engine.memo(("grad", model_key, PROBE_N), lambda: I.gradient_health(model, xp, yp))
     out["zero_gradient_fraction"] = zero
     out["shattered_gradients"] = I.shattered(zero, nan)
     # the score path: a detector whose score has no gradient disarms every detector-aware attack
     if case.threat == "white-box" and defence.is_detector and getattr(defence, "differentiable_score", True):
-        s_zero, s_nan = _memo(
-            engine,
+        s_zero, s_nan = engine.memo(
             ("score-grad", defence_key, case.suite.fpr, PROBE_N),
             lambda: I.score_gradient_health(defence.score, xp),
         )
@@ -256,9 +167,7 @@ def indicators(engine: Engine, case: Case) -> dict[str, float | None]:
         acc = _probe(engine, case, ("unbounded", model_key, norm, big, UNBOUNDED_STEPS, "from-x"), unbounded)
         out["unbounded_accuracy"] = acc
         out["unbounded_not_zero"] = float(acc > I.UNBOUNDED_MAX_ACCURACY)
-    iterative = "steps" in accepted_params_of(case.attack.name) and not is_gradient_free(
-        case.attack.name, cls
-    )
+    iterative = "steps" in accepted_params_of(case.attack.name) and not cls.gradient_free
     # Square only seeks misclassification; a detector-aware attack also pays to stay unflagged, so its
     # lower fooling rate is its objective, not an attack failure: no black-box comparison for it.
     iterative = iterative and not needs_defence
@@ -289,14 +198,14 @@ def indicators(engine: Engine, case: Case) -> dict[str, float | None]:
     # random noise of the same norm and ε must be clearly weaker than the attack (else the attack is broken);
     # not for noise itself, nor for a detector-aware attack on a detector (it trades fooling for staying
     # unflagged; adaptive_weaker checks it against oblivious PGD)
-    if fixed_eps and case.attack.name != "random-noise" and not (needs_defence and detector):
+    if fixed_eps and not cls.noise and not (needs_defence and detector):
         noise_acc = _probe(
             engine,
             case,
             ("noise", model_key, norm, case.eps),
             lambda: _noise_accuracy(model, xp, yp, case.eps, norm, seed),
         )
-        clean_acc = _memo(engine, ("probe-clean", model_key, PROBE_N), lambda: _clean_accuracy(model, xp, yp))
+        clean_acc = engine.memo(("probe-clean", model_key, PROBE_N), lambda: _clean_accuracy(model, xp, yp))
         if wb_acc is None:
             wb_acc = attack_accuracy()
         out["noise_accuracy"] = noise_acc
@@ -321,7 +230,7 @@ def family_metrics(engine: Engine, case: FamilyCase) -> dict[str, float | None]:
     clf = engine.classifier(suite)
     defence, _ = engine.defence(suite, case)
     x, y, _ = engine.case_inputs(case)
-    pred, d_clean, _ = engine._outputs(clf.module, defence, x)
+    pred, d_clean, _ = engine.outputs(clf.module, defence, x)
     survive_acc = torch.ones_like(y, dtype=torch.bool)
     survive_def = torch.ones_like(y, dtype=torch.bool)
     out: dict[str, float | None] = {
@@ -336,7 +245,7 @@ def family_metrics(engine: Engine, case: FamilyCase) -> dict[str, float | None]:
         x_m, y_m, tgt = engine.case_inputs(member)
         model, key = engine.attack_target(member)
         x_adv = engine.adversarial(member, model, key, x_m, y_m, tgt)
-        _, d_adv, s_adv = engine._outputs(clf.module, defence, x_adv)
+        _, d_adv, s_adv = engine.outputs(clf.module, defence, x_adv)
         ok = d_adv == y
         survive_acc &= ok
         survive_def &= ok | (s_adv > t) if (s_adv is not None and t is not None) else ok
