@@ -2,10 +2,43 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from robustcheck.errors import BudgetViolation, ConfigError, ModelContractError, RobustcheckError
-from robustcheck.suite import Attack, Case, Defence, Scale, Suite, Thresholds
+
+if TYPE_CHECKING:
+    from robustcheck.defences.base import BaseDefence, FitContext
+    from robustcheck.suite import Attack, Case, Defence, Scale, Suite, Thresholds
 
 __version__ = "0.1.0"
+
+#: Public names imported on first use (PEP 562): ``import robustcheck`` — which pytest does for every
+#: run through the plugin — stays free of torch until a suite or a defence is actually used.
+_LAZY = {
+    "Attack": "robustcheck.suite",
+    "Case": "robustcheck.suite",
+    "Defence": "robustcheck.suite",
+    "Scale": "robustcheck.suite",
+    "Suite": "robustcheck.suite",
+    "Thresholds": "robustcheck.suite",
+    "BaseDefence": "robustcheck.defences.base",
+    "FitContext": "robustcheck.defences.base",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'robustcheck' has no attribute {name!r}")
+    import importlib
+
+    # not cached here: pytester's in-process runs drop modules imported during a run, and a cached class
+    # would then differ from the one the re-imported module defines
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 
 def register_defence(name: str, *, replace: bool = False):  # type: ignore[no-untyped-def]
@@ -28,10 +61,12 @@ def register_attack(name: str, *, replace: bool = False):  # type: ignore[no-unt
 
 __all__ = [
     "Attack",
+    "BaseDefence",
     "BudgetViolation",
     "Case",
     "ConfigError",
     "Defence",
+    "FitContext",
     "ModelContractError",
     "RobustcheckError",
     "Scale",

@@ -1,4 +1,9 @@
-"""pytest hooks, options and items — nothing else. State lives in :mod:`robustcheck.session`."""
+"""pytest hooks, options and items — nothing else. State lives in :mod:`robustcheck.session`.
+
+Every pytest run of every user who installed robustcheck loads this module, so it imports torch (through
+the session, engine and suites) only when robustcheck is used: ``--robustcheck`` is given, a suite file is
+collected, or a test asks for the ``robustcheck_evaluate`` fixture (``tests/test_architecture.py``).
+"""
 
 from __future__ import annotations
 
@@ -8,18 +13,22 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from robustcheck import progress
 from robustcheck.errors import DataUnavailableError, RobustcheckError
-from robustcheck.history import parse_tolerances
-from robustcheck.report import format_table, inconclusive_lines
-from robustcheck.session import Options, RobustcheckSession
-from robustcheck.suite import Case, Suite
 
-session_key = pytest.StashKey[RobustcheckSession]()
+if TYPE_CHECKING:
+    from robustcheck.session import RobustcheckSession
+    from robustcheck.suite import Case
+
+session_key = pytest.StashKey["RobustcheckSession"]()
+#: Builds the session on first use (torch is imported then, not when pytest loads the plugin).
+make_session_key = pytest.StashKey[Callable[[], "RobustcheckSession"]]()
+enabled_key = pytest.StashKey[bool]()
 scores_key = pytest.StashKey[dict]()
 progress_key = pytest.StashKey["bool | None"]()
 RECORD_PROPERTY = "robustcheck"
@@ -303,7 +312,10 @@ def pytest_configure(config: pytest.Config) -> None:
         v = _option(config, name)
         return None if v is None else (rootdir / v if not Path(v).is_absolute() else Path(v))
 
-    try:
+    def make_session() -> RobustcheckSession:
+        from robustcheck.history import parse_tolerances
+        from robustcheck.session import Options, RobustcheckSession
+
         options = Options(
             enabled=enabled,
             device=_option(config, "device") or "auto",
@@ -324,14 +336,31 @@ def pytest_configure(config: pytest.Config) -> None:
         rc.load_reference()
         if not hasattr(config, "workerinput"):  # the controller: folders usable, stale temp files removed
             rc.startup()
-    except RobustcheckError as exc:
-        raise pytest.UsageError(str(exc)) from None
+        config.stash[session_key] = rc
+        config.pluginmanager.register(_RecordCollector(rc), "robustcheck-records")
+        return rc
+
+    for name in [o[0] for o in _OPTIONS] + ["compare", "update-baseline"]:
+        _option(config, name)  # every ini value read now: a bad one is a usage error with or without a run
+    config.stash[enabled_key] = enabled
+    config.stash[make_session_key] = make_session
+    if enabled:  # option errors now, as a usage error, before collection
+        _session(config)
     # progress bars: off under -q, on xdist workers and in CI; otherwise on an interactive terminal
     config.stash[progress_key] = progress.get_forced()
     if config.getoption("verbose") < 0 or hasattr(config, "workerinput") or os.environ.get("CI"):
         progress.set_enabled(False)
-    config.stash[session_key] = rc
-    config.pluginmanager.register(_RecordCollector(rc), "robustcheck-records")
+
+
+def _session(config: pytest.Config) -> RobustcheckSession:
+    """The run's session, built on first use."""
+    rc = config.stash.get(session_key, None)
+    if rc is None:
+        try:
+            rc = config.stash[make_session_key]()
+        except RobustcheckError as exc:
+            raise pytest.UsageError(str(exc)) from None
+    return rc
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -374,10 +403,14 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: object) -> Any:
+    if "robustcheck.suite" not in sys.modules:  # no Suite can exist yet: nothing to import for this object
+        return None
+    from robustcheck.suite import Suite
+
     if not isinstance(obj, Suite):
         return None
     config = collector.config
-    enabled = config.stash[session_key].options.enabled
+    enabled = _session(config).options.enabled
     cases = obj.cases()
     config.hook.pytest_robustcheck_modify_cases(config=config, suite=obj, cases=cases)
     items = []
@@ -402,7 +435,7 @@ class RobustcheckItem(pytest.Item):
         self.case = case
 
     def runtest(self) -> None:
-        rc = self.config.stash[session_key]
+        rc = _session(self.config)
         hook = self.config.hook
 
         def postprocess(metrics: dict[str, Any]) -> None:
@@ -423,7 +456,9 @@ class RobustcheckItem(pytest.Item):
             raise RobustcheckFailure(self._failure_message(result.failures, record["regressions"]))
 
     def _failure_message(self, failures: list[str], regressions: list[str]) -> str:
-        rc = self.config.stash[session_key]
+        from robustcheck.report import inconclusive_lines
+
+        rc = _session(self.config)
         o = rc.options
         extra = f" --robustcheck-scale={o.scale}"
         if o.seed is not None:
@@ -498,6 +533,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     rc = config.stash.get(session_key, None)
     if rc is None or not rc.options.enabled:
         return
+    from robustcheck.report import format_table
+
     tr = terminalreporter
     delta_metrics = rc.delta_metrics() if rc.reference is not None else None
     for suite, recs in rc.by_suite().items():
@@ -522,11 +559,12 @@ def robustcheck_evaluate(request: pytest.FixtureRequest) -> Any:
     given (to the call or the marker). Like suite items, such tests are skipped unless ``--robustcheck``
     is given.
     """
-    from robustcheck.api import Metrics, build_case, check_case_kwargs
-
-    rc = request.config.stash[session_key]
-    if not rc.options.enabled:
+    if not request.config.stash[enabled_key]:
         pytest.skip("run with --robustcheck")
+    from robustcheck.api import Metrics, build_case, check_case_kwargs
+    from robustcheck.report import inconclusive_lines
+
+    rc = _session(request.config)
     bars: dict[str, float] = {}
     for mark in reversed(list(request.node.iter_markers("robustcheck_thresholds"))):
         bars.update(mark.kwargs)  # the closest marker wins
