@@ -802,9 +802,10 @@ class Engine:
         scores_out: dict[str, Tensor] | None = None,
         target: Tensor | None = None,
     ) -> dict[str, float | None]:
-        """All metrics of MISSION.md for one case. ``clean_key`` caches the clean-side outputs, which are
-        the same for every case of one defence. ``scores_out``, if given, receives the detector scores
-        (``clean``, ``adv``) and the ``successful`` mask, for ROC curves."""
+        """All metrics of MISSION.md for one case: each declared metric's ``compute`` on the case's
+        :class:`~robustcheck.metrics.Outcome` (:data:`robustcheck.metrics.METRICS`). ``clean_key`` caches
+        the clean-side outputs, which are the same for every case of one defence. ``scores_out``, if given,
+        receives the detector scores (``clean``, ``adv``) and the ``successful`` mask, for ROC curves."""
         if clean_key is not None:  # the engine passes the evaluated-defence key; the threshold, in any case
             clean_key = (clean_key, defence.threshold if defence.is_detector else None)
         if clean_key is not None and clean_key in self._clean:
@@ -814,41 +815,25 @@ class Engine:
             if clean_key is not None:
                 self._clean[clean_key] = (pred, d_clean, s_clean)
         pred_adv, d_adv, s_adv = self.outputs(clf, defence, x_adv)
-        out: dict[str, float | None] = {}
-        out["clean_accuracy"] = M.accuracy(pred, y)
-        out["defended_clean_accuracy"] = M.accuracy(d_clean, y)
-        out["clean_accuracy_drop"] = out["clean_accuracy"] - out["defended_clean_accuracy"]
-        out["adversarial_accuracy"] = M.accuracy(pred_adv, y)
-        out["corrected_accuracy"] = M.accuracy(d_adv, y)
-        out["attack_success_rate"] = M.attack_success_rate(pred, pred_adv, y, target)
-        out["misclassification_rate"] = M.attack_success_rate(pred, pred_adv, y)
         succ = M.success_mask(pred, pred_adv, y)
-        out["n_successful"] = float(succ.sum())
         t = defence.threshold if defence.is_detector else None
-        if t is not None and s_clean is not None and s_adv is not None:
-            out["detection_auc"] = M.roc_auc(s_clean, s_adv[succ])
-            out["detection_auc_all"] = M.roc_auc(s_clean, s_adv)
-            out["auc_all_from_chance"] = abs(out["detection_auc_all"] - 0.5)
-            out["tpr_at_fpr"] = M.rate_above(s_adv[succ], t)
-            out["false_positive_rate"] = M.rate_above(s_clean, t)
-            out["threshold"] = t
-            out["defended_rate"] = M.defended_rate(s_adv, t, d_adv, y)
-            if scores_out is not None:
-                scores_out.update(
-                    clean=s_clean.detach().cpu(), adv=s_adv.detach().cpu(), successful=succ.cpu()
-                )
-        else:
-            for k in (
-                "detection_auc",
-                "detection_auc_all",
-                "auc_all_from_chance",
-                "tpr_at_fpr",
-                "false_positive_rate",
-                "threshold",
-            ):
-                out[k] = None
-            out["defended_rate"] = M.defended_rate(None, None, d_adv, y)
-        out.update(M.perturbation_norms(x, x_adv))
-        out["budget_violations"] = float(M.budget_violations(x, x_adv, eps, norm))
-        out["adaptive_success_rate"] = M.adaptive_success_rate(x, x_adv, y, pred, d_adv, s_adv, t, eps, norm)
-        return out
+        if scores_out is not None and t is not None and s_clean is not None and s_adv is not None:
+            scores_out.update(clean=s_clean.detach().cpu(), adv=s_adv.detach().cpu(), successful=succ.cpu())
+        outcome = M.Outcome(
+            y=y,
+            pred=pred,
+            defended_pred=d_clean,
+            adv_pred=pred_adv,
+            defended_adv_pred=d_adv,
+            clean_scores=s_clean,
+            adv_scores=s_adv,
+            threshold=t,
+            success=succ,
+            x=x,
+            x_adv=x_adv,
+            eps=eps,
+            norm=norm,
+            target=target,
+        )
+        # every declared metric with a ``compute`` (robustcheck.metrics.METRICS), in declaration order
+        return {m.name: m.compute(outcome) for m in M.METRICS.values() if m.compute is not None}

@@ -1,7 +1,8 @@
 """Attack-failure indicators (Pintor et al. 2022; Carlini et al. 2019; Athalye et al. 2018): pure
 functions the engine runs on every case, reported as 0/1 metrics (lower is better). A raised indicator
-of :data:`INCONCLUSIVE` makes the case **inconclusive**: the evaluation failed, so its numbers are no
-robustness result, and the case fails unless the suite allows it (``Thresholds(allow_inconclusive=...)``).
+declared with an ``inconclusive`` fix (:data:`robustcheck.metrics.METRICS`, listed in :data:`INCONCLUSIVE`)
+makes the case **inconclusive**: the evaluation failed, so its numbers are no robustness result, and the
+case fails unless the suite allows it (``Thresholds(allow_inconclusive=...)``).
 See EVALUATION.md.
 
 Per case, on the model the attack targeted (C for grey-box, the defended pipeline for white-box):
@@ -33,6 +34,7 @@ import torch
 from torch import Tensor, nn
 
 from robustcheck.attacks.base import batched_predict, margin
+from robustcheck.metrics import METRICS, inconclusive_fixes
 from robustcheck.threat import AdaptiveTarget, DefendedLogits
 
 #: Unbounded PGD must bring the attacked model's accuracy to at most this.
@@ -45,46 +47,13 @@ UNBOUNDED_NORMS = ("linf", "l2")
 #: accuracy (noise that already destroys accuracy says nothing about the attack).
 NOISE_MIN_KEPT = 0.5
 
-#: Indicators that make a case inconclusive when raised, with the usual fix.
-INCONCLUSIVE = {
-    "gradient_masking": "gradient masking (see its parts)",
-    "shattered_gradients": (
-        "zero/NaN input gradients through the attacked model: if a step is not "
-        "differentiable declare `differentiable = False` and give a `bpda_surrogate` (BPDA); "
-        "if it is random declare `stochastic = True` (EOT); or attack through a surrogate / "
-        "transfer"
-    ),
-    "shattered_score_gradients": (
-        "zero/NaN input gradients of the detector score: detector-aware attacks cannot "
-        "descend it; make `score` differentiable (a smooth surrogate of the "
-        "non-differentiable step, BPDA) or declare `stochastic = True` (EOT) if it is "
-        "random"
-    ),
-    "unbounded_not_zero": (
-        "unbounded PGD does not reach ~0 % accuracy: gradients are masked; use BPDA "
-        "(`differentiable = False` + `bpda_surrogate`), EOT (`stochastic = True`) or a "
-        "surrogate / transfer attack"
-    ),
-    "blackbox_beats_whitebox": (
-        "gradient-free Square beats the gradient attack: gradients are masked; use BPDA "
-        "(`differentiable = False` + `bpda_surrogate`), EOT (`stochastic = True`) or a "
-        "surrogate / transfer attack"
-    ),
-    "silent_success": "an iterate fooled the model but the attack returned another point: return the best iterate",
-    "eps_nonmonotone": (
-        "the attack gets weaker as ε grows: the attack is failing (masked gradients, too few "
-        "steps, bad step size)"
-    ),
-    "iterative_weaker": (
-        "the iterative attack is weaker than its single-step version: more steps, another "
-        "step size, or BPDA/EOT if gradients are masked"
-    ),
-    "adaptive_weaker": (
-        "the detector-aware attack is weaker than detector-oblivious PGD at the same ε and FPR: "
-        "the adaptive attack is broken (loss weighting, steps), not the detector strong"
-    ),
-    "noise_as_strong": "random noise of the same norm and ε is stronger than the attack: the attack is broken",
-}
+
+def __getattr__(name: str) -> Any:
+    """``INCONCLUSIVE``: the indicators that make a case inconclusive when raised, each with the usual fix,
+    derived from the declarations (:func:`robustcheck.metrics.inconclusive_fixes`) when read."""
+    if name == "INCONCLUSIVE":
+        return inconclusive_fixes()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def unbounded_eps(norm: str, input_shape: tuple[int, ...] | torch.Size) -> float:
@@ -205,21 +174,16 @@ def noise_as_strong(
 
 def inconclusive_reasons(metrics: dict[str, Any]) -> dict[str, str]:
     """The raised :data:`INCONCLUSIVE` indicators of a case, each with its message (NaN counts as raised;
-    None = not measured). ``gradient_masking`` is reported through its raised parts when it has some."""
+    None = not measured). A composite (``gradient_masking``) is reported through its raised parts when it
+    has some."""
     raised = {
         k: v
-        for k, v in INCONCLUSIVE.items()
+        for k, v in inconclusive_fixes().items()
         if metrics.get(k) is not None and (math.isnan(metrics[k]) or metrics[k] > 0)
     }
-    if "gradient_masking" in raised and len(raised) > 1:
-        parts = {
-            "shattered_gradients",
-            "shattered_score_gradients",
-            "unbounded_not_zero",
-            "blackbox_beats_whitebox",
-        }
-        if parts & set(raised):
-            del raised["gradient_masking"]
+    for k in list(raised):  # a composite indicator (its declared ``parts``) is reported through them
+        if set(METRICS[k].parts) & set(raised):
+            del raised[k]
     return raised
 
 

@@ -210,12 +210,8 @@ def indicators(engine: Engine, case: Case) -> dict[str, float | None]:
             wb_acc = attack_accuracy()
         out["noise_accuracy"] = noise_acc
         out["noise_as_strong"] = I.noise_as_strong(wb_acc, noise_acc, clean_acc, int(xp.shape[0]))
-    out["gradient_masking"] = I.gradient_masking(
-        out.get("shattered_gradients"),
-        out.get("unbounded_not_zero"),
-        out.get("blackbox_beats_whitebox"),
-        out.get("shattered_score_gradients"),
-    )
+    # a composite: raised with any of its declared parts (robustcheck.metrics.METRICS)
+    out["gradient_masking"] = I.gradient_masking(*(out.get(p) for p in M.METRICS["gradient_masking"].parts))
     return out
 
 

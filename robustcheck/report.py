@@ -11,52 +11,66 @@ from typing import Any
 
 from tabulate import tabulate
 
-TABLE_COLUMNS = [
-    ("case", "case"),
-    ("clean_accuracy", "clean"),
-    ("defended_clean_accuracy", "def.clean"),
-    ("adversarial_accuracy", "adv"),
-    ("corrected_accuracy", "corrected"),
-    ("detection_auc", "AUC"),
-    ("n_successful", "n_succ"),
-    ("tpr_at_fpr", "TPR@t"),
-    ("false_positive_rate", "FPR"),
-    ("defended_rate", "defended"),
-    ("attack_success_rate", "ASR"),
-    ("linf_max", "L∞max"),
-    ("l2_mean", "L2mean"),
-    ("flags", "flags"),
-    ("outcome", "result"),
-]
+from robustcheck.metrics import METRICS
 
-#: Attack-failure indicators (robustcheck.indicators) and their short names in the ``flags`` column.
-INDICATOR_FLAGS = {
-    "budget_violations": "budget",
-    "silent_success": "silent",
-    "eps_nonmonotone": "eps-nonmono",
-    "iterative_weaker": "iter<1step",
-    "unbounded_not_zero": "unbounded>0",
-    "blackbox_beats_whitebox": "bb>wb",
-    "shattered_gradients": "shattered",
-    "shattered_score_gradients": "score-shattered",
-    "adaptive_weaker": "adaptive<oblivious",
-    "noise_as_strong": "noise>=attack",
-    "indicators_off": "checks-off",
-}
 #: ``status`` of a case record (robustcheck.evaluate.CaseResult.status) as shown in the result column.
 STATUS_LABELS = {"inconclusive": "INCONCLUSIVE", "inconclusive-allowed": "passed (inconclusive allowed)"}
-#: Family (worst-case) rows show their worst-case metrics in these columns.
-_FAMILY_COLUMNS = {
-    "corrected_accuracy": "worst_case_corrected_accuracy",
-    "defended_rate": "worst_case_defended_rate",
+
+
+# Everything below reads the metric declarations (robustcheck.metrics.METRICS) when it runs, so that a metric
+# declared later (register_metric) shows up too.
+def metric_columns() -> list[tuple[str, str]]:
+    """(metric, short header) of the table's metric columns: the declared metrics with a ``column``, in
+    declaration order."""
+    return [(m.name, m.column) for m in METRICS.values() if m.column is not None]
+
+
+def table_columns() -> list[tuple[str, str]]:
+    """(key, header) of every column of the results table: case, the metric columns, flags, result."""
+    return [("case", "case"), *metric_columns(), ("flags", "flags"), ("outcome", "result")]
+
+
+def indicator_flags() -> dict[str, str]:
+    """Attack-failure indicators (robustcheck.indicators) and their short names in the ``flags`` column."""
+    return {m.name: m.flag for m in METRICS.values() if m.flag is not None}
+
+
+def family_columns() -> dict[str, str]:
+    """Family (worst-case) rows show these metrics in the columns of those: {column metric: family metric}."""
+    return {m.name: m.family_column for m in METRICS.values() if m.family_column is not None}
+
+
+def default_delta_metrics() -> tuple[str, ...]:
+    """The metrics shown in the Δ-vs-baseline column when no tolerance is set."""
+    return tuple(m.name for m in METRICS.values() if m.default_delta)
+
+
+def summary_columns() -> list[tuple[str, str]]:
+    """(metric, header) of the Markdown summary's columns."""
+    return [(m.name, m.column or m.name) for m in METRICS.values() if m.summary]
+
+
+_DERIVED = {
+    "TABLE_COLUMNS": table_columns,
+    "INDICATOR_FLAGS": indicator_flags,
+    "DEFAULT_DELTA_METRICS": default_delta_metrics,
 }
+
+
+def __getattr__(name: str) -> Any:
+    """``TABLE_COLUMNS``, ``INDICATOR_FLAGS`` and ``DEFAULT_DELTA_METRICS``, derived from the declarations
+    each time they are read (the names importers know)."""
+    if name in _DERIVED:
+        return _DERIVED[name]()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def flags(metrics: dict[str, Any], status: str | None = None) -> str:
     """Short names of the raised indicators, ``-`` when none is raised, ``n/a`` when none was computed;
     ``[inconclusive]`` / ``[inconclusive-allowed]`` after them when the case's status says so."""
-    seen = [k for k in INDICATOR_FLAGS if metrics.get(k) is not None]
-    raised = [INDICATOR_FLAGS[k] for k in seen if metrics[k] != 0]  # NaN counts as raised
+    short = indicator_flags()
+    seen = [k for k in short if metrics.get(k) is not None]
+    raised = [short[k] for k in seen if metrics[k] != 0]  # NaN counts as raised
     text = ",".join(raised) if raised else ("-" if seen else "n/a")
     if status in ("inconclusive", "inconclusive-allowed"):
         text += f" [{status}]"
@@ -78,30 +92,32 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _fmt_metric(metric: str, value: Any) -> str:
+    """A metric's value in the table: counts (``MetricInfo.count``) as integers."""
+    info = METRICS.get(metric)
+    if info is not None and info.count and value is not None:
+        return str(int(value))
+    return _fmt(value)
+
+
 def format_table(records: list[dict[str, Any]], delta_metrics: list[str] | None = None) -> str:
     """One table of case records (``{"case", "metrics", "outcome"}``); with ``delta_metrics``, a
     Δ-vs-baseline column of those metrics."""
+    columns, family = metric_columns(), family_columns()
     rows = []
     for r in records:
         m = r.get("metrics", {})
-        row = []
-        for key, _ in TABLE_COLUMNS:
-            if key == "case":
-                row.append(r["case"])
-            elif key == "outcome":
-                row.append(result_label(r))
-            elif key == "flags":
-                row.append(flags(m, r.get("status")))
-            elif "|family=" in r["case"] and key in _FAMILY_COLUMNS:
-                row.append(_fmt(m.get(_FAMILY_COLUMNS[key])))
-            elif key == "n_successful" and m.get(key) is not None:
-                row.append(str(int(m[key])))
-            else:
-                row.append(_fmt(m.get(key)))
+        on_family_row = "|family=" in r["case"]
+        row = [r["case"]]
+        for key, _ in columns:
+            shown = family.get(key, key) if on_family_row else key
+            row.append(_fmt_metric(shown, m.get(shown)))
+        row.append(flags(m, r.get("status")))
         if delta_metrics is not None:
-            row.insert(-1, format_deltas(r, delta_metrics))
+            row.append(format_deltas(r, delta_metrics))
+        row.append(result_label(r))
         rows.append(row)
-    headers = [h for _, h in TABLE_COLUMNS]
+    headers = ["case", *(h for _, h in columns), "flags", "result"]
     if delta_metrics is not None:
         headers.insert(-1, "Δ vs base")
     return tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True)
@@ -161,21 +177,18 @@ def write_run_record(results_dir: str | os.PathLike[str], record: dict[str, Any]
 
 
 # ---------------------------------------------------------------------------- Δ vs baseline
-DEFAULT_DELTA_METRICS = ("corrected_accuracy", "detection_auc")  # shown when no tolerance is set
-_SHORT = dict(TABLE_COLUMNS)
-
-
 def format_deltas(record: dict[str, Any], metrics: list[str]) -> str:
     """``corrected -0.012 AUC +0.003``; a ``!`` marks a regression; ``new`` a case not in the reference."""
     deltas = record.get("deltas") or {}
     if not deltas:
         return "new" if record.get("compared_with") else ""
+    short = dict(metric_columns())
     parts = []
     for m in metrics:
         d = deltas.get(m)
         if d is None or d.get("delta") is None:
             continue
-        parts.append(f"{_SHORT.get(m, m)} {d['delta']:+.3f}{'!' if d.get('regressed') else ''}")
+        parts.append(f"{short.get(m, m)} {d['delta']:+.3f}{'!' if d.get('regressed') else ''}")
     return " ".join(parts)
 
 
@@ -192,13 +205,7 @@ def format_markdown(run: dict[str, Any], delta_metrics: list[str]) -> str:
         + (f", compared with {ref}" if ref else ", no baseline comparison"),
         "",
     ]
-    cols = [
-        ("clean_accuracy", "clean"),
-        ("corrected_accuracy", "corrected"),
-        ("detection_auc", "AUC"),
-        ("defended_rate", "defended"),
-        ("attack_success_rate", "ASR"),
-    ]
+    cols = summary_columns()
     for suite, recs in run.get("suites", {}).items():
         lines += [
             f"### {suite}",

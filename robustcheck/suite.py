@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from robustcheck.errors import ConfigError
-from robustcheck.metrics import METRICS
+from robustcheck.metrics import METRICS, inconclusive_fixes
 from robustcheck.validation import (
     as_float,
     check_bool,
@@ -169,6 +169,24 @@ class Defence:
     params: Mapping[str, Any]
     factory: Callable[..., Any] | None = None
     instance: Any = None
+
+    def detector(self) -> bool | None:
+        """Whether this defence is a detector; None when unknown (a factory function, an unregistered
+        name)."""
+        if self.instance is not None:
+            return bool(getattr(self.instance, "is_detector", False))
+        src: Any = self.factory
+        if src is None:
+            try:
+                from robustcheck.defences import DEFENCES
+
+                src = DEFENCES.get(self.name)
+            except ConfigError:
+                return None
+        if inspect.isclass(src):
+            flag = getattr(src, "is_detector", None)
+            return flag if isinstance(flag, bool) else None
+        return None
 
     def __init__(self, name: Any, *, id: str | None = None, **params: Any):
         factory = instance = None
@@ -381,9 +399,7 @@ class Case:
         if chosen is None or chosen[2] is False:
             return frozenset()
         if chosen[2] is True:
-            from robustcheck.indicators import INCONCLUSIVE
-
-            return frozenset(INCONCLUSIVE)
+            return frozenset(inconclusive_fixes())
         return chosen[2]
 
 
@@ -782,14 +798,13 @@ def _check_builtin_defence_params(name: str, cls: Any, params: Mapping[str, Any]
 def _check_allow_inconclusive(value: Any) -> bool | frozenset[str] | None:
     if value is None or isinstance(value, bool):
         return value
-    from robustcheck.indicators import INCONCLUSIVE
-
+    known = inconclusive_fixes()
     names = list(_as_seq(value, "Thresholds.allow_inconclusive"))
-    unknown = [n for n in names if not isinstance(n, str) or n not in INCONCLUSIVE]
+    unknown = [n for n in names if not isinstance(n, str) or n not in known]
     if unknown or not names:
         raise ConfigError(
             f"Thresholds.allow_inconclusive must be True, False or a non-empty list of indicators; "
-            f"unknown {unknown}; known: {', '.join(INCONCLUSIVE)}"
+            f"unknown {unknown}; known: {', '.join(known)}"
         )
     return frozenset(names)
 

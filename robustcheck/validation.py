@@ -310,112 +310,30 @@ def check_params(
 
 
 # ---------------------------------------------------------------------------- metrics
+# Ranges and applicability are declared with each metric (robustcheck.metrics.MetricInfo); the sets below
+# are views of the built-in declarations, for importers.
 BUILTIN_METRICS = frozenset(METRICS)  # metrics.py has declared its own by now; later ones are the user's
+_BUILTIN = list(METRICS.values())
 
 #: metrics a detector defines (score, threshold); None on any other defence
-DETECTOR_METRICS = frozenset(
-    {
-        "detection_auc",
-        "detection_auc_all",
-        "auc_all_from_chance",
-        "tpr_at_fpr",
-        "false_positive_rate",
-        "threshold",
-        "zero_score_gradient_fraction",
-        "shattered_score_gradients",
-        "oblivious_defended_rate",
-        "adaptive_weaker",
-    }
-)
+DETECTOR_METRICS = frozenset(m.name for m in _BUILTIN if m.detector_only)
 #: the worst case over a family of attacks: only family cases (``Suite(families=...)``) have them
-FAMILY_METRICS = frozenset({"worst_case_corrected_accuracy", "worst_case_defended_rate"})
-FAMILY_CASE_METRICS = FAMILY_METRICS | {"clean_accuracy", "defended_clean_accuracy", "budget_violations"}
+FAMILY_METRICS = frozenset(m.name for m in _BUILTIN if m.family_only)
+FAMILY_CASE_METRICS = frozenset(m.name for m in _BUILTIN if m.family_only or m.on_family_cases)
 #: integrity indicators (robustcheck.indicators): none with Suite(indicators=False)
-INDICATOR_METRICS = frozenset(
-    {
-        "eps_nonmonotone",
-        "iterative_weaker",
-        "adaptive_weaker",
-        "oblivious_defended_rate",
-        "noise_accuracy",
-        "noise_as_strong",
-        "zero_score_gradient_fraction",
-        "shattered_score_gradients",
-        "zero_gradient_fraction",
-        "shattered_gradients",
-        "unbounded_accuracy",
-        "unbounded_not_zero",
-        "blackbox_accuracy",
-        "blackbox_beats_whitebox",
-        "gradient_masking",
-    }
-)
-NOT_BLACK_BOX_METRICS = INDICATOR_METRICS - {"eps_nonmonotone", "iterative_weaker"}
-WHITE_BOX_METRICS = frozenset(
-    {
-        "adaptive_weaker",
-        "oblivious_defended_rate",
-        "zero_score_gradient_fraction",
-        "shattered_score_gradients",
-    }
-)
-
-_UNIT = (
-    "clean_accuracy",
-    "defended_clean_accuracy",
-    "adversarial_accuracy",
-    "corrected_accuracy",
-    "detection_auc",
-    "detection_auc_all",
-    "tpr_at_fpr",
-    "false_positive_rate",
-    "defended_rate",
-    "attack_success_rate",
-    "misclassification_rate",
-    "adaptive_success_rate",
-    "worst_case_corrected_accuracy",
-    "worst_case_defended_rate",
-    "oblivious_defended_rate",
-    "noise_accuracy",
-    "zero_score_gradient_fraction",
-    "zero_gradient_fraction",
-    "unbounded_accuracy",
-    "blackbox_accuracy",
-    "silent_success",
-    "eps_nonmonotone",
-    "iterative_weaker",
-    "adaptive_weaker",
-    "noise_as_strong",
-    "indicators_off",
-    "shattered_score_gradients",
-    "shattered_gradients",
-    "unbounded_not_zero",
-    "blackbox_beats_whitebox",
-    "gradient_masking",
-)
-_NONNEG = (
-    "n_successful",
-    "budget_violations",
-    "l0_mean",
-    "l0_max",
-    "l1_mean",
-    "l1_max",
-    "l2_mean",
-    "l2_max",
-    "linf_mean",
-    "linf_max",
-)
+INDICATOR_METRICS = frozenset(m.name for m in _BUILTIN if m.suite_indicators is True)
+NOT_BLACK_BOX_METRICS = frozenset(m.name for m in _BUILTIN if m.not_black_box or m.white_box_only)
+WHITE_BOX_METRICS = frozenset(m.name for m in _BUILTIN if m.white_box_only)
 METRIC_RANGES: dict[str, tuple[float | None, float | None]] = {
-    **{m: (0.0, 1.0) for m in _UNIT},
-    **{m: (0.0, None) for m in _NONNEG},
-    "clean_accuracy_drop": (-1.0, 1.0),
-    "auc_all_from_chance": (0.0, 0.5),
+    m.name: m.range for m in _BUILTIN if m.range != (None, None)
 }
 
 
 def metric_range(metric: str) -> tuple[float | None, float | None]:
-    """(lowest, highest) value ``metric`` can take; None where unbounded (user metrics: both)."""
-    return METRIC_RANGES.get(metric, (None, None))
+    """(lowest, highest) value ``metric`` can take (its declared ``range``); None where unbounded (user
+    metrics declared without a range: both)."""
+    info = METRICS.get(metric)
+    return info.range if info is not None else (None, None)
 
 
 def check_metric_value(
@@ -432,65 +350,57 @@ def check_metric_value(
         )
     lo, hi = metric_range(metric)
     if (lo is not None and f < lo - slack) or (hi is not None and f > hi + slack):
-        shown = f"[{lo:g}, {hi:g}]" if hi is not None else f">= {lo:g}"
+        if lo is not None and hi is not None:
+            shown = f"[{lo:g}, {hi:g}]"
+        else:
+            shown = f">= {lo:g}" if lo is not None else f"<= {hi:g}"
         raise ConfigError(
             f"{_prefix(where)}{metric}={describe(value)} is outside the range of {metric}: {shown}"
         )
 
 
-def is_detector(defence: Any) -> bool | None:
-    """Whether a suite's :class:`~robustcheck.suite.Defence` is a detector; None when unknown (a factory
-    function, an unregistered name)."""
-    if defence.instance is not None:
-        return bool(getattr(defence.instance, "is_detector", False))
-    src: Any = defence.factory
-    if src is None:
-        try:
-            from robustcheck.defences import DEFENCES
+def metric_applies(metric: str, case: Any, detector: Callable[[Any], bool | None] | None = None) -> bool:
+    """Whether ``case`` has a value for ``metric`` (a bar on a metric a case lacks would gate nothing), from
+    the metric's declared applicability (:class:`~robustcheck.metrics.MetricInfo`). ``detector(defence)``
+    says whether a defence spec is a detector (None: unknown); by default the spec's own answer
+    (:meth:`robustcheck.suite.Defence.detector`)."""
+    if detector is None:
 
-            src = DEFENCES.get(defence.name)
-        except ConfigError:
-            return None
-    if inspect.isclass(src):
-        flag = getattr(src, "is_detector", None)
-        return flag if isinstance(flag, bool) else None
-    return None
+        def detector(defence: Any) -> bool | None:
+            probe = getattr(defence, "detector", None)
+            return probe() if callable(probe) else None
 
-
-def metric_applies(metric: str, case: Any, detector: Callable[[Any], bool | None] = is_detector) -> bool:
-    """Whether ``case`` has a value for ``metric`` (a bar on a metric a case lacks would gate nothing)."""
     if metric not in BUILTIN_METRICS:
         return True  # declared by the user (register_metric); added by a hook, we cannot know where
+    info = METRICS[metric]
     if getattr(case, "family", ""):
         return metric in FAMILY_CASE_METRICS
-    if metric in FAMILY_METRICS:
+    if info.family_only:
         return False
-    if metric == "indicators_off":
-        return not case.suite.indicators
-    if metric in INDICATOR_METRICS and not case.suite.indicators:
+    if info.suite_indicators is not None and info.suite_indicators != bool(case.suite.indicators):
         return False
-    if metric in NOT_BLACK_BOX_METRICS and case.threat == "black-box":
+    if (info.not_black_box or info.white_box_only) and case.threat == "black-box":
         return False
-    if metric in WHITE_BOX_METRICS and case.threat != "white-box":
+    if info.white_box_only and case.threat != "white-box":
         return False
-    return not (metric in DETECTOR_METRICS and detector(case.defence) is False)
+    return not (info.detector_only and detector(case.defence) is False)
 
 
 def why_not(metric: str, family_cases: bool = False) -> str:
     """The cases a metric applies to, for a message (``family_cases``: the matched cases include some)."""
-    if metric in FAMILY_METRICS:
+    info = METRICS.get(metric)
+    if info is not None and info.family_only:
         return "it is measured on family cases only (Suite(families=...); select them with attack=<family>)"
     parts = []
-    if metric in DETECTOR_METRICS:
-        parts.append("a detector defence")
-    if metric in WHITE_BOX_METRICS:
-        parts.append("the white-box threat model")
-    elif metric in NOT_BLACK_BOX_METRICS:
-        parts.append("a grey- or white-box threat model")
-    if metric in INDICATOR_METRICS:
-        parts.append("Suite(indicators=True)")
-    if metric == "indicators_off":
-        parts.append("Suite(indicators=False)")
+    if info is not None:
+        if info.detector_only:
+            parts.append("a detector defence")
+        if info.white_box_only:
+            parts.append("the white-box threat model")
+        elif info.not_black_box:
+            parts.append("a grey- or white-box threat model")
+        if info.suite_indicators is not None:
+            parts.append(f"Suite(indicators={info.suite_indicators})")
     need = f"it needs {' and '.join(parts)}" if parts else "it is not measured there"
     if family_cases:
         need += "; family cases have only " + ", ".join(sorted(FAMILY_CASE_METRICS))

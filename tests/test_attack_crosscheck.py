@@ -138,7 +138,7 @@ def test_probability_output_is_an_error_with_an_opt_in(tiny):
     model, x, y = tiny
     probs = nn.Sequential(model, nn.Softmax(dim=1)).eval()
     for name in ("fgsm", "deepfool", "cw-l2"):
-        with pytest.raises(ModelContractError, match="returns probabilities.*LogProbabilities"):
+        with pytest.raises(ModelContractError, match=r"returns probabilities.*LogProbabilities"):
             build_attack(name, {}, seed=0)(probs, x[:8], y[:8], [0.1])
     wrapped = LogProbabilities(probs).eval()
     with warnings.catch_warnings():
@@ -152,7 +152,7 @@ def test_probability_output_is_an_error_with_an_opt_in(tiny):
 
 def test_bad_attack_configs(tiny):
     model, x, y = tiny
-    with pytest.raises(ConfigError, match="works in linf only.*fgsm-l2"):
+    with pytest.raises(ConfigError, match=r"works in linf only.*fgsm-l2"):
         build_attack("fgsm", {"norm": "l2"}, seed=0)
     with pytest.raises(ConfigError, match="no targeted variant"):
         build_attack("deepfool", {"targeted": True}, seed=0)
@@ -160,7 +160,7 @@ def test_bad_attack_configs(tiny):
         build_attack("cw-l2", {"search_steps": 0}, seed=0)
     with pytest.raises(ConfigError, match="q is a percentile"):
         build_attack("slide", {"q": 120}, seed=0)
-    with pytest.raises(ConfigError, match="alpha=0.3 exceeds eps=0.1"):
+    with pytest.raises(ConfigError, match=r"alpha=0.3 exceeds eps=0.1"):
         build_attack("r-fgsm", {"alpha": 0.3}, seed=0)(model, x, y, [0.1])
     with pytest.raises(ConfigError, match="version 'fast' unknown"):
         build_attack("autoattack", {"version": "fast"}, seed=0)

@@ -17,7 +17,6 @@ import torchattacks
 from torch import Tensor
 
 from robustcheck.attacks import build_attack
-from robustcheck.data import load_dataset
 from robustcheck.defences import DEFENCES, BaseDefence, FitContext
 from robustcheck.threat import AdaptiveTarget, DefendedLogits
 from tests.helpers import trained_tiny
@@ -26,11 +25,6 @@ from tests.helpers import trained_tiny
 @pytest.fixture(scope="module")
 def tiny():
     return trained_tiny(n=1200, epochs=3)
-
-
-@pytest.fixture(scope="module")
-def data():
-    return load_dataset("mnist-embedded")
 
 
 def _fitted(name: str, model, data) -> BaseDefence:

@@ -35,5 +35,5 @@ def test_torchvision_dataset_without_root_says_how():
 
 
 def test_unknown_dataset_lists_known():
-    with pytest.raises(ConfigError, match="known: .*mnist-embedded.*existing folder"):
+    with pytest.raises(ConfigError, match=r"known: .*mnist-embedded.*existing folder"):
         load_dataset("imagenet")

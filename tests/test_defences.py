@@ -11,12 +11,6 @@ from robustcheck.data import load_dataset
 from robustcheck.defences import DEFENCES, BaseDefence, DefenceProtocol, FitContext
 from robustcheck.defences.kl_autoencoder import kl_divergence
 from robustcheck.errors import ConfigError
-from tests.helpers import trained_tiny
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    return trained_tiny()
 
 
 def test_kl_divergence_matches_scipy():

@@ -144,7 +144,7 @@ def test_classifier_returning_probabilities_is_an_error_unless_declared(tmp_path
         return nn.Sequential(nn.Flatten(), nn.Linear(784, 10), nn.Softmax(1))
 
     suite = tiny_suite(classifier=factory, defences=["none"], attacks=[Attack("fgsm", eps=0.1)])
-    with pytest.raises(ModelContractError, match="returns probabilities.*outputs='probabilities'"):
+    with pytest.raises(ModelContractError, match=r"returns probabilities.*outputs='probabilities'"):
         evaluate_case(engine, suite.cases()[0])
     declared = tiny_suite(
         classifier=factory, defences=["none"], attacks=[Attack("fgsm", eps=0.1)], outputs="probabilities"

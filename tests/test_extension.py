@@ -62,7 +62,7 @@ def test_missing_required_method_is_rejected_at_registration(attrs, msg):
 
 
 def test_non_defence_class_rejected():
-    with pytest.raises(ConfigError, match="must subclass robustcheck.defences.BaseDefence"):
+    with pytest.raises(ConfigError, match=r"must subclass robustcheck.defences.BaseDefence"):
         check_defence_class("x", int)
 
 

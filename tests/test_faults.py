@@ -137,7 +137,7 @@ def test_lock_timeout_setting(monkeypatch):
     assert lock_timeout_from_env() == 7.5 and DiskCache(None).lock_timeout == 7.5
     for bad in ("abc", "0", "-3", "inf", "nan"):
         monkeypatch.setenv("ROBUSTCHECK_LOCK_TIMEOUT", bad)
-        with pytest.raises(ConfigError, match="ROBUSTCHECK_LOCK_TIMEOUT=.*must be a number of seconds > 0"):
+        with pytest.raises(ConfigError, match=r"ROBUSTCHECK_LOCK_TIMEOUT=.*must be a number of seconds > 0"):
             lock_timeout_from_env()
 
 
@@ -264,14 +264,7 @@ SUITE = Suite(name="tiny", defences=["none"], attacks=[Attack("fgsm", eps=0.1)],
 """
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _preimport_optimizer_modules():
-    """The first Adam step imports torch's compiler stack; doing it outside pytester's sys.modules snapshot
-    keeps inline runs from importing it twice (as in test_plugin.py)."""
-    m = nn.Linear(2, 2)
-    opt = torch.optim.Adam(m.parameters())
-    m(torch.ones(1, 2)).sum().backward()
-    opt.step()
+pytestmark = pytest.mark.usefixtures("_preimport_optimizer_modules")
 
 
 @pytest.fixture

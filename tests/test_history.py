@@ -56,20 +56,7 @@ SUITE = Suite(
 WEAK_CASES = {"weak|fgsm|eps=0.05|grey-box", "weak|fgsm|eps=0.1|grey-box"}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _preimport_optimizer_modules():
-    """See tests/test_plugin.py: import torch's optimizer stack outside pytester's sys.modules snapshot."""
-    import torch
-
-    m = torch.nn.Linear(2, 2)
-    opt = torch.optim.Adam(m.parameters())
-    m(torch.ones(1, 2)).sum().backward()
-    opt.step()
-
-
-@pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("rc-hist-cache")
+pytestmark = pytest.mark.usefixtures("_preimport_optimizer_modules")
 
 
 @pytest.fixture
@@ -274,7 +261,7 @@ def test_killed_writer_leaves_no_record(tmp_path, monkeypatch):
     (tmp_path / ".rc-leftover.tmp").write_text("{")
     assert history.run_number(history.save_run(tmp_path, {"suites": {}})) == 2
     (tmp_path / "0003_truncated.json").write_text('{"suites": {"a"')
-    with pytest.raises(ConfigError, match="0003_truncated.json is unreadable"):
+    with pytest.raises(ConfigError, match=r"0003_truncated.json is unreadable"):
         history.load_run(history.resolve_run("3", tmp_path))
 
 
@@ -301,7 +288,7 @@ def test_bad_baseline_file(tmp_path):
     with pytest.raises(ConfigError, match="direction must be 'higher' or 'lower', got 'up'"):
         history.load_baseline(p)
     p.write_text("{not json")
-    with pytest.raises(ConfigError, match="b.json is unreadable"):
+    with pytest.raises(ConfigError, match=r"b.json is unreadable"):
         history.load_baseline(p)
 
 

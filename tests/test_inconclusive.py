@@ -15,8 +15,8 @@ from robustcheck import Attack, Scale, Suite, Thresholds
 from robustcheck.api import evaluate
 from robustcheck.defences.base import BaseDefence
 from robustcheck.engine import Engine
-from robustcheck.evaluate import evaluate as evaluate_case
 from robustcheck.errors import ConfigError, InconclusiveError
+from robustcheck.evaluate import evaluate as evaluate_case
 from robustcheck.report import format_markdown, format_table
 
 TINY = {
@@ -87,18 +87,7 @@ class MaskedRound(BaseDefence):
         return torch.round(x * 7) / 7
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _preimport_optimizer_modules():
-    """As in test_plugin.py: import torch's optimizer stack outside pytester's sys.modules snapshot."""
-    m = torch.nn.Linear(2, 2)
-    opt = torch.optim.Adam(m.parameters())
-    m(torch.ones(1, 2)).sum().backward()
-    opt.step()
-
-
-@pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("rc-inconclusive-cache")
+pytestmark = pytest.mark.usefixtures("_preimport_optimizer_modules")
 
 
 def test_suite_case_with_masked_gradients_fails_as_inconclusive_and_opt_out_shows(pytester, cache_dir):

@@ -10,8 +10,8 @@ import torch
 from torch import Tensor, nn
 
 from robustcheck import Attack, Scale, Suite
-from robustcheck import probes as AE
 from robustcheck import indicators as I
+from robustcheck import probes as AE
 from robustcheck.attacks import ATTACKS
 from robustcheck.attacks.base import BaseAttack
 from robustcheck.defences.base import BaseDefence

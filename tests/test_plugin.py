@@ -24,21 +24,7 @@ SUITE = Suite(
 """
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _preimport_optimizer_modules():
-    """The first Adam step imports torch's compiler stack (triton). Doing it here, outside pytester's
-    sys.modules snapshot, keeps inline runs from unloading it (nanobind then reports leaks at exit)."""
-    import torch
-
-    m = torch.nn.Linear(2, 2)
-    opt = torch.optim.Adam(m.parameters())
-    m(torch.ones(1, 2)).sum().backward()
-    opt.step()
-
-
-@pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("rc-cache")
+pytestmark = pytest.mark.usefixtures("_preimport_optimizer_modules")
 
 
 @pytest.fixture

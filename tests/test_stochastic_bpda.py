@@ -14,23 +14,12 @@ from torch.nn import functional as F
 
 from robustcheck.attacks.adaptive_base import AdaptiveAttack
 from robustcheck.attacks.gradients import fresh_randomness, loss_gradient
-from robustcheck.data import load_dataset
 from robustcheck.defences import DEFENCES, FitContext
 from robustcheck.defences.feature_squeezing import reduce_bit_depth
 from robustcheck.threat import EOT, white_box_model
-from tests.helpers import tiny_cnn, trained_tiny
+from tests.helpers import tiny_cnn
 
 VAE_FAMILY = ["vae", "dvae", "cvae-contractive"]
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    return trained_tiny()
-
-
-@pytest.fixture(scope="module")
-def data():
-    return load_dataset("mnist-embedded")
 
 
 def ce_sum(labels: Tensor):

@@ -74,7 +74,7 @@ def test_bad_threat_model():
 
 
 def test_unknown_dataset():
-    with pytest.raises(ConfigError, match="dataset .imagenet. is neither a registered name"):
+    with pytest.raises(ConfigError, match=r"dataset .imagenet. is neither a registered name"):
         suite(dataset="imagenet")
 
 
@@ -154,7 +154,7 @@ def test_bad_attack_threats(threats, msg):
 
 def test_detector_aware_attack_has_no_black_box_form():
     with pytest.raises(
-        ConfigError, match="'sigma-pgd' is detector-aware .* threats=\\['grey-box', 'white-box'\\]"
+        ConfigError, match=r"'sigma-pgd' is detector-aware .* threats=\['grey-box', 'white-box'\]"
     ):
         suite(attacks=[Attack("sigma-pgd", eps=0.1)], threat_models=["grey-box", "black-box"])
     ok = suite(

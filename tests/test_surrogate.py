@@ -77,7 +77,7 @@ def test_user_surrogate_factory_is_used(tmp_path):
 def test_bad_surrogate_and_outputs_settings():
     with pytest.raises(ConfigError, match="surrogate must be"):
         _suite(surrogate=3)
-    with pytest.raises(ConfigError, match="unknown classifier|classifier 'nope'"):
+    with pytest.raises(ConfigError, match=r"unknown classifier|classifier 'nope'"):
         _suite(surrogate="nope")
     with pytest.raises(ConfigError, match="outputs must be"):
         _suite(outputs="softmax")

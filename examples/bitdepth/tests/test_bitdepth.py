@@ -31,7 +31,7 @@ def test_bpda_gradient_is_the_identity_gradient():
 
 
 def test_bad_bits():
-    with pytest.raises(ConfigError, match="bits must be an int in 1..8"):
+    with pytest.raises(ConfigError, match=r"bits must be an int in 1..8"):
         BitDepthPurifier(bits=0)
 
 
