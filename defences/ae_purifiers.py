@@ -65,8 +65,7 @@ from robustcheck.defences.architectures import (
 from robustcheck.defences.base import BaseDefence, FitContext
 from robustcheck.defences.registry import DEFENCES
 from robustcheck.errors import ConfigError
-from robustcheck.models.training import seeded_batches
-from robustcheck.progress import progress
+from robustcheck.models.training import seeded, train_loop
 
 LATENT = 128
 MNIST_SHAPE: Shape = (1, 28, 28)
@@ -263,16 +262,19 @@ class GenerativePurifier(BaseDefence):
 
     def fit(self, ctx: FitContext) -> None:
         self.build(tuple(ctx.train.x.shape[1:]), ctx.num_classes)
-        torch.manual_seed(ctx.seed)
-        g = torch.Generator().manual_seed(ctx.seed)
-        self.to(ctx.device).train()
-        opt = torch.optim.Adam([p for p in self.parameters() if p.requires_grad], lr=self.lr)
-        for _ in progress(range(ctx.epochs), desc=f"train {self.name}", unit="epoch"):
-            for idx in seeded_batches(len(ctx.train), ctx.batch_size, g):
-                opt.zero_grad(set_to_none=True)
-                self.training_loss(ctx.train.x[idx].to(ctx.device), g).backward()
-                opt.step()
-        self.eval()
+        g = seeded(ctx.seed)  # shuffles the batches and draws the corruption and the VAE's noise
+        train_loop(
+            self,
+            lambda batch: self.training_loss(batch[0], g),
+            (ctx.train.x,),
+            epochs=ctx.epochs,
+            batch_size=ctx.batch_size,
+            lr=self.lr,
+            seed=g,
+            desc=self.name,
+            params=lambda: [p for p in self.parameters() if p.requires_grad],
+            device=ctx.device,
+        )
 
 
 class _AE(GenerativePurifier):

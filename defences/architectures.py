@@ -1,7 +1,7 @@
 """Networks sized from the data, shared by the trainable defences, and the ``architecture=`` plumbing.
 
-Every trainable built-in defence builds its networks in :meth:`robustcheck.defences.base.BaseDefence.build` from the
-input shape C×H×W and the number of classes. Its ``architecture`` argument is one of
+Every trainable built-in defence builds its networks in :meth:`robustcheck.defences.base.BaseDefence.build`
+from the input shape C×H×W and the number of classes. Its ``architecture`` argument is one of
 
 - ``"auto"`` (default): the paper's architecture where one matches the shape (A.1 for 1×28×28, A.3 for
   3×32×32, Table 6.1 for c×28×28 / c×32×32 …, per defence), else the generic one below;

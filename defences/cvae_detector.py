@@ -12,17 +12,17 @@ The table's flattened size 1024 matches neither 28×28 nor 32×32 inputs (128·4
 we zero-pad 28×28 images to 32×32 so the 4→8→16→32 decoder mirrors the encoder, use 2048, and crop
 the reconstruction back.
 
-Other shapes (:mod:`robustcheck.defences.architectures`): the network is built by :meth:`CVAEDetector.build` from
-the data's C×H×W and number of classes (``channels`` and ``num_classes`` are only the sizes used before
-``build``). ``architecture="auto"`` (default) is Table 6.1 for c×28×28 and c×32×32 (``"table6.1"``
-insists on those) and otherwise the same layers on the input zero-padded (centred) to the next multiple
-of 8 per side, at least 16 (so the last BatchNorm sees at least 2×2 values per example even for an 8×8
-image), with the flattened size 128·(H′/8)·(W′/8) and the reconstruction cropped back to H×W. A callable
-``architecture(input_shape: tuple[int, int, int], zdim: int, cond_dim: int) -> nn.Module`` returns one
-VAE with the interface of :class:`TableVAE`: ``forward(x, cond=None, noise=None)`` →
-(reconstruction of x's shape in [0, 1], μ, log σ²) with z = μ + σ·noise (noise None: z = μ), μ and
-log σ² of size ``zdim``, ``cond`` an N×``cond_dim`` one-hot code (``cond_dim`` 0: no condition). It is
-called once per class (``"separate"``) or once with ``cond_dim = num_classes`` (``"onehot"``).
+Other shapes (:mod:`robustcheck.defences.architectures`): the network is built by :meth:`CVAEDetector.build`
+from the data's C×H×W and number of classes (``channels`` and ``num_classes`` are only the sizes used before
+``build``). ``architecture="auto"`` (default) is Table 6.1 for c×28×28 and c×32×32 (``"table6.1"`` insists on
+those) and otherwise the same layers on the input zero-padded (centred) to the next multiple of 8 per side, at
+least 16 (so the last BatchNorm sees at least 2×2 values per example even for an 8×8 image), with the
+flattened size 128·(H′/8)·(W′/8) and the reconstruction cropped back to H×W. A callable
+``architecture(input_shape: tuple[int, int, int], zdim: int, cond_dim: int) -> nn.Module`` returns one VAE
+with the interface of :class:`TableVAE`: ``forward(x, cond=None, noise=None)`` → (reconstruction of x's shape
+in [0, 1], μ, log σ²) with z = μ + σ·noise (noise None: z = μ), μ and log σ² of size ``zdim``, ``cond`` an
+N×``cond_dim`` one-hot code (``cond_dim`` 0: no condition). It is called once per class (``"separate"``) or
+once with ``cond_dim = num_classes`` (``"onehot"``).
 
 Score (eq 6.3, Algorithm 1): with ŷ = C(X) the classifier's prediction,
 S(X) = Recon(X, ŷ) = ‖X − X_rcn,ŷ‖²₂, reconstructing through the posterior mean (no sampling).
@@ -71,8 +71,7 @@ from robustcheck.defences.base import BaseDefence, FitContext
 from robustcheck.defences.registry import DEFENCES
 from robustcheck.defences.vae_purifiers import elbo_terms
 from robustcheck.errors import ConfigError
-from robustcheck.models.training import seeded_batches
-from robustcheck.progress import progress
+from robustcheck.models.training import seeded, train_loop
 
 
 class TableVAE(nn.Module):
@@ -307,20 +306,26 @@ class CVAEDetector(BaseDefence):
 
     def fit(self, ctx: FitContext) -> None:
         self.build(tuple(ctx.train.x.shape[1:]), ctx.num_classes)
-        torch.manual_seed(ctx.seed)
-        g = torch.Generator().manual_seed(ctx.seed)
-        self.to(ctx.device).train()
-        opt = torch.optim.Adam(self.parameters(), lr=self.lr)
-        for _ in progress(range(ctx.epochs), desc=f"train {self.name}", unit="epoch"):
-            for idx in seeded_batches(len(ctx.train), ctx.batch_size, g):
-                x, y = ctx.train.x[idx].to(ctx.device), ctx.train.y[idx].to(ctx.device)
-                noise = torch.randn(x.shape[0], self.zdim, generator=g).to(ctx.device)
-                recon, mu, logvar = self.reconstruct(x, y, noise)
-                bce, kl = elbo_terms(x, recon, mu, logvar)  # eq 6.2
-                opt.zero_grad(set_to_none=True)
-                (bce + kl).mean().backward()
-                opt.step()
-        self.eval()
+        g = seeded(ctx.seed)  # shuffles the batches and draws the VAE's noise
+
+        def elbo(batch: tuple[Tensor, ...]) -> Tensor:
+            x, y = batch
+            noise = torch.randn(x.shape[0], self.zdim, generator=g).to(ctx.device)
+            recon, mu, logvar = self.reconstruct(x, y, noise)
+            bce, kl = elbo_terms(x, recon, mu, logvar)  # eq 6.2
+            return (bce + kl).mean()
+
+        train_loop(
+            self,
+            elbo,
+            (ctx.train.x, ctx.train.y),
+            epochs=ctx.epochs,
+            batch_size=ctx.batch_size,
+            lr=self.lr,
+            seed=g,
+            desc=self.name,
+            device=ctx.device,
+        )
         ref = ctx.train if self.reference == "train" else ctx.val
         with torch.no_grad():  # Algorithm 1 line 3: errors of the clean reference set with true labels
             errs = [

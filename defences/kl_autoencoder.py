@@ -13,8 +13,8 @@ linear → 10-d latent; decoder linear → 1568 + ReLU, reshape 32×7×7, transp
 (3×3, stride 2, ReLU) and 1 (3×3, stride 1) with a linear output. The paper names no output
 activation; a sigmoid output collapsed to an all-black reconstruction under MSE training within one
 epoch here (measured: val MSE stuck at 0.113, outputs < 1e-22), so the output is linear and the
-reconstruction may leave [0, 1] — the classifier is simply applied to it. Trained with Adam, lr 1e-3, batch 128 (50 epochs in the paper; the
-suite's scale sets the epochs).
+reconstruction may leave [0, 1] — the classifier is simply applied to it. Trained with Adam, lr 1e-3,
+batch 128 (50 epochs in the paper; the suite's scale sets the epochs).
 
 Other shapes (:mod:`robustcheck.defences.architectures`): ``architecture="auto"`` (default) builds A.1 for
 1×28×28, A.3 for 3×32×32 and otherwise the generic convolutional autoencoder (conv 3×3 stride 2 stages
@@ -55,8 +55,8 @@ from robustcheck.defences.architectures import (
 from robustcheck.defences.base import BaseDefence, FitContext, flag_selected_logits
 from robustcheck.defences.registry import DEFENCES
 from robustcheck.errors import ConfigError
-from robustcheck.models.training import seeded_batches
-from robustcheck.progress import progress
+from robustcheck.models.taps import check_layers, forward_with_taps
+from robustcheck.models.training import train_loop
 
 
 def mnist_autoencoder(latent_dim: int = 10) -> nn.Module:
@@ -139,7 +139,7 @@ def kl_from_log_probs(log_p: Tensor, q_logits: Tensor) -> Tensor:
 
 
 class LayerTap:
-    """Captures the output of one named submodule of a classifier through a forward hook.
+    """The logits and the output of one named submodule of a classifier (:mod:`robustcheck.models.taps`).
 
     Args:
         model: the classifier.
@@ -147,27 +147,13 @@ class LayerTap:
     """
 
     def __init__(self, model: nn.Module, layer: str) -> None:
-        names = [n for n, _ in model.named_modules() if n]
-        if layer not in names:
-            raise ConfigError(
-                f"hidden_layer {layer!r} is not a submodule of the classifier; known: {', '.join(names)}"
-            )
+        check_layers(model, [layer], "hidden_layer: the classifier")
         self.model, self.layer = model, layer
-        self.out: Tensor | None = None
 
     def __call__(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """(logits, flattened feature map F(x)) of one forward pass."""
-        handle = self.model.get_submodule(self.layer).register_forward_hook(self._hook)
-        try:
-            logits = self.model(x)
-        finally:
-            handle.remove()
-        assert self.out is not None
-        feat, self.out = self.out.flatten(1), None
-        return logits, feat
-
-    def _hook(self, module: nn.Module, inputs: Any, output: Tensor) -> None:
-        self.out = output
+        logits, (feat,) = forward_with_taps(self.model, x, [self.layer])
+        return logits, feat.flatten(1)
 
 
 class _AutoencoderDefence(BaseDefence):
@@ -202,7 +188,7 @@ class _AutoencoderDefence(BaseDefence):
             self.ae, self.built_architecture = factory(latent_dim), name
 
     def resolve(self, shape: Shape) -> str:
-        """The network ``architecture`` gives for ``shape``: a paper name, ``"generic"``, or a callable's id."""
+        """The network ``architecture`` gives for ``shape``: a paper name, ``"generic"``, a callable's id."""
         if callable(self.architecture):
             return architecture_id(self.architecture)
         if self.architecture == "auto":
@@ -260,20 +246,22 @@ class _AutoencoderDefence(BaseDefence):
                 raise shape_mismatch(self.name, self.architecture, fmt_shape(takes), tuple(shape))
 
     def fit(self, ctx: FitContext, on_epoch_end: Callable[[int], None] | None = None) -> None:
-        """Adam on :meth:`training_loss`; ``on_epoch_end(epoch)`` (1-based) lets the ensemble save checkpoints."""
+        """Adam on :meth:`training_loss` (:func:`robustcheck.models.training.train_loop`);
+        ``on_epoch_end(epoch)`` (1-based) lets the ensemble save checkpoints."""
         self.build(tuple(ctx.train.x.shape[1:]), ctx.num_classes)
-        torch.manual_seed(ctx.seed)
-        g = torch.Generator().manual_seed(ctx.seed)
-        self.to(ctx.device).train()
-        opt = torch.optim.Adam(self.trained_parameters(), lr=self.lr)
-        for epoch in progress(range(ctx.epochs), desc=f"train {self.name}", unit="epoch"):
-            for idx in seeded_batches(len(ctx.train), ctx.batch_size, g):
-                opt.zero_grad(set_to_none=True)
-                self.training_loss(ctx.train.x[idx].to(ctx.device)).backward()
-                opt.step()
-            if on_epoch_end is not None:
-                on_epoch_end(epoch + 1)
-        self.eval()
+        train_loop(
+            self,
+            lambda batch: self.training_loss(batch[0]),
+            (ctx.train.x,),
+            epochs=ctx.epochs,
+            batch_size=ctx.batch_size,
+            lr=self.lr,
+            seed=ctx.seed,
+            desc=self.name,
+            params=self.trained_parameters,
+            device=ctx.device,
+            on_epoch_end=on_epoch_end,
+        )
 
     def purify(self, x: Tensor) -> Tensor:
         return self.ae(x)
@@ -294,8 +282,8 @@ class _AutoencoderDefence(BaseDefence):
         return self.predict_and_score(x)[0]
 
     def defended_logits(self, x: Tensor) -> Tensor:
-        """C(AE(x)) on flagged rows, C(x) on the others, as :func:`robustcheck.defences.base.flag_selected_logits`
-        (the passes of the score are shared)."""
+        """C(AE(x)) on flagged rows, C(x) on the others, as
+        :func:`robustcheck.defences.base.flag_selected_logits` (the passes of the score are shared)."""
         logits, logits_rec = self.classifier(x), self.classifier(self.ae(x))
         t = self.threshold
         if t is None:

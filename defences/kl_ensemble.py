@@ -12,11 +12,11 @@ Unflagged inputs get C(x). Ties (the paper is silent) go to the primary member's
 the tied classes, else to the smallest tied class index.
 
 Architectures: ``"conv"`` is A.1 for 1×28×28, A.3's conv AE for 3×32×32 and otherwise the generic
-convolutional AE of :mod:`robustcheck.defences.architectures`; ``"dense"`` is A.3's dense AE (one hidden layer of
-512 each side) sized from C×H×W; a callable ``architecture(input_shape: tuple[int, int, int]) -> nn.Module``
-returns one fresh autoencoder per call (called once per checkpoint when built, and once more, under the
-seed ``ctx.seed + index``, for the network that is trained). :meth:`build` sizes the members from the
-data.
+convolutional AE of :mod:`robustcheck.defences.architectures`; ``"dense"`` is A.3's dense AE (one hidden layer
+of 512 each side) sized from C×H×W; a callable ``architecture(input_shape: tuple[int, int, int]) ->
+nn.Module`` returns one fresh autoencoder per call (called once per checkpoint when built, and once more,
+under the seed ``ctx.seed + index``, for the network that is trained). :meth:`build` sizes the members from
+the data.
 
 White-box target (``attack_target``): ``"ensemble"`` (default, adaptive) differentiates the weighted
 mean of the members' and the classifier's softmax outputs, a smooth surrogate of the vote;
@@ -308,8 +308,8 @@ class AutoencoderKLEnsemble(BaseDefence):
     def defended_logits(self, x: Tensor) -> Tensor:
         """The eq 10 vote is not differentiable: the gradient is that of a surrogate of the vote
         (``attack_target``: the log of the weighted mean of softmax outputs, or C∘AE of the primary member;
-        as :func:`robustcheck.defences.base.flag_selected_logits`), and the logits are lifted so that their argmax is
-        exactly ``predict``."""
+        as :func:`robustcheck.defences.base.flag_selected_logits`), and the logits are lifted so that their
+        argmax is exactly ``predict``."""
         base = self.classifier(x)
         if self.threshold is None:
             return base

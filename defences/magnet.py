@@ -11,11 +11,11 @@
   sigmoid); measured: after 10 epochs on the 3,500 embedded digits it had not left the mean-image plateau
   (defended clean accuracy 0.113, detection AUC 0.22–0.35), so it is not the default at CPU scale.
 
-Other shapes (:mod:`robustcheck.defences.architectures`): ``architecture="auto"`` (default) is ``"a1"`` on 1×28×28,
-``"a3"`` (A.3's CIFAR conv autoencoder, latent 40) on 3×32×32 and otherwise the generic convolutional
-autoencoder (linear output, latent 10, as A.1). A callable
-``architecture(input_shape: tuple[int, int, int]) -> nn.Module`` returns the autoencoder; it is called
-by :meth:`build` and again in :meth:`fit`, under the seed of the fit, for a freshly initialised one.
+Other shapes (:mod:`robustcheck.defences.architectures`): ``architecture="auto"`` (default) is ``"a1"`` on
+1×28×28, ``"a3"`` (A.3's CIFAR conv autoencoder, latent 40) on 3×32×32 and otherwise the generic convolutional
+autoencoder (linear output, latent 10, as A.1). A callable ``architecture(input_shape: tuple[int, int, int])
+-> nn.Module`` returns the autoencoder; it is called by :meth:`build` and again in :meth:`fit`, under the seed
+of the fit, for a freshly initialised one.
 
 This differs from ``ae-mse`` in the score (pixel-space reconstruction error, not the KL of eq 6) and in
 reforming every input.
@@ -45,8 +45,7 @@ from robustcheck.defences.base import BaseDefence, FitContext
 from robustcheck.defences.kl_autoencoder import cifar10_autoencoder, mnist_autoencoder
 from robustcheck.defences.registry import DEFENCES
 from robustcheck.errors import ConfigError
-from robustcheck.models.training import seeded_batches
-from robustcheck.progress import progress
+from robustcheck.models.training import seeded, train_loop
 
 
 def magnet_autoencoder() -> nn.Module:
@@ -178,18 +177,22 @@ class MagNet(BaseDefence):
 
     def fit(self, ctx: FitContext) -> None:
         self.build(tuple(ctx.train.x.shape[1:]), ctx.num_classes)
-        torch.manual_seed(ctx.seed)
+        g = seeded(ctx.seed)  # the initialisation below, then the batches
         self.ae = self.new_autoencoder()
-        g = torch.Generator().manual_seed(ctx.seed)
-        gn = torch.Generator().manual_seed(ctx.seed + 1)
-        self.to(ctx.device).train()
-        opt = torch.optim.Adam(self.ae.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-        for _ in progress(range(ctx.epochs), desc=f"train {self.name}", unit="epoch"):
-            for idx in seeded_batches(len(ctx.train), ctx.batch_size, g):
-                opt.zero_grad(set_to_none=True)
-                self.training_loss(ctx.train.x[idx].to(ctx.device), gn).backward()
-                opt.step()
-        self.eval()
+        gn = torch.Generator().manual_seed(ctx.seed + 1)  # the training noise
+        train_loop(
+            self,
+            lambda batch: self.training_loss(batch[0], gn),
+            (ctx.train.x,),
+            epochs=ctx.epochs,
+            batch_size=ctx.batch_size,
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+            seed=g,
+            desc=self.name,
+            params=self.ae.parameters,
+            device=ctx.device,
+        )
 
     def purify(self, x: Tensor) -> Tensor:
         return self.ae(x)

@@ -24,15 +24,15 @@ Autoencoder (002 §4.2): conv 3×3/3 (1→16) + ReLU + max-pool 2/2, conv 3×3/2
 (2×2×8 code); transposed convs 3/2 (8→16) + ReLU, 5/3 pad 1 (16→8) + ReLU, 2/2 pad 1 (8→1) + tanh (the
 paper's "inverse tangent"). Adam, lr 1e-3, weight decay 1e-5, batch 128 (100 epochs in the paper).
 
-Other shapes (:mod:`robustcheck.defences.architectures`): ``architecture="auto"`` (default) keeps the 002 autoencoder
-for 1×28×28 and otherwise builds the generic convolutional autoencoder (conv 3×3 stride 2 stages down to
-at most 4×4, a 64-d code, mirrored transposed convs, crop to H×W, tanh output as above); ``"mnist"``
+Other shapes (:mod:`robustcheck.defences.architectures`): ``architecture="auto"`` (default) keeps the 002
+autoencoder for 1×28×28 and otherwise builds the generic convolutional autoencoder (conv 3×3 stride 2 stages
+down to at most 4×4, a 64-d code, mirrored transposed convs, crop to H×W, tanh output as above); ``"mnist"``
 insists on the 002 network; a callable ``architecture(input_shape: tuple[int, int, int]) -> nn.Module``
-returns the autoencoder (called by ``build`` and again, under the fit's seed, in ``fit``). The
-independent loss network is the registered ``mnist-cnn`` for 1×28×28 data with 10 classes and otherwise
-the same A.1 layers sized from C×H×W and the number of classes (:func:`a1_loss_network`: max-pooling
-rounds up, so any size works), whose ReLUs keep the names ``"2"``, ``"7"`` and ``"12"``. A VGG-16 loss
-network takes 1- or 3-channel images.
+returns the autoencoder (called by ``build`` and again, under the fit's seed, in ``fit``). The independent
+loss network is the registered ``mnist-cnn`` for 1×28×28 data with 10 classes and otherwise the same A.1
+layers sized from C×H×W and the number of classes (:func:`a1_loss_network`: max-pooling rounds up, so any size
+works), whose ReLUs keep the names ``"2"``, ``"7"`` and ``"12"``. A VGG-16 loss network takes 1- or 3-channel
+images.
 
 A purifier only: the defended label is C(AE(x)) for every input. The loss network is used for training
 only and is not part of the saved state.
@@ -64,8 +64,8 @@ from robustcheck.defences.base import BaseDefence, FitContext
 from robustcheck.defences.registry import DEFENCES
 from robustcheck.errors import ConfigError
 from robustcheck.models import CLASSIFIERS, train_classifier
-from robustcheck.models.training import seeded_batches
-from robustcheck.progress import progress
+from robustcheck.models.taps import check_layers, forward_with_taps
+from robustcheck.models.training import seeded, train_loop
 
 MNIST_LAYERS = ("2", "7", "12")
 VGG_LAYERS = ("features.9", "features.16", "features.29")
@@ -121,27 +121,14 @@ class FeatureTaps(nn.Module):
 
     def __init__(self, net: nn.Module, layers: Sequence[str], preprocess: nn.Module | None = None) -> None:
         super().__init__()
-        names = {n for n, _ in net.named_modules() if n}
-        missing = [layer for layer in layers if layer not in names]
-        if missing:
-            raise ConfigError(f"loss network has no layer(s) {missing}; known: {', '.join(sorted(names))}")
+        check_layers(net, layers, "the loss network")
         self.net, self.layers = net.eval(), tuple(layers)
         self.preprocess = preprocess or nn.Identity()
         for p in self.net.parameters():
             p.requires_grad_(False)
 
     def forward(self, x: Tensor) -> list[Tensor]:
-        out: dict[str, Tensor] = {}
-        handles = [
-            self.net.get_submodule(n).register_forward_hook(lambda m, i, o, n=n: out.__setitem__(n, o))
-            for n in self.layers
-        ]
-        try:
-            self.net(self.preprocess(x))
-        finally:
-            for h in handles:
-                h.remove()
-        return [out[n] for n in self.layers]
+        return forward_with_taps(self.net, self.preprocess(x), self.layers)[1]
 
 
 class _VGGInput(nn.Module):
@@ -324,18 +311,21 @@ class PerceptualDAE(BaseDefence):
         self.build(tuple(ctx.train.x.shape[1:]), ctx.num_classes)
         taps = self.build_loss_network(ctx)
         x_adv, x_clean = self.adversarial_training_set(ctx)
-        torch.manual_seed(ctx.seed)
-        self.ae = self.new_autoencoder().to(ctx.device)
-        g = torch.Generator().manual_seed(ctx.seed)
-        self.train()
-        opt = torch.optim.Adam(self.ae.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-        for _ in progress(range(ctx.epochs), desc=f"train {self.name}", unit="epoch"):
-            for idx in seeded_batches(x_adv.shape[0], ctx.batch_size, g):
-                idx = idx.to(x_adv.device)
-                opt.zero_grad(set_to_none=True)
-                perceptual_loss(taps, x_clean[idx], self.ae(x_adv[idx])).backward()
-                opt.step()
-        self.eval()
+        g = seeded(ctx.seed)  # the initialisation below, then the batches
+        self.ae = self.new_autoencoder()
+        train_loop(
+            self,
+            lambda batch: perceptual_loss(taps, batch[1], self.ae(batch[0])),
+            (x_adv, x_clean),
+            epochs=ctx.epochs,
+            batch_size=ctx.batch_size,
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+            seed=g,
+            desc=self.name,
+            params=self.ae.parameters,
+            device=ctx.device,
+        )
 
     def purify(self, x: Tensor) -> Tensor:
         return self.ae(x)

@@ -21,8 +21,8 @@ def check_defence_class(name: str, obj: Any) -> None:
         raise ConfigError(f"defence {name!r}: expected a BaseDefence subclass or a factory, got {obj!r}")
     if not issubclass(obj, BaseDefence):
         raise ConfigError(
-            f"defence {name!r}: {obj.__qualname__} must subclass robustcheck.defences.BaseDefence (or register a factory "
-            f"returning one)"
+            f"defence {name!r}: {obj.__qualname__} must subclass robustcheck.defences.BaseDefence (or "
+            f"register a factory returning one)"
         )
     if not (obj.is_detector or obj.is_purifier) and obj.predict is BaseDefence.predict and name != "none":
         raise ConfigError(

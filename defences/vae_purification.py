@@ -66,8 +66,7 @@ from robustcheck.defences.cvae_detector import (
 from robustcheck.defences.registry import DEFENCES
 from robustcheck.defences.vae_purifiers import elbo_terms
 from robustcheck.errors import ConfigError
-from robustcheck.models.training import seeded_batches
-from robustcheck.progress import progress
+from robustcheck.models.training import seeded, train_loop
 
 VARIANTS = ("A", "B", "C", "D", "E", "F", "G", "H")
 
@@ -207,20 +206,27 @@ class VAEPurifier(BaseDefence):
 
     def fit(self, ctx: FitContext) -> None:
         self.build(tuple(ctx.train.x.shape[1:]), ctx.num_classes)
-        torch.manual_seed(ctx.seed)
-        g = torch.Generator().manual_seed(ctx.seed)
-        self.to(ctx.device).train()
-        opt = torch.optim.Adam(self.vae.parameters(), lr=self.train_lr)
-        for _ in progress(range(ctx.epochs), desc=f"train {self.name}", unit="epoch"):
-            for idx in seeded_batches(len(ctx.train), ctx.batch_size, g):
-                x = ctx.train.x[idx].to(ctx.device)
-                noise = torch.randn(x.shape[0], self.zdim, generator=g).to(ctx.device)
-                r, mu, logvar = self.vae(x, None, noise)
-                bce, kl = elbo_terms(x, r, mu, logvar)  # eq 7.1
-                opt.zero_grad(set_to_none=True)
-                (bce + kl).mean().backward()
-                opt.step()
-        self.eval()
+        g = seeded(ctx.seed)  # shuffles the batches and draws the VAE's noise
+
+        def elbo(batch: tuple[Tensor, ...]) -> Tensor:
+            (x,) = batch
+            noise = torch.randn(x.shape[0], self.zdim, generator=g).to(ctx.device)
+            r, mu, logvar = self.vae(x, None, noise)
+            bce, kl = elbo_terms(x, r, mu, logvar)  # eq 7.1
+            return (bce + kl).mean()
+
+        train_loop(
+            self,
+            elbo,
+            (ctx.train.x,),
+            epochs=ctx.epochs,
+            batch_size=ctx.batch_size,
+            lr=self.train_lr,
+            seed=g,
+            desc=self.name,
+            params=self.vae.parameters,
+            device=ctx.device,
+        )
         with torch.no_grad():
             d = torch.cat(
                 [self.distance(ctx.val.x[i : i + 500].to(ctx.device)) for i in range(0, len(ctx.val), 500)]

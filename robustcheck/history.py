@@ -37,10 +37,22 @@ from robustcheck.metrics import METRICS
 SCHEMA = 2
 BASELINE_SCHEMA = 1
 RECORD_RE = re.compile(r"^(\d{4,})_[^.]*\.json$")
-# Tolerances written into a new baseline when none are given: the metrics a defence is gated on.
-DEFAULT_TOLERANCES = (
-    "corrected_accuracy:0.02,detection_auc:0.02,defended_rate:0.02,defended_clean_accuracy:0.01"
-)
+
+
+def default_tolerances() -> str:
+    """Tolerances written into a new baseline when none are given: the metrics a defence is gated on, each
+    with its declared ``tolerance`` (:data:`robustcheck.metrics.METRICS`), e.g.
+    ``"defended_clean_accuracy:0.01,corrected_accuracy:0.02,..."`` (read by :func:`parse_tolerances`)."""
+    return ",".join(f"{m.name}:{m.tolerance:g}" for m in METRICS.values() if m.tolerance is not None)
+
+
+def __getattr__(name: str) -> Any:
+    """``DEFAULT_TOLERANCES``: :func:`default_tolerances`, derived from the declarations when read."""
+    if name == "DEFAULT_TOLERANCES":
+        return default_tolerances()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 PACKAGES = (
     "pytest-robustcheck",
     "torch",
@@ -138,23 +150,21 @@ def save_run(
         side_tmp = safefiles.write_temp(folder, "run.npz", lambda fh: np.savez_compressed(fh, **blob))
     tmp: str | None = None
     try:
-        tmp = _atomic_temp(folder, _dumps(_clean_nan(dict(record))), "run.json")
+        tmp = record_tmp = _atomic_temp(folder, _dumps(_clean_nan(dict(record))), "run.json")
         for _ in range(1000):
             numbers = [run_number(p) or 0 for p in list_runs(folder)]
             stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
             path = folder / f"{max(numbers, default=0) + 1:04d}_{stamp}.json"
-            try:
-                os.link(tmp, path)
+            try:  # a link never overwrites: two concurrent writers get distinct numbers
+                safefiles.publish_temp(record_tmp, path, exclusive=True)
+                tmp = None
                 break
             except FileExistsError:
                 continue
-            except OSError:  # no hard links on this file system: rename instead
-                os.replace(tmp, path)
-                break
         else:  # pragma: no cover - a thousand concurrent writers
             raise OSError(f"could not find a free run number in {folder}")
         if side_tmp is not None:
-            os.replace(side_tmp, path.with_suffix(".npz"))
+            safefiles.publish_temp(side_tmp, path.with_suffix(".npz"))
             side_tmp = None
     finally:
         for t in (tmp, side_tmp):
@@ -445,7 +455,8 @@ def write_baseline(
     tolerances: Mapping[str, Tolerance] | None = None,
 ) -> dict[str, Any]:
     """Merge the cases of ``run`` into the baseline at ``path`` (cases not in this run are kept) and
-    rewrite it atomically. Tolerances: the file's own, else ``tolerances``, else :data:`DEFAULT_TOLERANCES`."""
+    rewrite it atomically. Tolerances: the file's own, else ``tolerances``, else
+    :func:`default_tolerances`."""
     p = Path(path)
     old: dict[str, Any] = {}
     if p.exists():
@@ -455,7 +466,7 @@ def write_baseline(
             old = {}  # a broken baseline is replaced, not merged
     metrics_spec = dict(old.get("metrics") or {})
     if not metrics_spec:
-        tol = dict(tolerances) if tolerances else parse_tolerances(DEFAULT_TOLERANCES)
+        tol = dict(tolerances) if tolerances else parse_tolerances(default_tolerances())
         metrics_spec = {
             m: {"direction": "higher" if METRICS[m].higher_is_better else "lower", "tolerance": t.describe()}
             for m, t in sorted(tol.items())

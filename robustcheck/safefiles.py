@@ -150,6 +150,26 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def publish_temp(tmp: str | os.PathLike[str], path: Path, *, exclusive: bool = False) -> None:
+    """Put the complete temp file ``tmp`` (from :func:`write_temp`, in ``path``'s folder) in place as
+    ``path`` in one step, so a reader sees no file or the whole one, and consume it. Renamed over
+    ``path``; with ``exclusive``, hard-linked to it instead, which never replaces a file: FileExistsError
+    when ``path`` exists (``tmp`` is left for the caller to retry under another name), and a rename where
+    the file system has no hard links. On any other failure ``tmp`` is left for the caller to remove."""
+    if exclusive:
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            raise
+        except OSError:  # no hard links on this file system: rename instead
+            os.replace(tmp, path)
+        else:
+            Path(tmp).unlink(missing_ok=True)
+    else:
+        os.replace(tmp, path)
+    _fsync_dir(Path(path).parent)
+
+
 def atomic_write_bytes(path: Path, write: Callable[[Any], None]) -> None:
     """Call ``write(fileobj)`` on a temp file in ``path``'s folder, then rename it over ``path``: a reader
     sees the old file or the complete new one; a killed writer leaves a temp file that
@@ -157,11 +177,10 @@ def atomic_write_bytes(path: Path, write: Callable[[Any], None]) -> None:
     path = Path(path)
     tmp = write_temp(path.parent, path.name, write)
     try:
-        os.replace(tmp, path)
+        publish_temp(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
 
 
 def atomic_write(path: Path, blob: bytes) -> None:
