@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from robustcheck.errors import BudgetViolation, ConfigError, ModelContractError, RobustcheckError
 
 if TYPE_CHECKING:
+    from robustcheck.attacks.base import BaseAttack
     from robustcheck.defences.base import BaseDefence, FitContext
     from robustcheck.suite import Attack, Case, Defence, Scale, Suite, Thresholds
 
 __version__ = "0.1.0"
+
+#: A registered defence: a BaseDefence subclass or a factory returning one.
+_DefenceFactory = TypeVar("_DefenceFactory", bound=Callable[..., Any])
 
 #: Public names imported on first use (PEP 562): ``import robustcheck`` — which pytest does for every
 #: run through the plugin — stays free of torch until a suite or a defence is actually used.
@@ -41,7 +46,7 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
 
 
-def register_defence(name: str, *, replace: bool = False):  # type: ignore[no-untyped-def]
+def register_defence(name: str, *, replace: bool = False) -> Callable[[_DefenceFactory], _DefenceFactory]:
     """Class decorator registering a :class:`robustcheck.defences.BaseDefence` subclass under ``name``.
 
     The class is checked against the protocol at once (a detector must implement ``score``, a purifier
@@ -52,7 +57,7 @@ def register_defence(name: str, *, replace: bool = False):  # type: ignore[no-un
     return DEFENCES.register(name, replace=replace)
 
 
-def register_attack(name: str, *, replace: bool = False):  # type: ignore[no-untyped-def]
+def register_attack(name: str, *, replace: bool = False) -> Callable[[type[BaseAttack]], type[BaseAttack]]:
     """Class decorator registering a :class:`robustcheck.attacks.BaseAttack` subclass under ``name``."""
     from robustcheck.attacks.registry import ATTACKS
 

@@ -85,7 +85,7 @@ def build_case(
 ) -> Any:
     """A one-case suite named ``adhoc``; all arguments are validated like a suite's. ``allow_inconclusive``
     is :class:`~robustcheck.suite.Thresholds`'s (also accepted inside ``thresholds``)."""
-    th = dict(thresholds or {})
+    th: dict[str, Any] = dict(thresholds or {})  # bars, and selectors / allow_inconclusive
     if allow_inconclusive is not None:
         th["allow_inconclusive"] = allow_inconclusive
     d = defence if isinstance(defence, Defence) else Defence(defence, **dict(defence_params or {}))

@@ -63,7 +63,7 @@ def _update_with_tensor(h: Any, t: torch.Tensor) -> None:
     flat = t.cpu().contiguous().reshape(-1)
     if flat.dtype == torch.bool:
         flat = flat.to(torch.uint8)
-    h.update(memoryview(flat.view(torch.uint8).numpy()))
+    h.update(flat.view(torch.uint8).numpy().data)  # the array's buffer (a memoryview): no copy
 
 
 def tensor_digest(*parts: Any) -> str:
@@ -411,7 +411,7 @@ class EntryLock:
             self._fd = fd
             os.ftruncate(fd, 0)
             os.pwrite(fd, self._holder_blob(), 0)
-            self._start_heartbeat()
+            self._start_heartbeat(fd)
             return self
 
     def _break(self, fd: int, info: dict[str, Any] | None) -> None:
@@ -428,9 +428,9 @@ class EntryLock:
         )
         log.warning("robustcheck: broke the stale lock %s", self.path)
 
-    def _start_heartbeat(self) -> None:
+    def _start_heartbeat(self, fd: int) -> None:
+        """Touch the held lock file ``fd`` (``self._fd``) periodically until :meth:`release`."""
         interval = max(0.1, min(2.0, self.timeout / 5))  # well within any waiter's timeout
-        fd = self._fd
         self._stop.clear()
 
         def beat() -> None:

@@ -54,6 +54,7 @@ def load_suites(rootdir: Path, patterns: Sequence[str]) -> list[tuple[Path, Any]
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
+    rows: list[tuple[object, ...]]  # table rows for tabulate
     if args.what == "attacks":
         from robustcheck.attacks import ATTACKS
 
@@ -95,7 +96,7 @@ def _first_line(obj: Any) -> str:
 
 
 def _cmd_history(args: argparse.Namespace) -> int:
-    rows = []
+    rows: list[tuple[object, ...]] = []
     for path in history.list_runs(args.results_dir):
         try:
             rec = history.load_run(path)
@@ -156,7 +157,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     tolerances = history.parse_tolerances(args.fail) if args.fail else tol_a
     rows, regressions = [], 0
     for suite, case, d in history.compare_runs(a, b, tolerances):
-        if not args.all and d.metric not in (tolerances or {"corrected_accuracy": 0, "detection_auc": 0}):
+        if not args.all and d.metric not in (tolerances or {"corrected_accuracy", "detection_auc"}):
             continue
         regressions += d.regressed
         rows.append(

@@ -14,7 +14,7 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -87,8 +87,8 @@ def drift_report(
     if x.shape[0] != y.shape[0] or x.shape[0] == 0:
         raise ConfigError(f"drift_report: {x.shape[0]} inputs and {y.shape[0]} labels (need the same, > 0)")
 
-    def batched(fn: object, xs: Tensor) -> Tensor:
-        return torch.cat([fn(xs[i : i + batch_size]) for i in range(0, xs.shape[0], batch_size)])  # type: ignore[operator]
+    def batched(fn: Callable[[Tensor], Tensor], xs: Tensor) -> Tensor:
+        return torch.cat([fn(xs[i : i + batch_size]) for i in range(0, xs.shape[0], batch_size)])
 
     pred_clean = batched(lambda b: classifier(b).argmax(1), x)
     rows = []

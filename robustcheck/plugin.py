@@ -14,7 +14,7 @@ import re
 import sys
 from pathlib import Path
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import pytest
 
@@ -33,7 +33,10 @@ scores_key = pytest.StashKey[dict]()
 progress_key = pytest.StashKey["bool | None"]()
 RECORD_PROPERTY = "robustcheck"
 
-_OPTIONS = [
+#: The ini value types of ``parser.addini`` (pytest 7.4 and later).
+_IniType = Literal["string", "paths", "pathlist", "args", "linelist", "bool"]
+
+_OPTIONS: list[tuple[str, _IniType, str | None, str]] = [
     # (name, ini type, default, help)
     ("device", "string", "auto", "device to evaluate on: auto, cpu or cuda"),
     ("seed", "string", None, "seed overriding every suite's seed"),
@@ -503,7 +506,8 @@ class _RecordCollector:
             return
         for name, value in report.user_properties:
             if name == RECORD_PROPERTY:
-                self.rc.add_record(json.loads(value), getattr(report, "robustcheck_scores", None))
+                # the JSON string RobustcheckItem.runtest stored (pytest types the values as object)
+                self.rc.add_record(json.loads(cast(str, value)), getattr(report, "robustcheck_scores", None))
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -6,15 +6,16 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Callable, Iterator
 from importlib import metadata
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from robustcheck.errors import ConfigError
 
-T = TypeVar("T")
+#: The type of an entry: a class (``type[BaseAttack]``) or a factory function.
+E = TypeVar("E", bound=Callable[..., Any])
 
 
-class Registry(Generic[T]):
-    """Maps names to factories (classes or functions).
+class Registry(Generic[E]):
+    """Maps names to factories (classes or functions); ``Registry[type[BaseAttack]]`` holds attack classes.
 
     Installed packages add entries through the entry-point group ``entry_point_group`` (e.g.
     ``robustcheck.defences``): each entry point's name is the registry name and it loads the class.
@@ -33,27 +34,27 @@ class Registry(Generic[T]):
         kind: str,
         *,
         entry_point_group: str | None = None,
-        validator: Callable[[str, Callable[..., T]], None] | None = None,
+        validator: Callable[[str, E], None] | None = None,
     ) -> None:
         self.kind = kind
         self.entry_point_group = entry_point_group
         self.validator = validator
-        self._entries: dict[str, Callable[..., T]] = {}
+        self._entries: dict[str, E] = {}
         self._origins: dict[str, str] = {}
         self._discovered = entry_point_group is None
 
-    def register(self, name: str, *, replace: bool = False) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    def register(self, name: str, *, replace: bool = False) -> Callable[[E], E]:
         """Decorator registering ``obj`` under ``name``; a clash raises unless ``replace=True``."""
         if not isinstance(name, str) or not name:
             raise ConfigError(f"{self.kind} name must be a non-empty string, got {name!r}")
 
-        def decorator(obj: Callable[..., T]) -> Callable[..., T]:
+        def decorator(obj: E) -> E:
             self._add(name, obj, replace=replace, origin=getattr(obj, "__module__", "?"))
             return obj
 
         return decorator
 
-    def _add(self, name: str, obj: Callable[..., T], *, replace: bool, origin: str) -> None:
+    def _add(self, name: str, obj: E, *, replace: bool, origin: str) -> None:
         if name in self._entries and self._entries[name] is not obj and not replace:
             raise ConfigError(
                 f"{self.kind} name {name!r} is already registered to {self._entries[name]!r} "
@@ -81,7 +82,7 @@ class Registry(Generic[T]):
                 continue  # the module registered itself with the decorator on import
             self._add(ep.name, obj, replace=False, origin=origin)
 
-    def get(self, name: str) -> Callable[..., T]:
+    def get(self, name: str) -> E:
         self.discover()
         try:
             return self._entries[name]

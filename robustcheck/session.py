@@ -171,9 +171,9 @@ class RobustcheckSession:
             "regressions": regressions,
             # evaluation-integrity indicators (EVALUATION.md): 1 = raised, 0 = quiet, absent = not applicable
             "indicators": {
-                k: result.metrics[k]
+                k: flag
                 for k in report.INDICATOR_FLAGS
-                if result.metrics.get(k) is not None and not math.isnan(result.metrics[k])
+                if (flag := result.metrics.get(k)) is not None and not math.isnan(flag)
             },
         }
 

@@ -47,7 +47,7 @@ def validate_params(name: str, params: Mapping[str, Any]) -> None:
         param, func = accepted[key]
         check_value(f"attack {name!r}", key, value, resolve_annotation(param.annotation, func))
     try:
-        cls(**params, seed=0, batch_size=1)  # type: ignore[call-arg]
+        cls(**params, seed=0, batch_size=1)
     except RobustcheckError:
         raise
     except Exception as exc:
@@ -61,7 +61,7 @@ def build_attack(name: str, params: dict[str, Any], *, seed: int, batch_size: in
     validate_params(name, params)
     cls = ATTACKS.get(name)
     try:
-        return cls(**params, seed=seed, batch_size=batch_size)  # type: ignore[call-arg]
+        return cls(**params, seed=seed, batch_size=batch_size)
     except TypeError as exc:
         raise ConfigError(f"attack {name!r}: {exc}") from None
 
@@ -80,7 +80,7 @@ __all__ = [
 
 
 def accepted_params_of(name: str) -> set[str]:
-    return set(accepted_params(ATTACKS.get(name)))  # type: ignore[arg-type]
+    return set(accepted_params(ATTACKS.get(name)))
 
 
 # importing each attack module registers it (one line per module: parallel branches merge cleanly)

@@ -60,7 +60,7 @@ class AdaptiveAttack(BaseAttack):
 
     @abstractmethod
     def objective(
-        self, target: nn.Module, x: Tensor, y: Tensor, tgt: Tensor | None
+        self, target: AdaptiveTarget, x: Tensor, y: Tensor, tgt: Tensor | None
     ) -> tuple[Tensor, Tensor, Tensor]:
         """Return (per-example objective to maximise, logits of the unflagged label, score or zeros)."""
 

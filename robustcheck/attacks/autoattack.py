@@ -84,7 +84,7 @@ class _AsImage(nn.Module):
 
 def _image_shape(shape: tuple[int, ...], name: str) -> tuple[int, int, int]:
     if len(shape) == 3:
-        return shape  # type: ignore[return-value]
+        return shape
     if len(shape) == 2:
         return (1, *shape)
     if len(shape) == 1:

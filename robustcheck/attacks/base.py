@@ -18,6 +18,7 @@ from typing import Any, ClassVar, final
 
 import torch
 from torch import Tensor, nn
+from torch.utils.hooks import RemovableHandle
 
 from robustcheck.errors import ConfigError, ModelContractError
 from robustcheck.models.contract import looks_like_probabilities
@@ -197,7 +198,8 @@ class _FiniteGuard:
     such an attack's result is not a number to report (the model breaks off the data manifold)."""
 
     def __init__(self, model: nn.Module) -> None:
-        self.model, self.bad, self.calls, self._handle = model, 0, 0, None
+        self.model, self.bad, self.calls = model, 0, 0
+        self._handle: RemovableHandle | None = None
 
     def _hook(self, module: nn.Module, args: Any, out: Any) -> None:
         if isinstance(out, Tensor):

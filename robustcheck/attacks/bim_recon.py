@@ -19,11 +19,12 @@ from __future__ import annotations
 import math
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 from torch.nn import functional as F
 
 from robustcheck.attacks.adaptive_base import AdaptiveAttack
 from robustcheck.attacks.registry import ATTACKS
+from robustcheck.attacks.targets import AdaptiveTarget
 from robustcheck.errors import ConfigError
 
 
@@ -50,7 +51,7 @@ class BIMRecon(AdaptiveAttack):
         self.beta = float(beta)
 
     def objective(
-        self, target: nn.Module, x: Tensor, y: Tensor, tgt: Tensor | None
+        self, target: AdaptiveTarget, x: Tensor, y: Tensor, tgt: Tensor | None
     ) -> tuple[Tensor, Tensor, Tensor]:
         logits = target(x)
         j = (

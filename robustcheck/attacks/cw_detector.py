@@ -19,11 +19,12 @@ from __future__ import annotations
 import math
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from robustcheck.attacks.adaptive_base import AdaptiveAttack
 from robustcheck.attacks.base import margin
 from robustcheck.attacks.registry import ATTACKS
+from robustcheck.attacks.targets import AdaptiveTarget
 from robustcheck.errors import ConfigError
 
 
@@ -63,7 +64,7 @@ class CWDetector(AdaptiveAttack):
         self.kappa = float(kappa)
 
     def objective(
-        self, target: nn.Module, x: Tensor, y: Tensor, tgt: Tensor | None
+        self, target: AdaptiveTarget, x: Tensor, y: Tensor, tgt: Tensor | None
     ) -> tuple[Tensor, Tensor, Tensor]:
         logits = target(x)
         score = target.score(x)

@@ -4,10 +4,13 @@ norm whose constructor takes keyword-only parameters (the suite validates them b
 from __future__ import annotations
 
 import inspect
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from robustcheck.errors import ConfigError
 from robustcheck.registry import Registry
+
+if TYPE_CHECKING:
+    from robustcheck.attacks.base import BaseAttack
 
 
 def check_attack_class(name: str, obj: Any) -> None:
@@ -59,4 +62,6 @@ def check_attack_class(name: str, obj: Any) -> None:
         )
 
 
-ATTACKS: Registry = Registry("attack", entry_point_group="robustcheck.attacks", validator=check_attack_class)
+ATTACKS: Registry[type[BaseAttack]] = Registry(
+    "attack", entry_point_group="robustcheck.attacks", validator=check_attack_class
+)

@@ -18,11 +18,12 @@ Example:
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 from torch.nn import functional as F
 
 from robustcheck.attacks.adaptive_base import AdaptiveAttack
 from robustcheck.attacks.registry import ATTACKS
+from robustcheck.attacks.targets import AdaptiveTarget
 from robustcheck.errors import ConfigError
 
 
@@ -49,7 +50,7 @@ class SigmaPGD(AdaptiveAttack):
         self.sigma = float(sigma)
 
     def objective(
-        self, target: nn.Module, x: Tensor, y: Tensor, tgt: Tensor | None
+        self, target: AdaptiveTarget, x: Tensor, y: Tensor, tgt: Tensor | None
     ) -> tuple[Tensor, Tensor, Tensor]:
         logits = target(x)
         if tgt is not None:

@@ -17,13 +17,23 @@ from robustcheck.errors import ConfigError
 
 
 class DefenceParts(Protocol):
-    """The parts of a defence an adaptive attack may use (:class:`robustcheck.defences.BaseDefence`)."""
+    """The parts of a defence an adaptive attack may use (:class:`robustcheck.defences.BaseDefence`).
+    Read-only: a defence declares the flags as class attributes and its threshold as a property."""
 
-    name: str
-    is_detector: bool
-    is_purifier: bool
-    stochastic: bool
-    threshold: float | None
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def is_detector(self) -> bool: ...
+
+    @property
+    def is_purifier(self) -> bool: ...
+
+    @property
+    def stochastic(self) -> bool: ...
+
+    @property
+    def threshold(self) -> float | None: ...
 
     def score(self, x: Tensor) -> Tensor: ...
 
@@ -89,7 +99,7 @@ class AdaptiveTarget(nn.Module):
             defence is not None and defence.is_detector and defence.threshold is not None
         )
         self.has_purifier = bool(defence is not None and defence.is_purifier)
-        if self.has_detector and not getattr(defence, "differentiable_score", True):
+        if self.has_detector and defence is not None and not getattr(defence, "differentiable_score", True):
             raise ConfigError(
                 f"defence {defence.name!r} declares differentiable_score = False; detector-aware "
                 f"attacks need a differentiable score(x)"

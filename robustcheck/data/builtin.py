@@ -10,6 +10,7 @@ import gzip
 import hashlib
 import importlib.util
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -93,7 +94,7 @@ def digits_8x8(seed: int = 0) -> DatasetSplits:
     )
 
 
-def _torchvision_loader(name: str):  # type: ignore[no-untyped-def]
+def _torchvision_loader(name: str) -> Callable[..., DatasetSplits]:
     def load(
         seed: int = 0, root: str | os.PathLike[str] | None = None, download: bool = False
     ) -> DatasetSplits:
@@ -107,7 +108,9 @@ for _name in ("mnist", "fashion-mnist", "cifar10"):
     register_dataset(_name)(_torchvision_loader(_name))
 
 
-def _load_torchvision(name: str, *, seed: int, root: object, download: bool) -> DatasetSplits:
+def _load_torchvision(
+    name: str, *, seed: int, root: str | os.PathLike[str] | None, download: bool
+) -> DatasetSplits:
     if root is None:
         raise DataUnavailableError(
             f"dataset {name!r} needs a local root: set Suite(data_root=...) or --robustcheck-data-root "

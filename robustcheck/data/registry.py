@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from robustcheck.errors import ConfigError
@@ -20,7 +20,7 @@ def _check_loader(name: str, obj: Callable[..., Any]) -> None:
 
 #: name → loader. A loader is called with the keyword arguments it declares among ``seed``, ``root`` and
 #: ``download`` and returns any form ``Suite(dataset=...)`` accepts (see :mod:`robustcheck.data`).
-DATASETS: Registry[Any] = Registry(
+DATASETS: Registry[Callable[..., Any]] = Registry(
     "dataset", entry_point_group="robustcheck.datasets", validator=_check_loader
 )
 
@@ -44,6 +44,7 @@ def register_dataset(
 
 def call_loader(loader: Callable[..., Any], what: str, **available: Any) -> Any:
     """Call ``loader`` with the keyword arguments among ``available`` that its signature accepts."""
+    params: Mapping[str, inspect.Parameter]
     try:
         params = inspect.signature(loader).parameters
     except (TypeError, ValueError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 from torch import Tensor
@@ -85,7 +86,13 @@ def hash_parts(*parts: object) -> str:
     return h.hexdigest()[:16]
 
 
-def update_with_tensor(h: object, t: Tensor) -> None:
+class _Hash(Protocol):
+    """What :func:`update_with_tensor` needs of a hashlib hash."""
+
+    def update(self, data: bytes | memoryview, /) -> None: ...
+
+
+def update_with_tensor(h: _Hash, t: Tensor) -> None:
     t = t.detach().cpu().contiguous()
-    h.update(f"{t.dtype}{tuple(t.shape)}".encode())  # type: ignore[attr-defined]
-    h.update(memoryview(t.reshape(-1).view(torch.uint8).numpy()))  # type: ignore[attr-defined]  # no copy
+    h.update(f"{t.dtype}{tuple(t.shape)}".encode())
+    h.update(t.reshape(-1).view(torch.uint8).numpy().data)  # the array's buffer: no copy

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -73,7 +74,12 @@ def _shape(t: Tensor) -> str:
 
 @torch.no_grad()
 def check_input_fits(
-    model: nn.Module, x: Tensor, num_classes: int, *, name: str = "classifier", normalize: object = None
+    model: nn.Module,
+    x: Tensor,
+    num_classes: int,
+    *,
+    name: str = "classifier",
+    normalize: tuple[Sequence[float], Sequence[float]] | None = None,
 ) -> None:
     """One forward pass on a batch of the suite's data, before any training or attack: a model that does
     not take the data's shape, or does not return ``num_classes`` logits, gets one error naming the input
@@ -86,7 +92,7 @@ def check_input_fits(
     if normalize is not None:
         from robustcheck.models.sources import Normalized
 
-        model = Normalized(model, *normalize)  # type: ignore[misc]
+        model = Normalized(model, *normalize)
     try:
         out = model(x.to(next(iter(model.parameters()), x).device))
     except Exception as exc:

@@ -26,7 +26,7 @@ class ClassifierInfo:
         return self.factory(tuple(input_shape), int(num_classes)) if self.sized else self.factory()
 
 
-CLASSIFIERS: Registry[ClassifierInfo] = Registry("classifier")
+CLASSIFIERS: Registry[Callable[[], ClassifierInfo]] = Registry("classifier")
 
 
 def register_classifier(

@@ -189,6 +189,9 @@ class Normalized(nn.Module):
     """``model((x - mean) / std)``: the declared preprocessing of a model trained on normalised inputs.
     Attacks see this module, so they perturb [0, 1] pixels and ε keeps its meaning."""
 
+    mean: Tensor  # buffers (registered in __init__)
+    std: Tensor
+
     def __init__(self, model: nn.Module, mean: Sequence[float], std: Sequence[float]) -> None:
         super().__init__()
         self.model = model

@@ -13,7 +13,7 @@ from typing import Any
 from torch import Tensor
 
 from robustcheck import ConfigError, register_defence
-from robustcheck.defences import BaseDefence
+from robustcheck import BaseDefence
 
 
 @register_defence("bitdepth")
