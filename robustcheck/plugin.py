@@ -12,8 +12,8 @@ import json
 import os
 import re
 import sys
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 import pytest
@@ -56,6 +56,12 @@ _OPTIONS: list[tuple[str, _IniType, str | None, str]] = [
     ("baseline", "string", "robustcheck-baseline.json", "baseline file (relative to rootdir)"),
     ("markdown", "string", None, "write a Markdown summary here (e.g. $GITHUB_STEP_SUMMARY)"),
     ("report-dir", "string", None, "write PNG plots here (needs the 'plots' extra: matplotlib)"),
+    (
+        "report",
+        "string",
+        None,
+        "write reports at the end of the run: FORMAT=PATH[,FORMAT=PATH] (formats: robustcheck.report)",
+    ),
     (
         "shard",
         "string",
@@ -139,7 +145,8 @@ def _option(config: pytest.Config, name: str) -> Any:
 
 
 def _ini(config: pytest.Config, key: str) -> Any:
-    """``config.getini`` with a bad value (``robustcheck = maybe``) as one UsageError, not an INTERNALERROR."""
+    """``config.getini`` with a bad value (``robustcheck = maybe``) as one UsageError, not an
+    INTERNALERROR."""
     try:
         return config.getini(key)
     except (ValueError, pytest.UsageError) as exc:  # pytest >= 9.2 raises UsageError itself, without the key
@@ -259,8 +266,8 @@ def _check_suite_files(config: pytest.Config) -> None:
     missing = [pat for pat in patterns if not _pattern_matches(root, pat)]
     if missing:
         raise pytest.UsageError(
-            f"robustcheck_suite_files: pattern(s) {', '.join(map(repr, missing))} match no .py file under the "
-            f"rootdir {root} (patterns are relative to the rootdir, e.g. suites/*.py)"
+            f"robustcheck_suite_files: pattern(s) {', '.join(map(repr, missing))} match no .py file "
+            f"under the rootdir {root} (patterns are relative to the rootdir, e.g. suites/*.py)"
         )
 
 
@@ -317,7 +324,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
     def make_session() -> RobustcheckSession:
         from robustcheck.history import parse_tolerances
+        from robustcheck.report import parse_reports
         from robustcheck.session import Options, RobustcheckSession
+
+        reports = {
+            name: (rootdir / p if not Path(p).is_absolute() else Path(p))
+            for name, p in parse_reports(_option(config, "report")).items()
+        }
 
         options = Options(
             enabled=enabled,
@@ -332,6 +345,7 @@ def pytest_configure(config: pytest.Config) -> None:
             update_baseline=bool(_option(config, "update-baseline")),
             baseline=path("baseline"),
             markdown=path("markdown"),
+            reports=reports,
             report_dir=path("report-dir"),
             shard=shard,
         )

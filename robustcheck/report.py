@@ -1,4 +1,9 @@
-"""Tables (tabulate) and JSON run records."""
+"""Tables (tabulate), JSON run records, and the report formats a run writes.
+
+A report format is one function from the run record to text, registered with :func:`report_format`;
+``--robustcheck-report=FORMAT=PATH`` (or its ini twin) writes it at the end of the run. Adding a format is
+adding one decorated function here (or in your conftest/plugin) plus its test.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,67 @@ import math
 import os
 import platform
 import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tabulate import tabulate
 
 from robustcheck.metrics import METRICS
+
+
+@dataclass(frozen=True)
+class ReportFormat:
+    """A report written from the run record: ``render(record, delta_metrics) -> str``."""
+
+    name: str
+    description: str
+    render: Callable[[dict[str, Any], list[str]], str]
+
+
+#: Report formats by name (``--robustcheck-report=FORMAT=PATH``).
+REPORT_FORMATS: dict[str, ReportFormat] = {}
+
+
+def report_format(
+    name: str, description: str
+) -> Callable[[Callable[[dict[str, Any], list[str]], str]], Callable[[dict[str, Any], list[str]], str]]:
+    """Register ``render(record, delta_metrics) -> str`` as report format ``name`` (a name clash is an
+    error: formats are chosen by name on the command line)."""
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"report format name must be an identifier, got {name!r}")
+
+    def register(
+        render: Callable[[dict[str, Any], list[str]], str],
+    ) -> Callable[[dict[str, Any], list[str]], str]:
+        if name in REPORT_FORMATS and REPORT_FORMATS[name].render is not render:
+            raise ValueError(f"report format {name!r} is already registered")
+        REPORT_FORMATS[name] = ReportFormat(name, description, render)
+        return render
+
+    return register
+
+
+def parse_reports(spec: str | None, where: str = "--robustcheck-report") -> dict[str, str]:
+    """``"markdown=summary.md,text=out/table.txt"`` → {format: path}; one ConfigError per bad entry."""
+    from robustcheck.errors import ConfigError
+
+    out: dict[str, str] = {}
+    for item in [p.strip() for p in (spec or "").split(",") if p.strip()]:
+        name, sep, path = item.partition("=")
+        name, path = name.strip(), path.strip()
+        if not sep or not path:
+            raise ConfigError(f"{where}: {item!r} is not FORMAT=PATH (e.g. markdown=summary.md)")
+        if name not in REPORT_FORMATS:
+            raise ConfigError(
+                f"{where}: unknown report format {name!r}; known: {', '.join(sorted(REPORT_FORMATS))}"
+            )
+        if name in out:
+            raise ConfigError(f"{where}: report format {name!r} is given twice")
+        out[name] = path
+    return out
+
 
 #: ``status`` of a case record (robustcheck.evaluate.CaseResult.status) as shown in the result column.
 STATUS_LABELS = {"inconclusive": "INCONCLUSIVE", "inconclusive-allowed": "passed (inconclusive allowed)"}
@@ -192,6 +252,7 @@ def format_deltas(record: dict[str, Any], metrics: list[str]) -> str:
     return " ".join(parts)
 
 
+@report_format("markdown", "Markdown summary for $GITHUB_STEP_SUMMARY or a pull-request comment")
 def format_markdown(run: dict[str, Any], delta_metrics: list[str]) -> str:
     """A Markdown summary of a run record, for ``$GITHUB_STEP_SUMMARY`` or a PR comment."""
     cases = [r for suite in run.get("suites", {}).values() for r in suite.values()]
@@ -255,3 +316,11 @@ def inconclusive_lines(name: str, failures: list[str], case: Any = None) -> list
         f"Thresholds({sel}allow_inconclusive={names!r})"
     )
     return lines
+
+
+@report_format("text", "the terminal's results tables, one per suite, as plain text")
+def format_text(run: dict[str, Any], delta_metrics: list[str]) -> str:
+    parts = []
+    for suite, cases in run.get("suites", {}).items():
+        parts.append(f"robustcheck: {suite}\n{format_table(list(cases.values()), delta_metrics or None)}")
+    return "\n\n".join(parts) + "\n"

@@ -18,8 +18,8 @@ from typing import Any
 
 from robustcheck import history, report, safefiles
 from robustcheck.engine import Engine
-from robustcheck.evaluate import CaseResult, evaluate
 from robustcheck.errors import ConfigError, RobustcheckError
+from robustcheck.evaluate import CaseResult, evaluate
 from robustcheck.suite import SCALE_NAMES, Case
 
 
@@ -36,9 +36,17 @@ class Options:
     compare_fail: dict[str, history.Tolerance] = field(default_factory=dict)
     update_baseline: bool = False
     baseline: Path | None = None
-    markdown: Path | None = None
+    markdown: Path | None = None  # the same as reports={"markdown": path}
+    reports: dict[str, Path] = field(default_factory=dict)  # report format -> path (robustcheck.report)
     report_dir: Path | None = None
     shard: tuple[int, int] | None = None  # (i, n): this run evaluates shard i of n (1-based)
+
+    def report_paths(self) -> dict[str, Path]:
+        """Every report to write at the end of the run: ``reports``, with ``markdown`` as its ``markdown``."""
+        out = dict(self.reports)
+        if self.markdown is not None:
+            out.setdefault("markdown", self.markdown)
+        return out
 
     def __post_init__(self) -> None:
         if self.scale not in SCALE_NAMES:
@@ -95,7 +103,7 @@ class RobustcheckSession:
             o.results_dir
         )
         removed += safefiles.clean_stale_temps(o.report_dir)
-        for f in (o.baseline, o.markdown):
+        for f in (o.baseline, *o.report_paths().values()):
             if f is not None:
                 removed += safefiles.clean_stale_temps(f.parent, targets=[f.name])
         if removed:
@@ -253,14 +261,16 @@ class RobustcheckSession:
                 self.messages.append(f"robustcheck: could not write the baseline: {exc}")
         elif o.baseline is not None and not o.baseline.exists() and o.compare is None:
             self.messages.append(self.missing_baseline_hint())
-        if o.markdown is not None:
-            from robustcheck.report import format_markdown
+        if o.report_paths():
+            from robustcheck.report import REPORT_FORMATS
 
-            try:
-                history.atomic_write(o.markdown, format_markdown(record, self.delta_metrics()).encode())
-                self.messages.append(f"robustcheck: Markdown summary: {o.markdown}")
-            except OSError as exc:
-                self.messages.append(f"robustcheck: could not write the Markdown summary: {exc}")
+            for name, target in o.report_paths().items():
+                try:
+                    text = REPORT_FORMATS[name].render(record, self.delta_metrics())
+                    history.atomic_write(target, text.encode())
+                    self.messages.append(f"robustcheck: {name} report: {target}")
+                except (OSError, RobustcheckError) as exc:
+                    self.messages.append(f"robustcheck: could not write the {name} report: {exc}")
         if o.report_dir is not None:
             from robustcheck.plots import write_plots
 

@@ -83,21 +83,14 @@ def accepted_params_of(name: str) -> set[str]:
     return set(accepted_params(ATTACKS.get(name)))
 
 
-# importing each attack module registers it (one line per module: parallel branches merge cleanly)
-from robustcheck.attacks import autoattack as _autoattack  # noqa: F401
-from robustcheck.attacks import bim_l2 as _bim_l2  # noqa: F401
-from robustcheck.attacks import bim_linf as _bim_linf  # noqa: F401
-from robustcheck.attacks import bim_recon as _bim_recon  # noqa: F401
-from robustcheck.attacks import cw_detector as _cw_detector  # noqa: F401
-from robustcheck.attacks import cw_l2 as _cw_l2  # noqa: F401
-from robustcheck.attacks import cw_linf as _cw_linf  # noqa: F401
-from robustcheck.attacks import deepfool as _deepfool  # noqa: F401
-from robustcheck.attacks import fgsm as _fgsm  # noqa: F401
-from robustcheck.attacks import fgsm_l2 as _fgsm_l2  # noqa: F401
-from robustcheck.attacks import pgd as _pgd  # noqa: F401
-from robustcheck.attacks import pgd_l2 as _pgd_l2  # noqa: F401
-from robustcheck.attacks import random_noise as _random_noise  # noqa: F401
-from robustcheck.attacks import rfgsm as _rfgsm  # noqa: F401
-from robustcheck.attacks import sigma_pgd as _sigma_pgd  # noqa: F401
-from robustcheck.attacks import slide as _slide  # noqa: F401
-from robustcheck.attacks import square as _square  # noqa: F401
+def _register_builtin_attacks() -> None:
+    """Import every module of this package: each attack module registers its attacks, so adding an
+    attack is adding one file (sorted: the registry's order does not depend on the file system)."""
+    import importlib
+    import pkgutil
+
+    for module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
+        importlib.import_module(f"{__name__}.{module}")
+
+
+_register_builtin_attacks()

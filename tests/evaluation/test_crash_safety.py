@@ -90,7 +90,7 @@ def _project(root: Path) -> Path:
     return root
 
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _env(**extra: str) -> dict[str, str]:

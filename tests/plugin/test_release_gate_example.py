@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "release-gate"
 WORKFLOW = EXAMPLE / ".github" / "workflows" / "robustness.yml"
 SUITE = "digits-release"

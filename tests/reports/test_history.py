@@ -14,7 +14,7 @@ import pytest
 from robustcheck import history
 from robustcheck.errors import ConfigError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SUITE = '''
 import os
 
@@ -189,7 +189,7 @@ def test_markdown_plots_and_leftover_tmp(pytester, args):
 
 
 def test_unwritable_results_dir_is_one_error_at_startup(pytester, args):
-    """Not a summary line after the work (issue 14): one usage error before any (tests/test_faults.py)."""
+    """Not a summary line after the work (issue 14): one usage error before any (tests/evaluation/test_faults.py)."""
     (pytester.path / "blocked").write_text("a file, not a folder")
     result = pytester.runpytest(*args, "-k", "none and 0.05", "--robustcheck-results-dir=blocked")
     assert result.ret == pytest.ExitCode.USAGE_ERROR

@@ -114,7 +114,7 @@ def test_declared_stochastic_defence_passes(tmp_path):
 
 def test_every_builtin_defence_meets_the_contract():
     """The check cannot be passing by accident: every registered defence, trained for one epoch."""
-    from tests.test_determinism import SMALL
+    from tests.evaluation.test_determinism import SMALL
 
     data = load_dataset("mnist-embedded")
     torch.manual_seed(0)

@@ -132,3 +132,30 @@ def test_ini_twin(pytester, make_suite):
     # command line beats ini
     result = pytester.runpytest("--robustcheck", "--robustcheck-scale=paper", "-k", "none and 0.1", *args)
     result.stdout.fnmatch_lines(["*robustcheck: tiny (scale=paper)*"])
+
+
+def test_report_formats_are_written_by_name(pytester, make_suite):
+    """``--robustcheck-report=FORMAT=PATH,...`` writes each registered format (robustcheck.report);
+    a format registered by a conftest is one function, and an unknown one is a usage error naming the
+    known formats."""
+    args = make_suite(ini="robustcheck_scale = smoke\n")
+    pytester.makeconftest(
+        """
+        from robustcheck.report import report_format
+
+        @report_format("casecount", "number of cases per suite")
+        def casecount(record, delta_metrics):
+            return "".join(f"{s}: {len(c)}\\n" for s, c in record["suites"].items())
+        """
+    )
+    result = pytester.runpytest_subprocess(
+        "--robustcheck", "-k", "none and 0.1", "--robustcheck-report=text=out/t.txt,casecount=c.txt", *args
+    )
+    result.assert_outcomes(passed=1)
+    text = (pytester.path / "out" / "t.txt").read_text()
+    assert "robustcheck: tiny" in text and "none|fgsm|eps=0.1|grey-box" in text and "corrected" in text
+    assert (pytester.path / "c.txt").read_text() == "tiny: 1\n"
+    result.stdout.fnmatch_lines(["*robustcheck: casecount report: *c.txt*"])
+    bad = pytester.runpytest_subprocess("--robustcheck", "--robustcheck-report=pdf=x.pdf", *args)
+    bad.stderr.fnmatch_lines(["*unknown report format 'pdf'; known: casecount, markdown, text*"])
+    assert bad.ret == pytest.ExitCode.USAGE_ERROR

@@ -22,7 +22,7 @@ from robustcheck.errors import ConfigError
 from robustcheck.metrics import METRICS, MetricInfo, inconclusive_fixes, register_metric
 from tests.helpers import evaluate_suite
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TINY = {
     s: Scale(n_samples=32, train_limit=300, classifier_epochs=1, defence_epochs=1, attack_steps=3)
     for s in ("smoke", "default", "paper")

@@ -23,7 +23,7 @@ from robustcheck.bars import (
     read_bars_file,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SUITES = ROOT / "suites"
 
 BARS = (

@@ -12,7 +12,7 @@ import pytest
 from robustcheck import history
 from robustcheck.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SUITE = """
 from robustcheck import Attack, Suite
 

@@ -20,7 +20,7 @@ from robustcheck.evaluate import evaluate as evaluate_case
 from robustcheck.metrics import METRICS, register_metric
 from robustcheck.registry import Registry
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TINY = {
     s: Scale(n_samples=32, train_limit=300, classifier_epochs=1, defence_epochs=1, attack_steps=3)
     for s in ("smoke", "default", "paper")
