@@ -232,7 +232,8 @@ def main() -> None:
     load = os.getloadavg()
     print(
         f"n = {args.n} embedded-MNIST test digits, clean accuracy {clean:.3f}; torch {torch.__version__}, "
-        f"{args.threads} thread(s), robustcheck batch {args.batch_size}; load average at the end {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} "
+        f"{args.threads} thread(s), robustcheck batch {args.batch_size}; load average at the end "
+        f"{load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} "
         f"(CPU shared with other processes: timings are noisy)"
     )
     print(tabulate(rows, headers="keys", floatfmt=".3f", tablefmt="github"))
@@ -247,7 +248,8 @@ def main() -> None:
     )
     print()
     print(
-        f"limit at batch {args.batch_size}: {limit_fb:.0f} rows/s forward+backward, {limit_f:.0f} rows/s forward"
+        f"limit at batch {args.batch_size}: {limit_fb:.0f} rows/s forward+backward, "
+        f"{limit_f:.0f} rows/s forward"
     )
     print(
         tabulate(

@@ -6,7 +6,6 @@ from robustcheck.defences.base import BaseDefence, DefenceProtocol, Detector, Fi
 from robustcheck.defences.registry import DEFENCES
 
 
-
 def _register_builtin_defences() -> None:
     """Import every module of this package: each defence module registers its defences, so adding a
     defence is adding one file (sorted: the registry's order does not depend on the file system)."""

@@ -1,4 +1,5 @@
-"""Evaluate one case from ordinary code or tests: ``evaluate(defence, "pgd-linf", eps=0.1, threat="white-box")``.
+"""Evaluate one case from ordinary code or tests:
+``evaluate(defence, "pgd-linf", eps=0.1, threat="white-box")``.
 
 Example (in a test, through the ``robustcheck_evaluate`` fixture, which reuses the run's engine and
 honours ``--robustcheck-scale``/``--robustcheck-device``/the cache)::
@@ -16,9 +17,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from robustcheck.engine import Engine
+from robustcheck.errors import ConfigError, InconclusiveError
 from robustcheck.evaluate import CaseResult
 from robustcheck.evaluate import evaluate as evaluate_case
-from robustcheck.errors import ConfigError, InconclusiveError
 from robustcheck.suite import Attack, Defence, Scale, Suite, Thresholds
 
 

@@ -154,7 +154,8 @@ DEFAULT_LOCK_TIMEOUT_S = 120.0
 
 
 def lock_timeout_from_env() -> float:
-    """Seconds a lock holder may show no sign of life before a waiter gives up (``ROBUSTCHECK_LOCK_TIMEOUT``)."""
+    """Seconds a lock holder may show no sign of life before a waiter gives up
+    (``ROBUSTCHECK_LOCK_TIMEOUT``)."""
     raw = os.environ.get(LOCK_TIMEOUT_ENV, "").strip()
     if not raw:
         return DEFAULT_LOCK_TIMEOUT_S
@@ -246,7 +247,9 @@ def expect_tensors(**shapes: tuple[int | None, ...]) -> Callable[[Any], None]:
             v = obj.get(k)
             if not isinstance(v, torch.Tensor):
                 raise TypeError(f"{k!r} is {'missing' if k not in obj else type(v).__name__}, not a tensor")
-            if len(v.shape) != len(shape) or any(s is not None and s != d for s, d in zip(shape, v.shape)):
+            if len(v.shape) != len(shape) or any(
+                s is not None and s != d for s, d in zip(shape, v.shape, strict=True)
+            ):
                 raise ValueError(f"{k!r} has shape {tuple(v.shape)}, expected {shape}")
             if v.is_floating_point() and not bool(torch.isfinite(v).all()):
                 raise ValueError(f"{k!r} holds NaN or inf")
@@ -380,7 +383,7 @@ class EntryLock:
                     raise CacheError(
                         f"cache entry {self.entry} is already locked by this process (a "
                         f"computation that needs its own result)"
-                    )
+                    ) from None
                 if self._gone(info):
                     blob = json.dumps(info, sort_keys=True).encode()
                     if blob == seen_gone:  # the same dead holder twice in a row: not a fresh holder's race
@@ -394,10 +397,10 @@ class EntryLock:
                 os.close(fd)
                 if silent > self.timeout:
                     raise CacheLockTimeout(
-                        f"cache entry {self.entry} is locked by {self._describe(info)}, which has shown no sign "
-                        f"of life for {silent:.0f} s (limit {self.timeout:g} s, {LOCK_TIMEOUT_ENV}); if that "
-                        f"process is gone delete {self.path}"
-                    )
+                        f"cache entry {self.entry} is locked by {self._describe(info)}, which has shown no "
+                        f"sign of life for {silent:.0f} s (limit {self.timeout:g} s, {LOCK_TIMEOUT_ENV}); "
+                        f"if that process is gone delete {self.path}"
+                    ) from None
                 time.sleep(poll)
                 poll = min(poll * 1.5, 0.5)
                 continue

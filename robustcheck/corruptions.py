@@ -5,8 +5,9 @@ same shape in [0, 1], at a severity 1–5, seeded. Random corruptions draw their
 ``seed`` so the severities of one call differ only in strength (Gaussian and impulse noise are then
 pointwise monotone in severity). The severity parameters follow CIFAR-10-C where it has the
 corruption (pixelate uses integer b×b blocks, 2–6 px, instead of CIFAR-C's fractional resize, which
-aliases and is not monotone on 28-px images); the JPEG-like quantisation is an 8×8 block DCT with the IJG-scaled luminance table applied
-per channel (no colour transform, no chroma subsampling, no entropy coding).
+aliases and is not monotone on 28-px images); the JPEG-like quantisation is an 8×8 block DCT with the
+IJG-scaled luminance table applied per channel (no colour transform, no chroma subsampling, no entropy
+coding).
 
 Example:
     >>> x_c = corrupt(x, "gaussian_noise", severity=3, seed=0)     # doctest: +SKIP

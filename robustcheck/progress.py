@@ -1,4 +1,5 @@
-"""Progress bars for training and long attacks: shown on an interactive terminal, silent in CI and under -q."""
+"""Progress bars for training and long attacks: shown on an interactive terminal, silent in CI and
+under -q."""
 
 from __future__ import annotations
 

@@ -2,13 +2,13 @@
 
 - ``grey-box``: the attacker knows the classifier C, not the defence; x′ is crafted on C.
 - ``white-box``: the attacker knows everything. Gradient attacks differentiate the defended pipeline
-  :meth:`robustcheck.defences.BaseDefence.attack_model` (C∘P end to end; BPDA through ``bpda_surrogate`` where the
-  defence declares ``differentiable = False``, Athalye et al. 2018), wrapped in :class:`EOT` when the
-  defence declares ``stochastic = True``. Detector-aware attacks receive an :class:`AdaptiveTarget`
+  :meth:`robustcheck.defences.BaseDefence.attack_model` (C∘P end to end; BPDA through ``bpda_surrogate``
+  where the defence declares ``differentiable = False``, Athalye et al. 2018), wrapped in :class:`EOT` when
+  the defence declares ``stochastic = True``. Detector-aware attacks receive an :class:`AdaptiveTarget`
   that also exposes the differentiable detector score and its threshold.
-- ``black-box``: no gradients and no weights. Gradient-free attacks (``gradient_free = True``: ``square``, ``square-l2``,
-  ``random-noise``) query :class:`DefendedLogits`: ``forward`` gives the logits of the label the defended
-  pipeline outputs (``defence.defended_logits``: its argmax is exactly ``defence.predict``), and
+- ``black-box``: no gradients and no weights. Gradient-free attacks (``gradient_free = True``: ``square``,
+  ``square-l2``, ``random-noise``) query :class:`DefendedLogits`: ``forward`` gives the logits of the label
+  the defended pipeline outputs (``defence.defended_logits``: its argmax is exactly ``defence.predict``), and
   :meth:`DefendedLogits.query` gives those logits *and* whether the detector flagged the input. A query
   attack succeeds only on an input that is misclassified **and** not flagged: being flagged is a failure
   for the attacker (:func:`robustcheck.attacks.base.query_model`). Gradient attacks under ``black-box``

@@ -17,7 +17,8 @@ def tiny_cnn(num_classes: int = 10) -> nn.Module:
 def trained_tiny(
     n: int = 600, epochs: int = 3, seed: int = 0
 ) -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
-    """A tiny CNN trained on the first ``n`` embedded-MNIST training digits; returns (model, x_test, y_test)."""
+    """A tiny CNN trained on the first ``n`` embedded-MNIST training digits; returns
+    (model, x_test, y_test)."""
     from robustcheck.data import load_dataset
     from robustcheck.models import train_classifier
     from robustcheck.models.contract import frozen_eval

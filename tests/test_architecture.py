@@ -40,7 +40,10 @@ def test_packages_list_names_every_package_folder():
     """A new subpackage that is not in ``packages`` would be missing from every installed copy."""
     mapping = SETUPTOOLS.get("package-dir", {})
     found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "robustcheck").rglob("__init__.py")}
-    found |= {"robustcheck." + ".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "defences").rglob("__init__.py")}
+    found |= {
+        "robustcheck." + ".".join(p.parent.relative_to(ROOT).parts)
+        for p in (ROOT / "defences").rglob("__init__.py")
+    }
     assert found == set(SETUPTOOLS["packages"])
     assert mapping == {"robustcheck.defences": "defences"}
     tops = {p.split(".")[0] for p in SETUPTOOLS["packages"]}
@@ -170,7 +173,9 @@ def test_a_users_own_defences_package_does_not_collide(pytester):
                         return x.clamp(0.05, 0.95)
                 """
             ),
-            "test_plain.py": "from defences import DEFENCES\n\ndef test_mine():\n    assert DEFENCES == ['mine']\n",
+            "test_plain.py": (
+                "from defences import DEFENCES\n\ndef test_mine():\n    assert DEFENCES == ['mine']\n"
+            ),
             "suites/team.py": textwrap.dedent(
                 """
                 import defences.mine  # noqa: F401  (the team's own package, registers team-clip)
@@ -183,7 +188,9 @@ def test_a_users_own_defences_package_does_not_collide(pytester):
                     defences=["team-clip"],
                     attacks=[Attack("fgsm", eps=0.1)],
                     threat_models=["grey-box"],
-                    scales={"smoke": Scale(n_samples=16, train_limit=200, classifier_epochs=1, defence_epochs=1)},
+                    scales={
+                        "smoke": Scale(n_samples=16, train_limit=200, classifier_epochs=1, defence_epochs=1)
+                    },
                 )
                 """
             ),

@@ -160,8 +160,9 @@ class BaseAttack(ABC):
         if isinstance(out, Tensor) and out.dim() == 2 and looks_like_probabilities(out.float().cpu()):
             raise ModelContractError(
                 f"attack {self.name!r}: the model returns probabilities (rows in [0, 1] summing to 1), not "
-                f"logits; margin losses would be invalid and the attack weak. Return logits, or wrap the model "
-                f"in robustcheck.models.LogProbabilities (Suite(outputs='probabilities') does it for you)"
+                f"logits; margin losses would be invalid and the attack weak. Return logits, or wrap the "
+                f"model in robustcheck.models.LogProbabilities (Suite(outputs='probabilities') does it "
+                f"for you)"
             )
 
     @torch.no_grad()
@@ -218,9 +219,10 @@ class _FiniteGuard:
     def raise_if_bad(self, attack: str) -> None:
         if self.bad:
             raise ModelContractError(
-                f"attack {attack!r}: the attacked model returned NaN or inf logits on {self.bad} of {self.calls} "
-                f"forward passes during the attack (off the data manifold); the attack's result is "
-                f"meaningless. Make the model finite on every input in [0, 1] (e.g. clamp before log/div)"
+                f"attack {attack!r}: the attacked model returned NaN or inf logits on {self.bad} of "
+                f"{self.calls} forward passes during the attack (off the data manifold); the attack's "
+                f"result is meaningless. Make the model finite on every input in [0, 1] (e.g. clamp before "
+                f"log/div)"
             )
 
 

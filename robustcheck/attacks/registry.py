@@ -36,7 +36,8 @@ def check_attack_class(name: str, obj: Any) -> None:
     ):
         if not isinstance(getattr(obj, kind), bool):
             raise ConfigError(
-                f"attack {name!r}: {obj.__qualname__}.{kind} must be True or False, got {getattr(obj, kind)!r}"
+                f"attack {name!r}: {obj.__qualname__}.{kind} must be True or False, "
+                f"got {getattr(obj, kind)!r}"
             )
     single = obj.single_step_version
     if single is not None and not isinstance(single, str):

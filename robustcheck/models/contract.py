@@ -56,15 +56,16 @@ def check_classifier(model: nn.Module, x: Tensor, num_classes: int, *, name: str
     if looks_like_probabilities(out.float().cpu()):
         raise ModelContractError(
             f"{name} returns probabilities (rows in [0, 1] summing to 1), not logits: margin losses (CW, "
-            f"DeepFool), best-iterate tracking and KL scores would be wrong. Return logits, or declare it with "
-            f"Suite(outputs='probabilities') (library API: wrap it in robustcheck.models.LogProbabilities)"
+            f"DeepFool), best-iterate tracking and KL scores would be wrong. Return logits, or declare it "
+            f"with Suite(outputs='probabilities') (library API: wrap it in "
+            f"robustcheck.models.LogProbabilities)"
         )
     again = model(x)
     if not torch.allclose(out, again, atol=1e-5, rtol=1e-4):
         raise ModelContractError(
-            f"{name} is not deterministic: two forward passes in eval mode over the same inputs differ. Attacks "
-            f"on a randomized model need EOT (averaged gradients): make the classifier deterministic and put the "
-            f"randomness in a defence that declares stochastic = True."
+            f"{name} is not deterministic: two forward passes in eval mode over the same inputs differ. "
+            f"Attacks on a randomized model need EOT (averaged gradients): make the classifier deterministic "
+            f"and put the randomness in a defence that declares stochastic = True."
         )
 
 

@@ -18,7 +18,8 @@ def _same_conv(c_in: int, c_out: int) -> list[nn.Module]:
 
 
 def two_block_cnn(in_channels: int, size: int, num_classes: int = 10) -> nn.Sequential:
-    """The A.2 architecture for ``in_channels``×``size``×``size`` inputs (also the simple CIFAR-10 CNN of A.3)."""
+    """The A.2 architecture for ``in_channels``×``size``×``size`` inputs (also the simple CIFAR-10 CNN of
+    A.3)."""
     return nn.Sequential(
         *_same_conv(in_channels, 64),
         *_same_conv(64, 64),

@@ -212,7 +212,7 @@ def check_normalize(normalize: object, where: str) -> tuple[tuple[float, ...], t
             f"{normalize!r}."
         )
     out = []
-    for what, v in zip(("mean", "std"), normalize):
+    for what, v in zip(("mean", "std"), normalize, strict=True):
         vals = (v,) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
         if (
             not isinstance(vals, (tuple, list))

@@ -61,8 +61,8 @@ def test_cw_l2_matches_foolbox(tiny, fmodel):
 
 
 def test_slide_matches_foolbox_sparse_l1(tiny, fmodel):
-    """q = 80, 10 steps, step = 0.5 ε in L1 (foolbox's rel_stepsize): success within 0.05, ours ≥ theirs − 0.02,
-    both inside the L1 ball."""
+    """q = 80, 10 steps, step = 0.5 ε in L1 (foolbox's rel_stepsize): success within 0.05,
+    ours ≥ theirs − 0.02, both inside the L1 ball."""
     fb = pytest.importorskip("foolbox")
     model, x, y = tiny
     eps = 10.0

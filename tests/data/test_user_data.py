@@ -23,7 +23,8 @@ TINY = {
 
 
 def colour_set(n: int = 240, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """3×12×20 images of 3 classes: a bright stripe in one of three colour channels and positions, plus noise."""
+    """3×12×20 images of 3 classes: a bright stripe in one of three colour channels and positions, plus
+    noise."""
     g = torch.Generator().manual_seed(seed)
     y = torch.arange(n) % 3
     x = 0.2 * torch.rand(n, 3, 12, 20, generator=g)
@@ -70,7 +71,7 @@ def _folder(tmp_path, x, y):
     from PIL import Image
 
     root = tmp_path / "images"
-    for i, (img, label) in enumerate(zip(x, y)):
+    for i, (img, label) in enumerate(zip(x, y, strict=True)):
         d = root / f"class_{int(label)}"
         d.mkdir(parents=True, exist_ok=True)
         arr = (img * 255).round().to(torch.uint8).permute(1, 2, 0).squeeze(-1).numpy()

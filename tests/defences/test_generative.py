@@ -1,4 +1,5 @@
-"""003 purifier family: ELBO terms, contractive penalty, noise injection, inference scaling, white-box target."""
+"""003 purifier family: ELBO terms, contractive penalty, noise injection, inference scaling, white-box
+target."""
 
 from __future__ import annotations
 

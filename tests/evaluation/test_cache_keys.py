@@ -151,7 +151,7 @@ def test_fpr_changes_defence_key_attack_keys_and_clean_memo(tmp_path):
     da, ka = eng.defence(sa, ca[0])
     db, kb = eng.defence(sb, cb[0])
     assert da.threshold != db.threshold and ka != kb
-    for x, y in zip(ca, cb):
+    for x, y in zip(ca, cb, strict=True):
         assert eng.attack_target(x)[1] != eng.attack_target(y)[1], x.id
     ra = {c.id: evaluate_case(eng, c) for c in ca}
     rb = {c.id: evaluate_case(eng, c) for c in cb}

@@ -295,10 +295,13 @@ def test_planted_entries_are_reported_in_the_terminal_summary(project):
     result.stdout.fnmatch_lines(
         [
             (
-                f"robustcheck: cache entry classifiers/{clf.name} does not have the expected structure (it is an empty "
-                f"dict); dropped it and computed it again"
+                f"robustcheck: cache entry classifiers/{clf.name} does not have the expected structure "
+                f"(it is an empty dict); dropped it and computed it again"
             ),
-            f"robustcheck: cache entry metrics/{adv.name} is a folder, not a file; dropped it and computed it again",
+            (
+                f"robustcheck: cache entry metrics/{adv.name} is a folder, not a file; dropped it and "
+                f"computed it again"
+            ),
         ]
     )
     assert clf.is_file() and adv.is_file() and len(torch.load(clf, weights_only=True)) > 0
@@ -410,8 +413,9 @@ def test_read_only_or_unreadable_folder_is_one_clear_error(tmp_path, which, mode
     out = r.stdout + r.stderr
     assert r.returncode == pytest.ExitCode.USAGE_ERROR, out
     assert (
-        f"ERROR: the robustcheck {which} folder {folder} cannot be used (Permission denied); make it readable and "
-        f"writable (chmod -R u+rwX {folder}) or point --robustcheck-{which}-dir at another folder" in out
+        f"ERROR: the robustcheck {which} folder {folder} cannot be used (Permission denied); make it "
+        f"readable and writable (chmod -R u+rwX {folder}) or point --robustcheck-{which}-dir at another "
+        f"folder" in out
     )
     assert "Traceback" not in out and "INTERNALERROR" not in out and out.count("ERROR: ") == 1
 

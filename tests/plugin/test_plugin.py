@@ -82,7 +82,10 @@ def test_threshold_miss_fails_that_item_with_message(pytester, make_suite):
         [
             "*robustcheck case tiny[[]ae-kl|fgsm|eps=0.3|grey-box[]] missed its bars:*",
             "*corrected_accuracy = 0.*, bar: corrected_accuracy >= 1*",
-            "*reproduce: pytest --robustcheck --robustcheck-scale=default 'mysuites/tiny.py::tiny[[]ae-kl|fgsm|eps=0.3|grey-box[]]'*",
+            (
+                "*reproduce: pytest --robustcheck --robustcheck-scale=default "
+                "'mysuites/tiny.py::tiny[[]ae-kl|fgsm|eps=0.3|grey-box[]]'*"
+            ),
         ]
     )
     assert "Traceback" not in result.stdout.str()
@@ -110,7 +113,8 @@ def test_junit_has_metrics(pytester, make_suite):
 def test_bad_suite_is_one_line_collection_error(pytester, make_suite):
     args = make_suite()
     pytester.path.joinpath("mysuites", "tiny.py").write_text(
-        "from robustcheck import Attack, Suite\nSUITE = Suite(name='bad', attacks=[Attack('pgd-l3', eps=0.1)])\n"
+        "from robustcheck import Attack, Suite\n"
+        "SUITE = Suite(name='bad', attacks=[Attack('pgd-l3', eps=0.1)])\n"
     )
     result = pytester.runpytest("--robustcheck", *args)
     result.stdout.fnmatch_lines(["*robustcheck: unknown attack 'pgd-l3'; known: *fgsm*"])

@@ -5,6 +5,7 @@ records into one equal to a serial run's."""
 from __future__ import annotations
 
 import json
+from typing import ClassVar
 
 import pytest
 
@@ -38,8 +39,8 @@ def _run(pytester, name: str, *extra: str):
 def test_two_shards_merged_equal_a_serial_run(pytester, capsys):
     serial, [s_path] = _run(pytester, "serial")
     serial.assert_outcomes(passed=6)
-    a, [a_path] = _run(pytester, "a", "--robustcheck-shard=1/2")  # "another machine": its own cache
-    b, [b_path] = _run(pytester, "b", "--robustcheck-shard=2/2")
+    _a, [a_path] = _run(pytester, "a", "--robustcheck-shard=1/2")  # "another machine": its own cache
+    _b, [b_path] = _run(pytester, "b", "--robustcheck-shard=2/2")
     a_cases = set(json.loads(a_path.read_text())["suites"]["sharded"])
     b_cases = set(json.loads(b_path.read_text())["suites"]["sharded"])
     assert a_cases and b_cases and not a_cases & b_cases and len(a_cases | b_cases) == 6
@@ -84,7 +85,7 @@ def test_each_xdist_worker_gets_one_gpu():
     assert env == {"CUDA_VISIBLE_DEVICES": "1"}
 
     class Node:
-        workerinput: dict = {}
+        workerinput: ClassVar[dict] = {}
 
     pytest_configure_node(Node)
     assert isinstance(Node.workerinput["robustcheck_gpus"], int)

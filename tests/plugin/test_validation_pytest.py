@@ -83,7 +83,10 @@ def test_suite_files_glob_matching_nothing(pytester):
     "body, fragments",
     [
         (
-            'Suite(name="s", attacks=[Attack("fgsm", eps=0.1)], thresholds=[Thresholds(defence="none", detection_auc=0.99)])',
+            (
+                'Suite(name="s", attacks=[Attack("fgsm", eps=0.1)], '
+                'thresholds=[Thresholds(defence="none", detection_auc=0.99)])'
+            ),
             ("detection_auc does not apply", "detector"),
         ),
         (
@@ -93,7 +96,10 @@ def test_suite_files_glob_matching_nothing(pytester):
         ('Suite(name="s", attacks=[])', ("attacks is empty",)),
         ('Suite(name="s", attacks=[Attack("fgsm", eps=0.1)], scales=None)', ("scales must map",)),
         (
-            'Suite(name="s", attacks=[Attack("fgsm", eps=0.1)], thresholds=[Thresholds(eps=[0.1, 0.3], corrected_accuracy=0.5)])',
+            (
+                'Suite(name="s", attacks=[Attack("fgsm", eps=0.1)], '
+                "thresholds=[Thresholds(eps=[0.1, 0.3], corrected_accuracy=0.5)])"
+            ),
             ("Thresholds.eps must be one number",),
         ),
         (

@@ -100,7 +100,10 @@ def test_update_baseline_then_weakened_defence_fails_its_items(pytester, args, m
     assert "Traceback" not in out
     weak.stdout.fnmatch_lines(
         [
-            "*robustcheck case tiny[[]weak|fgsm|eps=0.1|grey-box[]] regressed against baseline robustcheck-baseline.json:*",
+            (
+                "*robustcheck case tiny[[]weak|fgsm|eps=0.1|grey-box[]] regressed against baseline "
+                "robustcheck-baseline.json:*"
+            ),
             f"*corrected_accuracy: before {before:.4f}, after 0.*, tolerance 0.02 (higher is better)*",
             "*reproduce: pytest --robustcheck*",
         ]
@@ -189,7 +192,8 @@ def test_markdown_plots_and_leftover_tmp(pytester, args):
 
 
 def test_unwritable_results_dir_is_one_error_at_startup(pytester, args):
-    """Not a summary line after the work (issue 14): one usage error before any (tests/evaluation/test_faults.py)."""
+    """Not a summary line after the work (issue 14): one usage error before any
+    (tests/evaluation/test_faults.py)."""
     (pytester.path / "blocked").write_text("a file, not a folder")
     result = pytester.runpytest(*args, "-k", "none and 0.05", "--robustcheck-results-dir=blocked")
     assert result.ret == pytest.ExitCode.USAGE_ERROR

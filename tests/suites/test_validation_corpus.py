@@ -1,5 +1,5 @@
-"""A hypothesis-driven corpus of bad inputs: every field of Suite, Attack (and its parameters), Defence (and its
-parameters), Thresholds, Scale, baseline files and run records. Each bad input must raise exactly one
+"""A hypothesis-driven corpus of bad inputs: every field of Suite, Attack (and its parameters), Defence (and
+its parameters), Thresholds, Scale, baseline files and run records. Each bad input must raise exactly one
 :class:`ConfigError` whose message names the field (never TypeError, KeyError, AttributeError, a bare
 ValueError or OverflowError, never silent acceptance); good inputs must be accepted, so no check passes by
 rejecting everything.

@@ -12,8 +12,7 @@ from typing import Any
 
 from torch import Tensor
 
-from robustcheck import ConfigError, register_defence
-from robustcheck import BaseDefence
+from robustcheck import BaseDefence, ConfigError, register_defence
 
 
 @register_defence("bitdepth")
