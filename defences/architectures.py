@@ -50,7 +50,7 @@ def as_shape(defence: str, input_shape: Any) -> Shape:
             f"Defence {defence!r} takes images of shape C×H×W (three positive sizes), "
             f"but the data's input shape is {input_shape!r}."
         )
-    return shape  # type: ignore[return-value]
+    return shape
 
 
 def check_architecture(defence: str, architecture: Any, names: tuple[str, ...]) -> None:

@@ -61,7 +61,10 @@ class DefenceProtocol(Protocol):
         """Defended labels and detector scores (None for non-detectors) in one pass.
 
         Override to share forward passes between ``predict`` and ``score`` (the engine calls this)."""
-        return self.predict(x), (self.score(x) if self.is_detector else None)
+        # ``score`` and ``is_detector`` are not protocol members (isinstance checks need only the ones
+        # above); a defence that inherits this default has them, as BaseDefence does
+        defence: Any = self
+        return defence.predict(x), (defence.score(x) if defence.is_detector else None)
 
     def attack_model(self) -> nn.Module: ...
 
@@ -138,7 +141,8 @@ class BaseDefence(nn.Module):
     classifier is bound by :meth:`bind` and never saved with the defence.
     """
 
-    name: ClassVar[str] = "defence"
+    #: The registry name; an instance may be renamed (the ensemble names its per-architecture trainers).
+    name: str = "defence"
     #: ``score(x)`` is implemented; higher means more adversarial; a threshold is set at the suite's FPR.
     is_detector: ClassVar[bool] = False
     #: ``purify(x)`` is implemented; the defended prediction uses C(P(x)).
@@ -158,6 +162,8 @@ class BaseDefence(nn.Module):
     #: The interval ``purify`` outputs lie in. The default is the image box [0, 1]; a purifier whose paper
     #: network has an unbounded (linear) output declares ``None`` so the contract check lets it through.
     purify_range: ClassVar[tuple[float, float] | None] = (0.0, 1.0)
+
+    _threshold: Tensor  # buffer (NaN: not calibrated)
 
     def __init__(self) -> None:
         super().__init__()

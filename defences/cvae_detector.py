@@ -185,6 +185,8 @@ class CVAEDetector(BaseDefence):
     is_purifier = False
     trainable = True
 
+    reference_errors: Tensor  # buffer: the sorted reconstruction errors p-values are taken against
+
     def __init__(
         self,
         *,

@@ -338,7 +338,7 @@ class AutoencoderKL(_AutoencoderDefence):
             raise ConfigError(f"defence {self.name!r}: lam must be a number >= 0, got {lam!r}")
         self.temperature, self.hidden_layer = float(temperature), hidden_layer
         self.hidden_dim, self.lam = hidden_dim, float(lam)
-        self.head: nn.Module | None = None
+        self.head: nn.Sequential | None = None
 
     def config(self) -> dict[str, Any]:
         """Non-default options only, so a plain ``ae-kl`` keeps the skeleton's cache key."""

@@ -68,6 +68,8 @@ ARCHITECTURES: dict[str, Callable[[int, Shape], nn.Module]] = {
     "dense": dense_autoencoder,
 }
 DEFAULT_SHAPE: Shape = (1, 28, 28)
+#: one member architecture: a name in :data:`ARCHITECTURES` or a callable ``(input_shape) -> nn.Module``
+Architecture = str | Callable[[Shape], nn.Module]
 
 
 def _returning(ae: nn.Module) -> Callable[[Shape], nn.Module]:
@@ -142,11 +144,14 @@ class AutoencoderKLEnsemble(BaseDefence):
     trainable = True
     purify_range = None  # members are A.1/A.3 autoencoders with a linear output
 
+    weights: Tensor  # buffer: the member weights w_j
+    members: nn.ModuleList
+
     def __init__(
         self,
         *,
         checkpoints: Sequence[float] = (0.5, 1.0),
-        architectures: Sequence[str | Callable[[Shape], nn.Module]] = ("conv",),
+        architectures: Architecture | Sequence[Architecture] = ("conv",),
         weights: Sequence[float] | None = None,
         classifier_weight: float = 0.25,
         attack_target: str = "ensemble",
@@ -156,10 +161,11 @@ class AutoencoderKLEnsemble(BaseDefence):
     ) -> None:
         super().__init__()
         self.checkpoints = self._check_checkpoints(checkpoints)
-        single = isinstance(architectures, str) or callable(architectures)
-        self.architectures: tuple[str | Callable[[Shape], nn.Module], ...] = (
-            (architectures,) if single else tuple(architectures)
-        )  # type: ignore[assignment]
+        self.architectures: tuple[Architecture, ...]
+        if isinstance(architectures, str) or callable(architectures):
+            self.architectures = (architectures,)
+        else:
+            self.architectures = tuple(architectures)
         if not self.architectures or any(
             not callable(a) and a not in ARCHITECTURES for a in self.architectures
         ):
@@ -201,7 +207,7 @@ class AutoencoderKLEnsemble(BaseDefence):
             ]
         )
 
-    def make(self, architecture: str | Callable[[Shape], nn.Module], shape: Shape) -> nn.Module:
+    def make(self, architecture: Architecture, shape: Shape) -> nn.Module:
         """One fresh autoencoder of ``architecture`` for ``shape``."""
         if callable(architecture):
             return call_architecture(self.name, architecture, shape)

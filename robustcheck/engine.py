@@ -109,7 +109,7 @@ _PLAIN = (bool, int, float, str, type(None))
 def _settings(obj: Any) -> tuple[tuple[str, Any], ...]:
     """An object's plain attributes (numbers, strings, tuples of them): settings that live outside
     ``state_dict`` and ``config()`` (e.g. a p-value threshold, an inference-time noise scale). Hashable."""
-    out = []
+    out: list[tuple[str, Any]] = []
     for k, v in sorted(getattr(obj, "__dict__", {}).items()):
         if isinstance(v, _PLAIN):
             out.append((k, v))

@@ -13,7 +13,8 @@ value of each metric, and per metric the direction (from :data:`robustcheck.metr
 
 Example:
     >>> tol = parse_tolerances("corrected_accuracy:0.02,detection_auc:1%")
-    >>> [d.describe() for d in compare_metrics({"corrected_accuracy": 0.90}, {"corrected_accuracy": 0.85}, tol)]
+    >>> before, after = {"corrected_accuracy": 0.90}, {"corrected_accuracy": 0.85}
+    >>> [d.describe() for d in compare_metrics(before, after, tol)]
     ['corrected_accuracy: before 0.9000, after 0.8500 (Δ -0.0500), tolerance 0.02 (higher is better)']
 """
 
@@ -147,7 +148,12 @@ def save_run(
         import numpy as np
 
         blob = {k: np.asarray(v) for k, v in arrays.items()}
-        side_tmp = safefiles.write_temp(folder, "run.npz", lambda fh: np.savez_compressed(fh, **blob))
+
+        def write_npz(fh: Any) -> None:
+            # numpy's stub types **kwds as arrays, but mypy also matches **blob to allow_pickle: bool
+            np.savez_compressed(fh, **blob)  # type: ignore[arg-type]
+
+        side_tmp = safefiles.write_temp(folder, "run.npz", write_npz)
     tmp: str | None = None
     try:
         tmp = record_tmp = _atomic_temp(folder, _dumps(_clean_nan(dict(record))), "run.json")
@@ -366,7 +372,10 @@ class Delta:
         tol = self.tolerance.describe() if self.tolerance else "none"
         direction = "higher is better" if self.higher_is_better else "lower is better"
         dtext = f" (Δ {d:+.4f})" if d is not None and not math.isnan(d) else ""
-        return f"{self.metric}: before {f(self.before)}, after {f(self.after)}{dtext}, tolerance {tol} ({direction})"
+        return (
+            f"{self.metric}: before {f(self.before)}, after {f(self.after)}{dtext}, "
+            f"tolerance {tol} ({direction})"
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -162,8 +162,15 @@ def noise_as_strong(
     a small ε both leave almost every input correct, so "not much stronger than noise" cannot tell a robust
     model from a broken attack; that case is left to the unbounded-PGD and black-box probes, and this
     indicator flags only the unambiguous failure."""
-    vals = (attack_accuracy, noise_accuracy, clean_accuracy)
-    if any(v is None or math.isnan(v) for v in vals) or n <= 0:
+    if (
+        attack_accuracy is None
+        or math.isnan(attack_accuracy)
+        or noise_accuracy is None
+        or math.isnan(noise_accuracy)
+        or clean_accuracy is None
+        or math.isnan(clean_accuracy)
+        or n <= 0
+    ):
         return None
     if clean_accuracy <= 0 or noise_accuracy < NOISE_MIN_KEPT * clean_accuracy:
         return None

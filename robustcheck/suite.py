@@ -52,8 +52,8 @@ LINF_EPS_MAX = 1.0
 def _check_id(value: str, what: str) -> str:
     if not isinstance(value, str) or not _ID_RE.fullmatch(value):
         raise ConfigError(
-            f"{what} {describe(value)} is not a valid id: use letters, digits and '_.+-', starting with a letter "
-            f"or digit (it keys the history)"
+            f"{what} {describe(value)} is not a valid id: use letters, digits and '_.+-', starting "
+            f"with a letter or digit (it keys the history)"
         )
     return value
 
@@ -270,7 +270,7 @@ class Thresholds:
                 "Thresholds needs at least one metric bar, e.g. corrected_accuracy=0.8, or "
                 "allow_inconclusive="
             )
-        allow_inconclusive = _check_allow_inconclusive(allow_inconclusive)
+        allow = _check_allow_inconclusive(allow_inconclusive)
         for metric, bar in bars.items():
             if metric not in METRICS:
                 raise ConfigError(
@@ -306,7 +306,7 @@ class Thresholds:
         object.__setattr__(self, "eps", eps)
         object.__setattr__(self, "threat", threat)
         object.__setattr__(self, "scale", scale)
-        object.__setattr__(self, "allow_inconclusive", allow_inconclusive)
+        object.__setattr__(self, "allow_inconclusive", allow)
 
     @property
     def specificity(self) -> int:
@@ -702,7 +702,7 @@ class Suite:
             )
         from robustcheck.defences.registry import check_defence_class
 
-        for d in self.defences:
+        for d in self._defence_specs():
             if d.instance is not None:
                 check_defence_class(d.name, type(d.instance))
             elif d.factory is not None:
@@ -732,6 +732,10 @@ class Suite:
                     f"threats=['grey-box', 'white-box']"
                 )
 
+    def _defence_specs(self) -> tuple[Defence, ...]:
+        """``defences`` as :class:`Defence` specs (``__post_init__`` has made one of each name)."""
+        return tuple(d if isinstance(d, Defence) else Defence(d) for d in self.defences)
+
     def scale(self, name: str) -> Scale:
         if name not in SCALE_NAMES:
             raise ConfigError(f"unknown scale {name!r}; known: {', '.join(SCALE_NAMES)}")
@@ -740,7 +744,7 @@ class Suite:
     def cases(self) -> list[Case]:
         cases = [
             Case(self, d, a, e, t)
-            for d in self.defences
+            for d in self._defence_specs()
             for a in self.attacks
             for e in a.eps
             for t in self.threat_models
@@ -754,7 +758,7 @@ class Suite:
             threats = [t for t in self.threat_models if all(a.runs_under(t) for a in atts)]
             cases += [
                 FamilyCase(self, d, placeholder, e, t, family=fam, members=atts)
-                for d in self.defences
+                for d in self._defence_specs()
                 for e in self._family_eps(fam)
                 for t in threats
             ]
