@@ -498,9 +498,13 @@ def write_baseline(
 
 
 def compare_runs(
-    a: Mapping[str, Any], b: Mapping[str, Any], tolerances: Mapping[str, Tolerance] | None = None
+    a: Mapping[str, Any],
+    b: Mapping[str, Any],
+    tolerances: Mapping[str, Tolerance] | None = None,
+    directions: Mapping[str, bool] | None = None,
 ) -> list[tuple[str, str, Delta]]:
-    """(suite, case, delta) for every metric measured in both runs (``a`` is the reference)."""
+    """(suite, case, delta) for every metric measured in both runs (``a`` is the reference); a metric's
+    direction from ``directions`` (a baseline's), else from METRICS."""
     ma, mb = case_metrics(a), case_metrics(b)
     out = []
     for suite, cases in mb.items():
@@ -508,7 +512,144 @@ def compare_runs(
             before = ma.get(suite, {}).get(case)
             if before is None:
                 continue
-            for d in compare_metrics(before, after, tolerances or {}):
+            for d in compare_metrics(before, after, tolerances or {}, directions):
                 if d.after is not None:
                     out.append((suite, case, d))
     return out
+
+
+# ---------------------------------------------------------------------------- runs at a glance, trends
+def run_counts(record: Mapping[str, Any]) -> dict[str, int]:
+    """``{"passed", "failed", "inconclusive"}`` case counts of a run record. ``passed`` includes the cases
+    passed with an allowed inconclusive indicator; ``inconclusive`` counts the failed items whose
+    evaluation itself was inconclusive (``status``), ``failed`` the other failed ones."""
+    out = {"passed": 0, "failed": 0, "inconclusive": 0}
+    for cases in (record.get("suites") or {}).values():
+        for entry in cases.values():
+            if entry.get("outcome") == "passed":
+                out["passed"] += 1
+            elif entry.get("status") == "inconclusive":
+                out["inconclusive"] += 1
+            else:
+                out["failed"] += 1
+    return out
+
+
+def run_seed(record: Mapping[str, Any]) -> str | None:
+    """The seed of a run as one short text: the ``--robustcheck-seed`` override, else the suites' seed
+    (``suite=seed,...`` where they differ); None when the record holds none."""
+    if record.get("seed_override") is not None:
+        return str(record["seed_override"])
+    seeds = {s: v for s, v in (record.get("seeds") or {}).items() if v is not None}
+    if not seeds:
+        return None
+    if len(set(seeds.values())) == 1:
+        return str(next(iter(seeds.values())))
+    return ",".join(f"{s}={v}" for s, v in sorted(seeds.items()))
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    """The value of a trend's metric for one case in one run.
+
+    ``value`` is None where the run has the case but not the metric as a number (NaN, or not defined for
+    the case); a run without the case has no point at all (None in :attr:`Trend.cases`). ``worsened`` /
+    ``improved``: moved in the metric's bad / good direction by more than the tolerance since the previous
+    point with a number (a number that became NaN has worsened, as in :class:`Delta`). ``metric`` is the
+    metric read: on a family row the declared ``family_column`` (the worst case), as in the results table.
+    """
+
+    value: float | None
+    metric: str
+    worsened: bool = False
+    improved: bool = False
+
+
+@dataclass(frozen=True)
+class TrendRun:
+    """One column of a trend: a saved run."""
+
+    number: int | None
+    name: str
+    started: str | None
+
+    @property
+    def label(self) -> str:
+        """``#3 2025-01-31`` (run number and start date)."""
+        return f"#{self.number if self.number is not None else '?'} {(self.started or '')[:10]}".strip()
+
+
+@dataclass
+class Trend:
+    """A metric over runs, per case: ``cases[(suite, case)]`` has one point (or None) per run of ``runs``."""
+
+    metric: str
+    higher_is_better: bool
+    tolerance: Tolerance
+    runs: list[TrendRun]
+    cases: dict[tuple[str, str], list[TrendPoint | None]]
+
+    def worsened(self) -> list[tuple[str, str, TrendRun]]:
+        """(suite, case, run) of every point that worsened beyond the tolerance."""
+        return [
+            (suite, case, run)
+            for (suite, case), points in self.cases.items()
+            for run, p in zip(self.runs, points, strict=True)
+            if p is not None and p.worsened
+        ]
+
+
+def metric_trend(
+    runs: Sequence[tuple[str | os.PathLike[str], Mapping[str, Any]]],
+    metric: str,
+    *,
+    suites: Sequence[str] | None = None,
+    cases: Sequence[str] | None = None,
+    tolerance: Tolerance | None = None,
+) -> Trend:
+    """``metric`` over ``runs`` (``(record path, record)`` pairs, oldest first: :func:`list_runs` +
+    :func:`load_run`), one row per case of the selected ``suites`` (names) whose id matches one of the
+    ``cases`` globs (:func:`fnmatch.fnmatchcase`). Each point is compared with the case's previous point
+    with a number, in the metric's direction (:data:`robustcheck.metrics.METRICS`) and with ``tolerance``
+    (default: the metric's declared ``tolerance``, else 0: every move counts)."""
+    from fnmatch import fnmatchcase
+
+    if metric not in METRICS:
+        raise ConfigError(f"unknown metric {metric!r}; known: {', '.join(sorted(METRICS))}")
+    info = METRICS[metric]
+    tol = tolerance or Tolerance(metric, info.tolerance if info.tolerance is not None else 0.0)
+    columns = [
+        TrendRun(run_number(Path(p)), Path(p).name, rec.get("started") or rec.get("finished"))
+        for p, rec in runs
+    ]
+    table: dict[tuple[str, str], list[TrendPoint | None]] = {}
+    for i, (_, rec) in enumerate(runs):
+        for suite, entries in (rec.get("suites") or {}).items():
+            if suites and suite not in suites:
+                continue
+            for case, entry in entries.items():
+                if cases and not any(fnmatchcase(case, g) for g in cases):
+                    continue
+                m = entry.get("metrics") or {}
+                shown = metric
+                if "|family=" in case and info.family_column and metric not in m:
+                    shown = info.family_column
+                value = m.get(shown)
+                row = table.setdefault((suite, case), [None] * len(runs))
+                row[i] = TrendPoint(
+                    None if value is None or not math.isfinite(value) else float(value), shown
+                )
+    for key, row in table.items():
+        previous: float | None = None
+        for i, p in enumerate(row):
+            if p is None:
+                continue
+            if previous is not None:
+                hib = METRICS[p.metric].higher_is_better if p.metric in METRICS else info.higher_is_better
+                worse = Delta(p.metric, previous, p.value, hib, tol).regressed
+                better = p.value is not None and Delta(p.metric, p.value, previous, hib, tol).regressed
+                row[i] = TrendPoint(p.value, p.metric, worsened=worse, improved=better)
+            if p.value is not None:
+                previous = p.value
+        table[key] = row
+    return Trend(metric, info.higher_is_better, tol, columns, table)

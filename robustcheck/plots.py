@@ -1,4 +1,5 @@
-"""PNG plots of a run: ROC curves per detector and accuracy-vs-ε per defence and attack.
+"""PNG plots of a run: ROC curves per detector and accuracy-vs-ε per defence and attack; and a metric's
+trend over saved runs (:func:`write_trend`, ``robustcheck trend --png``).
 
 matplotlib is an optional extra (``pip install 'pytest-robustcheck[plots]'``); it is imported only
 here, only when plots are asked for, and drawn without pyplot (no global state, no display needed).
@@ -17,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from robustcheck.errors import ConfigError
-from robustcheck.history import atomic_write
+from robustcheck.history import Trend, atomic_write
 
 
 def roc_curve(negatives: np.ndarray, positives: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -122,3 +123,48 @@ def write_plots(run: Mapping[str, Any], scores: Mapping[str, np.ndarray], out_di
             ax.legend(fontsize=7)
             written.append(_save(fig, out / f"accuracy_{_slug(suite)}_{_slug(attack)}.png"))
     return written
+
+
+def write_trend(trend: Trend, path: str | Path) -> Path:
+    """Draw ``trend`` (:func:`robustcheck.history.metric_trend`) as one PNG: one line per case over the runs
+    (a gap where a run lacks the case or the value), a red ring on every point that worsened beyond the
+    tolerance since the case's previous value."""
+    fig = _figure()
+    n_cases = len(trend.cases)
+    fig.set_size_inches(max(6.0, 1.0 + 0.9 * len(trend.runs)), 4.5 + 0.18 * max(0, n_cases - 8))
+    ax = fig.add_subplot()
+    xs = list(range(len(trend.runs)))
+    several_suites = len({suite for suite, _ in trend.cases}) > 1
+    marked = False
+    for (suite, case), points in trend.cases.items():
+        ys = [np.nan if p is None or p.value is None else p.value for p in points]
+        ax.plot(xs, ys, marker="o", ms=4, label=f"{suite}[{case}]" if several_suites else case)
+        bad = [(x, y) for x, y, p in zip(xs, ys, points, strict=True) if p is not None and p.worsened]
+        finite = [(x, y) for x, y in bad if not np.isnan(y)]
+        if finite:
+            ax.scatter(
+                [x for x, _ in finite],
+                [y for _, y in finite],
+                s=110,
+                facecolors="none",
+                edgecolors="red",
+                linewidths=1.8,
+                zorder=3,
+            )
+            marked = True
+        lost = [x for x, y in bad if np.isnan(y)]  # a number that became NaN: a red cross on the x axis
+        if lost:
+            ax.scatter(lost, [0.02] * len(lost), marker="x", color="red", transform=ax.get_xaxis_transform())
+    if marked:  # one legend entry, after the cases
+        ax.scatter([], [], s=110, facecolors="none", edgecolors="red", label="worse than the run before")
+    direction = "higher" if trend.higher_is_better else "lower"
+    ax.set(
+        xlabel="run",
+        ylabel=f"{trend.metric} ({direction} is better)",
+        title=f"{trend.metric} over {len(trend.runs)} run(s), tolerance {trend.tolerance.describe()}",
+    )
+    ax.set_xticks(xs, [r.label.replace(" ", "\n", 1) for r in trend.runs], fontsize=7)
+    ax.grid(True, alpha=0.3)
+    if n_cases:
+        ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    return _save(fig, Path(path))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 import platform
+import re
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -252,50 +253,109 @@ def format_deltas(record: dict[str, Any], metrics: list[str]) -> str:
     return " ".join(parts)
 
 
+# ---------------------------------------------------------------------------- Markdown (GFM) escaping
+# Characters that start an inline construct of GitHub-flavoured Markdown (emphasis, code, links, images,
+# autolinks and raw HTML, entities, strikethrough, math, a heading's closing #s) or end a table cell; each
+# is written backslash-escaped, which every CommonMark renderer shows as the character itself (``!`` starts
+# an image only before ``[``, which is escaped). An ``_`` between two
+# letters or digits can neither open nor close emphasis (CommonMark's flanking rules), so identifiers such
+# as ``shattered_gradients`` stay readable in the Markdown source.
+_MD_SPECIAL = re.compile(r"[\\`*\[\]<>&|~$#]|(?<![^\W_])_|_(?![^\W_])")
+_MD_NEWLINE = re.compile(r"\r\n|\r|\n")
+
+
+def _md_text(value: Any) -> str:
+    """``value`` as literal text in a GFM table cell, a heading or a list item: punctuation that would start
+    Markdown is escaped (``\\|`` keeps a pipe inside its cell), a line break is ``<br>`` (the only line
+    break a table cell has) and leading / trailing blanks, which a cell would drop, are character
+    references."""
+    lines = [_MD_SPECIAL.sub(lambda m: "\\" + m.group(0), line) for line in _MD_NEWLINE.split(str(value))]
+    text = "<br>".join(lines)
+    body = text.strip(" \t")
+    if not body:
+        return "".join(f"&#{ord(c)};" for c in text)
+    lead, trail = text[: len(text) - len(text.lstrip(" \t"))], text[len(text.rstrip(" \t")) :]
+    return "".join(f"&#{ord(c)};" for c in lead) + body + "".join(f"&#{ord(c)};" for c in trail)
+
+
+def _md_code(value: Any, *, in_table: bool) -> str:
+    """``value`` as one code span, shown verbatim: a fence one backtick longer than the longest run of
+    backticks inside, padded with a space where the text starts or ends with a backtick or with spaces
+    (the renderer strips one space from each side), and, in a table cell, every ``|`` written ``\\|`` (GFM
+    splits cells before it parses code spans; it removes that backslash again). A line break (no code span
+    can hold one) becomes ``<br>`` between two spans."""
+    text = str(value)
+    parts = _MD_NEWLINE.split(text)
+    if len(parts) > 1:
+        return "<br>".join(_md_code(p, in_table=in_table) for p in parts)
+    if not text:
+        return ""
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    body = text.replace("|", "\\|") if in_table else text
+    if text[0] == "`" or text[-1] == "`" or (text[0] == " " and text[-1] == " " and text.strip(" ")):
+        body = f" {body} "
+    return f"{fence}{body}{fence}"
+
+
+def _md_row(cells: list[str]) -> str:
+    """One GFM table row of already escaped cells."""
+    return "| " + " | ".join(cells) + " |"
+
+
+def _md_result(r: dict[str, Any]) -> str:
+    """The result cell of the Markdown summary."""
+    if r.get("status") == "inconclusive":
+        return "❌ inconclusive"
+    if r.get("status") == "inconclusive-allowed":
+        allowed = ", ".join(str(x) for x in r.get("inconclusive_allowed") or [])
+        return "⚠️ passed (inconclusive allowed: " + _md_text(allowed) + ")"
+    return "✅ passed" if r.get("outcome") == "passed" else "❌ failed"
+
+
 @report_format("markdown", "Markdown summary for $GITHUB_STEP_SUMMARY or a pull-request comment")
 def format_markdown(run: dict[str, Any], delta_metrics: list[str]) -> str:
-    """A Markdown summary of a run record, for ``$GITHUB_STEP_SUMMARY`` or a PR comment."""
+    """A Markdown summary of a run record, for ``$GITHUB_STEP_SUMMARY`` or a PR comment. Written for
+    GitHub-flavoured Markdown: every cell is escaped (:func:`_md_text`, :func:`_md_code`), so a case id such
+    as ``ae-kl|fgsm|eps=0.1|grey-box`` stays whole in its cell whatever characters it holds."""
     cases = [r for suite in run.get("suites", {}).values() for r in suite.values()]
     failed = [r for r in cases if r.get("outcome") != "passed"]
     ref = run.get("compared_with")
+    commit = (run.get("git") or {}).get("commit") or "n/a"
+    scale, device = (_md_code(run.get(k), in_table=False) for k in ("scale", "device"))
     lines = [
         f"## robustcheck: {len(cases) - len(failed)} passed, {len(failed)} failed",
         "",
-        f"scale `{run.get('scale')}`, device `{run.get('device')}`, commit "
-        f"`{(run.get('git') or {}).get('commit') or 'n/a'}`"
-        + (f", compared with {ref}" if ref else ", no baseline comparison"),
+        f"scale {scale}, device {device}, commit {_md_code(commit, in_table=False)}"
+        + (f", compared with {_md_text(ref)}" if ref else ", no baseline comparison"),
         "",
     ]
     cols = summary_columns()
+    header = ["case", *(_md_text(h) for _, h in cols), "Δ vs baseline", "result"]
     for suite, recs in run.get("suites", {}).items():
         lines += [
-            f"### {suite}",
+            f"### {_md_text(suite)}",
             "",
-            "| case | " + " | ".join(h for _, h in cols) + " | Δ vs baseline | result |",
+            _md_row(header),
             "|---|" + "---:|" * len(cols) + "---|---|",
         ]
-        for r in recs.values():
+        for case, r in recs.items():
             m = r.get("metrics", {})
-            result = "✅ passed" if r.get("outcome") == "passed" else "❌ failed"
-            if r.get("status") == "inconclusive":
-                result = "❌ inconclusive"
-            elif r.get("status") == "inconclusive-allowed":
-                result = (
-                    "⚠️ passed (inconclusive allowed: " + ", ".join(r.get("inconclusive_allowed") or []) + ")"
-                )
-            lines.append(
-                f"| `{r['case']}` | "
-                + " | ".join(_fmt(m.get(k)) for k, _ in cols)
-                + f" | {format_deltas(r, delta_metrics)} | {result} |"
-            )
+            cells = [
+                _md_code(r.get("case", case), in_table=True),
+                *(_md_text(_fmt(m.get(k))) for k, _ in cols),
+                _md_text(format_deltas(r, delta_metrics)),
+                _md_result(r),
+            ]
+            lines.append(_md_row(cells))
         lines.append("")
     if failed:
         lines += ["### Failures", ""]
         for r in failed:
+            where = _md_code(f"{r.get('suite')}[{r.get('case')}]", in_table=False)
             for msg in list(r.get("failures") or []) + [
                 f"regression: {x}" for x in r.get("regressions") or []
             ]:
-                lines.append(f"- `{r['suite']}[{r['case']}]`: {msg}")
+                lines.append(f"- {where}: {_md_text(msg)}")
         lines.append("")
     return "\n".join(lines)
 
@@ -324,3 +384,13 @@ def format_text(run: dict[str, Any], delta_metrics: list[str]) -> str:
     for suite, cases in run.get("suites", {}).items():
         parts.append(f"robustcheck: {suite}\n{format_table(list(cases.values()), delta_metrics or None)}")
     return "\n\n".join(parts) + "\n"
+
+
+@report_format("html", "one self-contained HTML page: tables, charts, flags, regressions, images, trends")
+def format_html(run: dict[str, Any], delta_metrics: list[str]) -> str:
+    """The HTML report (:mod:`robustcheck.html_report`). That module draws with :mod:`robustcheck.plots` and
+    reads this one, so it sits above it and is resolved by name when the format is used, as a plugin's
+    format would be (no import of it here: the layers stay one-way)."""
+    import importlib
+
+    return str(importlib.import_module("robustcheck.html_report").render(run, delta_metrics))

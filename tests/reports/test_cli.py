@@ -83,9 +83,27 @@ def test_history_table_in_order(tmp_path, capsys):
     (tmp_path / ".rc-x.tmp").write_text("{")
     (tmp_path / "0004_broken.json").write_text("{")
     assert main(["history", "--results-dir", str(tmp_path)]) == 0
-    rows = [line.split() for line in capsys.readouterr().out.splitlines()[2:]]
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == [
+        "run",
+        "started",
+        "(UTC)",
+        "suites",
+        "scale",
+        "seed",
+        "commit",
+        "device",
+        "passed",
+        "failed",
+        "inconclusive",
+        "compared",
+        "with",
+    ]
+    rows = [line.split() for line in lines[2:]]
     assert [r[0] for r in rows] == ["1", "2", "3", "4"]
-    assert rows[0][2] == "abcdef1234+dirty" and rows[0][5:7] == ["2", "0"] and rows[2][5:7] == ["0", "2"]
+    # run, started, suites, scale, seed (none recorded: -), commit, device, passed, failed, inconclusive
+    assert rows[0][1:8] == ["2025-01-01T00:00:00", "s", "smoke", "-", "abcdef1234+dirty", "cpu", "2"]
+    assert rows[0][8:11] == ["0", "0", "-"] and rows[2][7:10] == ["0", "2", "0"]
     assert "unreadable" in rows[3]
 
 
@@ -108,9 +126,11 @@ def test_compare_directions_and_exit_code(tmp_path, capsys):
     )
     out = capsys.readouterr().out
     assert code == 1 and "2 regression(s) beyond tolerance" in out
-    asr_rows = [line for line in out.splitlines() if "attack_success_rate" in line]
+    assert "tolerances (--fail): attack_success_rate:0.05, corrected_accuracy:0.02" in out
+    rows = [line for line in out.splitlines() if line.startswith("s ")]
+    asr_rows = [line for line in rows if "attack_success_rate" in line]
     assert len(asr_rows) == 2 and all("REGRESSED" in r for r in asr_rows)
-    assert not any("REGRESSED" in line for line in out.splitlines() if "corrected_accuracy" in line)
+    assert not any("REGRESSED" in line for line in rows if "corrected_accuracy" in line)
     # improving on a lower-is-better metric is not a regression
     assert (
         main(["compare", "2", "1", "--results-dir", str(tmp_path), "--fail", "attack_success_rate:0.05"]) == 0
@@ -124,7 +144,12 @@ def test_compare_against_baseline(tmp_path, capsys):
     history.save_run(tmp_path, _record(0.70, 0.20, 0.95))
     code = main(["compare", "baseline", "latest", "--results-dir", str(tmp_path), "--baseline", str(base)])
     out = capsys.readouterr().out
-    assert code == 0 and "A = baseline base.json" in out and out.count("REGRESSED") == 2  # default tolerances
+    # the baseline's default tolerances gate: exit 1 (issue 17), unless --no-fail
+    assert code == 1 and "A = baseline base.json" in out and out.count("REGRESSED") == 2
+    assert "2 regression(s) beyond tolerance" in out
+    args = ["compare", "baseline", "latest", "--results-dir", str(tmp_path), "--baseline", str(base)]
+    assert main([*args, "--no-fail"]) == 0
+    assert "2 regression(s) beyond tolerance (exit 0: --no-fail)" in capsys.readouterr().out
 
 
 def test_compare_unknown_run(tmp_path, capsys):

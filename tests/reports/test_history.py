@@ -180,7 +180,7 @@ def test_markdown_plots_and_leftover_tmp(pytester, args):
     assert only.name.startswith("0001_") and only.with_suffix(".npz").exists()
     md = (pytester.path / "summary.md").read_text()
     assert md.startswith("## robustcheck: 4 passed, 0 failed")
-    assert "| `weak|fgsm|eps=0.1|grey-box` |" in md and "no baseline comparison" in md
+    assert r"| `weak\|fgsm\|eps=0.1\|grey-box` |" in md and "no baseline comparison" in md
     mpimg = pytest.importorskip("matplotlib.image")
     pngs = sorted(p.name for p in (pytester.path / "report").iterdir())
     assert pngs == ["accuracy_tiny_fgsm.png", "roc_tiny_weak.png"]
