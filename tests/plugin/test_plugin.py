@@ -161,5 +161,5 @@ def test_report_formats_are_written_by_name(pytester, make_suite):
     assert (pytester.path / "c.txt").read_text() == "tiny: 1\n"
     result.stdout.fnmatch_lines(["*robustcheck: casecount report: *c.txt*"])
     bad = pytester.runpytest_subprocess("--robustcheck", "--robustcheck-report=pdf=x.pdf", *args)
-    bad.stderr.fnmatch_lines(["*unknown report format 'pdf'; known: casecount, markdown, text*"])
+    bad.stderr.fnmatch_lines(["*unknown report format 'pdf'; known: casecount, html, markdown, text*"])
     assert bad.ret == pytest.ExitCode.USAGE_ERROR
