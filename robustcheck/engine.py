@@ -201,6 +201,115 @@ _SUITE_FIELDS_NOT_IN_METRICS = frozenset(
 )
 
 
+#: Per-sample result arrays of one case (:func:`per_sample_results`), in the order they are documented.
+PER_SAMPLE_KEYS = (
+    "label",
+    "pred_clean",
+    "pred_adv",
+    "defended_pred_clean",
+    "defended_pred_adv",
+    "score_clean",
+    "score_adv",
+    "flagged_clean",
+    "flagged",
+    "linf",
+    "l2",
+    "l0",
+)
+#: Gallery arrays of one case (:func:`gallery_images`); ``gallery_purified`` for purifying defences only.
+GALLERY_KEYS = ("gallery_index", "gallery_clean", "gallery_adv", "gallery_purified")
+#: Inputs shown in a case's gallery.
+GALLERY_SIZE = 8
+
+
+def per_sample_results(
+    y: Tensor,
+    pred: Tensor,
+    d_clean: Tensor,
+    pred_adv: Tensor,
+    d_adv: Tensor,
+    s_clean: Tensor | None,
+    s_adv: Tensor | None,
+    threshold: float | None,
+    x: Tensor,
+    x_adv: Tensor,
+) -> dict[str, Tensor]:
+    """One case's results per input, on the CPU: ``label`` y, ``pred_clean`` C(x), ``pred_adv`` C(x′),
+    ``defended_pred_clean`` pred_D(x), ``defended_pred_adv`` pred_D(x′) (int16, int32 for class indices
+    above 32767); ``score_clean`` S(x), ``score_adv`` S(x′) (float32, NaN without detector scores);
+    ``flagged_clean`` S(x) > t, ``flagged`` S(x′) > t (bool, False without a threshold); ``linf``, ``l2``
+    (float32) and ``l0`` (int32: entries with |x′ − x| > 1e-8) norms of x′ − x."""
+    labels = (y, pred, d_clean, pred_adv, d_adv)
+    top = max((int(t.max()) for t in labels if t.numel()), default=0)
+    idt = torch.int16 if top <= torch.iinfo(torch.int16).max else torch.int32
+    n = y.shape[0]
+
+    def scores(s: Tensor | None) -> Tensor:
+        if s is None:
+            return torch.full((n,), math.nan, dtype=torch.float32)
+        return s.detach().view(-1).float().cpu()
+
+    def flags(s: Tensor | None) -> Tensor:
+        if s is None or threshold is None:
+            return torch.zeros(n, dtype=torch.bool)
+        return (s.detach().view(-1) > threshold).cpu()
+
+    d = (x_adv - x).detach().flatten(1).double()
+    return {
+        "label": y.detach().view(-1).to(idt).cpu(),
+        "pred_clean": pred.detach().view(-1).to(idt).cpu(),
+        "pred_adv": pred_adv.detach().view(-1).to(idt).cpu(),
+        "defended_pred_clean": d_clean.detach().view(-1).to(idt).cpu(),
+        "defended_pred_adv": d_adv.detach().view(-1).to(idt).cpu(),
+        "score_clean": scores(s_clean),
+        "score_adv": scores(s_adv),
+        "flagged_clean": flags(s_clean),
+        "flagged": flags(s_adv),
+        "linf": (d.abs().amax(1) if d.shape[1] else torch.zeros(n, dtype=torch.float64)).float().cpu(),
+        "l2": d.norm(p=2, dim=1).float().cpu(),
+        "l0": (d.abs() > 1e-8).sum(1).to(torch.int32).cpu(),
+    }
+
+
+def as_images(x: Tensor) -> Tensor:
+    """Inputs in [0, 1] as uint8 images N×C×H×W: (N, H, W) and flat (N, D) inputs as one channel (a
+    square D as D = H·W, any other D as one row of D pixels)."""
+    t = x.detach().cpu().float()
+    if t.dim() == 3:
+        t = t.unsqueeze(1)
+    elif t.dim() == 2:
+        side = math.isqrt(t.shape[1])
+        t = t.view(t.shape[0], 1, side, side) if side * side == t.shape[1] else t.view(t.shape[0], 1, 1, -1)
+    elif t.dim() != 4:
+        t = t.reshape(t.shape[0], 1, 1, -1)
+    return (torch.nan_to_num(t).clamp(0, 1) * 255).round().to(torch.uint8)
+
+
+@torch.no_grad()
+def gallery_images(
+    defence: BaseDefence, x: Tensor, x_adv: Tensor, samples: dict[str, Tensor], size: int = GALLERY_SIZE
+) -> dict[str, Tensor]:
+    """Up to ``size`` inputs of a case for a report's gallery: first those the attack broke (defended
+    label right on x, wrong on x′, x′ not flagged), then the other x′ with a wrong defended label and not
+    flagged, then the rest, each in input order. ``gallery_index`` (int32) their positions in the
+    per-sample arrays; ``gallery_clean`` x, ``gallery_adv`` x′ and, for a purifying defence,
+    ``gallery_purified`` P(x′): uint8 N×C×H×W (:func:`as_images`)."""
+    y = samples["label"]
+    wrong = (samples["defended_pred_adv"] != y) & ~samples["flagged"]
+    broke = wrong & (samples["defended_pred_clean"] == y)
+    rank = torch.where(broke, 0, torch.where(wrong, 1, 2))
+    order = torch.sort(rank, stable=True).indices[:size]
+    idx = order.to(x.device)
+    out = {
+        "gallery_index": order.to(torch.int32),
+        "gallery_clean": as_images(x[idx]),
+        "gallery_adv": as_images(x_adv[idx]),
+    }
+    if defence.is_purifier and idx.numel():
+        out["gallery_purified"] = as_images(defence.purify(x_adv[idx]))
+    return out
+
+
 @dataclass
 class _Model:
     module: nn.Module
@@ -673,8 +782,9 @@ class Engine:
             [_describe(a) for a in getattr(case, "members", ())],
         )
 
-    def base_case(self, case: Case) -> tuple[dict[str, Any], dict[str, Tensor]]:
-        """(base metrics, detector scores) of one (non-family) case, memoised per run."""
+    def base_case(self, case: Case) -> tuple[dict[str, Any], dict[str, Tensor], dict[str, Tensor]]:
+        """(base metrics, detector scores, per-sample results and gallery images) of one (non-family)
+        case, memoised per run; see :func:`per_sample_results` and :func:`gallery_images`."""
         return self.memo(("metrics", self.metrics_key(case)), lambda: self._base_metrics(case))
 
     def attack_target(self, case: Case) -> tuple[nn.Module, str]:
@@ -720,7 +830,7 @@ class Engine:
         target = self.targets(y, data.num_classes, self.seed(suite)) if targeted else None
         return x, y, target
 
-    def _base_metrics(self, case: Case) -> tuple[dict[str, Any], dict[str, Tensor]]:
+    def _base_metrics(self, case: Case) -> tuple[dict[str, Any], dict[str, Tensor], dict[str, Tensor]]:
         suite = case.suite
         data = self.data(suite)
         clf = self.classifier(suite)
@@ -735,6 +845,7 @@ class Engine:
         model, model_key = self.attack_target(case)
         x_adv = self.adversarial(case, model, model_key, x, y, target)
         scores: dict[str, Tensor] = {}
+        samples: dict[str, Tensor] = {}
         metrics: dict[str, Any] = self.compute_metrics(
             clf.module,
             defence,
@@ -746,9 +857,12 @@ class Engine:
             clean_key=(defence_key, int(x.shape[0])),
             scores_out=scores,
             target=target,
+            samples_out=samples,
         )
         metrics["silent_success"] = self._silent.get(self._adversarial_key(case, model_key, x))
-        return metrics, scores
+        with seeded_rng(derive_seed(self.seed(suite), "gallery", case.defence.id)):  # stochastic purifiers
+            samples.update(gallery_images(defence, x, x_adv, samples))
+        return metrics, scores, samples
 
     @staticmethod
     def targets(y: Tensor, num_classes: int, seed: int) -> Tensor:
@@ -801,11 +915,13 @@ class Engine:
         clean_key: Any = None,
         scores_out: dict[str, Tensor] | None = None,
         target: Tensor | None = None,
+        samples_out: dict[str, Tensor] | None = None,
     ) -> dict[str, float | None]:
         """All metrics of MISSION.md for one case: each declared metric's ``compute`` on the case's
         :class:`~robustcheck.metrics.Outcome` (:data:`robustcheck.metrics.METRICS`). ``clean_key`` caches
         the clean-side outputs, which are the same for every case of one defence. ``scores_out``, if given,
-        receives the detector scores (``clean``, ``adv``) and the ``successful`` mask, for ROC curves."""
+        receives the detector scores (``clean``, ``adv``) and the ``successful`` mask, for ROC curves;
+        ``samples_out`` the per-sample results (:func:`per_sample_results`)."""
         if clean_key is not None:  # the engine passes the evaluated-defence key; the threshold, in any case
             clean_key = (clean_key, defence.threshold if defence.is_detector else None)
         if clean_key is not None and clean_key in self._clean:
@@ -819,6 +935,9 @@ class Engine:
         t = defence.threshold if defence.is_detector else None
         if scores_out is not None and t is not None and s_clean is not None and s_adv is not None:
             scores_out.update(clean=s_clean.detach().cpu(), adv=s_adv.detach().cpu(), successful=succ.cpu())
+        if samples_out is not None:
+            per_sample = per_sample_results(y, pred, d_clean, pred_adv, d_adv, s_clean, s_adv, t, x, x_adv)
+            samples_out.update(per_sample)
         outcome = M.Outcome(
             y=y,
             pred=pred,

@@ -19,7 +19,7 @@ from torch import Tensor
 from robustcheck import probes
 from robustcheck.attacks import ATTACKS
 from robustcheck.cache import content_key
-from robustcheck.engine import Engine
+from robustcheck.engine import GALLERY_KEYS, PER_SAMPLE_KEYS, Engine
 from robustcheck.errors import ConfigError
 from robustcheck.indicators import inconclusive_reasons
 from robustcheck.suite import Bar, Case, FamilyCase
@@ -33,6 +33,9 @@ class CaseResult:
     bars: dict[str, Bar]
     failures: list[str] = field(default_factory=list)
     scores: dict[str, Tensor] = field(default_factory=dict)  # detector scores: clean, adv, successful
+    #: per-sample results and gallery images (non-family cases): Engine.base_case, in the run record's
+    #: companion file (RobustcheckSession.case_arrays)
+    samples: dict[str, Tensor] = field(default_factory=dict)
     #: raised integrity indicators (robustcheck.indicators.INCONCLUSIVE) -> message naming the fix
     inconclusive: dict[str, str] = field(default_factory=dict)
     #: the raised ones the suite allows (Thresholds(allow_inconclusive=...)); the others are in failures
@@ -54,14 +57,24 @@ class CaseResult:
 
 
 def _check_case_entry(obj: Any) -> None:
-    """A stored case: metric values (floats or None) and score tensors, and at least one metric."""
+    """A stored case: metric values (floats or None), score and per-sample tensors, and at least one
+    metric."""
     if not isinstance(obj, dict) or not any(isinstance(k, str) and k.startswith("m:") for k in obj):
         raise TypeError("not a stored case (no metrics)")
     for k, v in obj.items():
         if k.startswith("m:") and not (v is None or isinstance(v, float)):
             raise TypeError(f"metric {k[2:]!r} is {type(v).__name__}")
-        if k.startswith("s:") and not isinstance(v, Tensor):
+        if k.startswith(("s:", "p:")) and not isinstance(v, Tensor):
             raise TypeError(f"scores {k[2:]!r} are {type(v).__name__}")
+
+
+def _check_single_case_entry(obj: Any) -> None:
+    """A stored (non-family) case: :func:`_check_case_entry` and every per-sample array (an entry without
+    them is dropped and recomputed, so that a warm run writes them too)."""
+    _check_case_entry(obj)
+    missing = [k for k in (*PER_SAMPLE_KEYS, *GALLERY_KEYS[:3]) if f"p:{k}" not in obj]
+    if missing:
+        raise TypeError(f"no per-sample {', '.join(missing)}")
 
 
 def evaluate(
@@ -69,11 +82,12 @@ def evaluate(
 ) -> CaseResult:
     """Evaluate one case; ``postprocess(metrics)`` may edit the metrics before the bars are checked."""
     scores: dict[str, Tensor] = {}
+    samples: dict[str, Tensor] = {}
     _check_eps(engine, case)
     if isinstance(case, FamilyCase):
         metrics = _stored_family(engine, case)
     else:
-        metrics, scores = _stored_case(engine, case)
+        metrics, scores, samples = _stored_case(engine, case)
     if postprocess is not None:
         postprocess(metrics)
     bars = case.bars(engine.scale_name)
@@ -92,41 +106,47 @@ def evaluate(
         bars,
         failures,
         scores,
+        samples=samples,
         inconclusive=reasons,
         inconclusive_allowed=[k for k in reasons if k in allowed],
     )
 
 
-def _case_metrics(engine: Engine, case: Case) -> tuple[dict[str, Any], dict[str, Tensor]]:
-    """A (non-family) case's metrics with its integrity indicators, and its detector scores."""
-    base, scores = engine.base_case(case)
+def _case_metrics(engine: Engine, case: Case) -> tuple[dict[str, Any], dict[str, Tensor], dict[str, Tensor]]:
+    """A (non-family) case's metrics with its integrity indicators, its detector scores and its per-sample
+    results (with gallery images)."""
+    base, scores, samples = engine.base_case(case)
     metrics = dict(base)
     if case.suite.indicators:
         metrics.update(probes.indicators(engine, case))
     else:  # a suite-wide opt-out of every integrity check: shown, never silent (not gating)
         metrics["indicators_off"] = 1.0
-    return metrics, scores
+    return metrics, scores, samples
 
 
-def _stored_case(engine: Engine, case: Case) -> tuple[dict[str, Any], dict[str, Tensor]]:
+def _stored_case(engine: Engine, case: Case) -> tuple[dict[str, Any], dict[str, Tensor], dict[str, Tensor]]:
     """:func:`_case_metrics`, stored on disk under the case's metrics key (which covers everything the
     metrics depend on, and the cache's code and library versions): a warm run does not recompute an
-    unchanged case at all. Flat entry: ``m:<metric>`` plain values, ``s:<scores>`` tensors."""
+    unchanged case at all. Flat entry: ``m:<metric>`` plain values, ``s:<scores>`` tensors and
+    ``p:<per-sample array>`` tensors (per-sample results and gallery images, so that a warm run still
+    writes them to the run record's companion file)."""
     user_code = engine.user_code(case) if engine.cache.enabled else None
     if user_code is None:  # no cache, or code whose source cannot be read: never stored
         return _case_metrics(engine, case)
     key = content_key("case-metrics", engine.metrics_key(case), case.suite.indicators, user_code)
 
     def compute() -> dict[str, Any]:
-        metrics, scores = _case_metrics(engine, case)
+        metrics, scores, samples = _case_metrics(engine, case)
         out: dict[str, Any] = {f"m:{k}": (None if v is None else float(v)) for k, v in metrics.items()}
         out.update({f"s:{k}": v.detach().cpu() for k, v in scores.items()})
+        out.update({f"p:{k}": v.detach().cpu() for k, v in samples.items()})
         return out
 
-    blob = engine.cache.get_or_compute("metrics", key, compute, validate=_check_case_entry)
+    blob = engine.cache.get_or_compute("metrics", key, compute, validate=_check_single_case_entry)
     metrics = {k[2:]: v for k, v in blob.items() if k.startswith("m:")}
     scores = {k[2:]: v for k, v in blob.items() if k.startswith("s:")}
-    return metrics, scores
+    samples = {k[2:]: v for k, v in blob.items() if k.startswith("p:")}
+    return metrics, scores, samples
 
 
 def _check_eps(engine: Engine, case: Case) -> None:

@@ -31,6 +31,7 @@ make_session_key = pytest.StashKey[Callable[[], "RobustcheckSession"]]()
 enabled_key = pytest.StashKey[bool]()
 scores_key = pytest.StashKey[dict]()
 progress_key = pytest.StashKey["bool | None"]()
+progress_writer_key = pytest.StashKey["progress.Writer"]()
 RECORD_PROPERTY = "robustcheck"
 
 #: The ini value types of ``parser.addini`` (pytest 7.4 and later).
@@ -363,10 +364,39 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[make_session_key] = make_session
     if enabled:  # option errors now, as a usage error, before collection
         _session(config)
-    # progress bars: off under -q, on xdist workers and in CI; otherwise on an interactive terminal
+    # progress lines (robustcheck.progress): through pytest's terminal writer when it is an interactive
+    # terminal; off under -q, on xdist workers and in CI
     config.stash[progress_key] = progress.get_forced()
+    config.stash[progress_writer_key] = progress.set_writer(_TerminalProgress(config))
     if config.getoption("verbose") < 0 or hasattr(config, "workerinput") or os.environ.get("CI"):
         progress.set_enabled(False)
+
+
+class _TerminalProgress:
+    """Progress lines through pytest's terminal reporter with output capture suspended (as pytest's live
+    logging does): they show in a normal run, not only with ``-s``, and always as whole lines between
+    pytest's own."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    def _reporter(self) -> Any:
+        return self.config.pluginmanager.get_plugin("terminalreporter")
+
+    def is_terminal(self) -> bool:
+        tr = self._reporter()
+        return tr is not None and bool(tr.isatty)
+
+    def write_line(self, line: str) -> None:
+        import contextlib
+
+        tr = self._reporter()
+        if tr is None:
+            return
+        capman = self.config.pluginmanager.get_plugin("capturemanager")
+        with capman.global_and_fixture_disabled() if capman is not None else contextlib.nullcontext():
+            tr.write_line(line)
+            tr._tw.flush()
 
 
 def _session(config: pytest.Config) -> RobustcheckSession:
@@ -383,6 +413,8 @@ def _session(config: pytest.Config) -> RobustcheckSession:
 def pytest_unconfigure(config: pytest.Config) -> None:
     if progress_key in config.stash:
         progress.set_enabled(config.stash[progress_key])
+    if progress_writer_key in config.stash:
+        progress.set_writer(config.stash[progress_writer_key])
 
 
 # ---------------------------------------------------------------------------- collection
@@ -464,7 +496,8 @@ class RobustcheckItem(pytest.Item):
             pytest.skip(f"robustcheck: {exc}")
         deltas = rc.compare(result)
         record = rc.case_record(self.nodeid, self.case, result, deltas)
-        self.stash[scores_key] = rc.score_lists(result)
+        # scores, per-sample results and (failed cases) gallery images: to the companion .npz
+        self.stash[scores_key] = rc.case_arrays(result, failed=record["outcome"] != "passed")
         self.user_properties.append((RECORD_PROPERTY, json.dumps(record)))
         for k, v in result.metrics.items():
             if v is not None:
@@ -526,7 +559,8 @@ class _RecordCollector:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
-    """Detector scores ride on the report (not in user_properties, so not in JUnit) to the controller."""
+    """Detector scores, per-sample results and gallery images (RobustcheckSession.case_arrays) ride on the
+    report (not in user_properties, so not in JUnit) to the controller."""
     outcome = yield
     if call.when == "call" and isinstance(item, RobustcheckItem) and item.stash.get(scores_key, None):
         outcome.get_result().robustcheck_scores = item.stash[scores_key]
@@ -545,6 +579,10 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
             config.hook.pytest_robustcheck_machine_info(config=config, machine_info=info)
 
         rc.finish(Path(config.rootpath), add_machine_info)  # never raises: problems become summary lines
+        if rc.last_record_path is not None:  # exporters (robustcheck.exporters) see the written record
+            from robustcheck.hookspecs import call_run_finished
+
+            rc.messages.extend(call_run_finished(config, rc.last_record_path))  # never raises either
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

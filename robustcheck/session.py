@@ -64,7 +64,8 @@ class RobustcheckSession:
     started: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat())
     reference: history.Reference | None = None
     messages: list[str] = field(default_factory=list)  # shown in the terminal summary
-    scores: dict[str, Any] = field(default_factory=dict)  # "<suite>/<case>/<kind>" -> list of floats
+    #: the companion file's arrays: "<suite>/<case>/<kind>" -> numpy array (see README, "Per-sample results")
+    scores: dict[str, Any] = field(default_factory=dict)
     last_record_path: Path | None = None
     _engine: Engine | None = None
 
@@ -186,16 +187,28 @@ class RobustcheckSession:
         }
 
     @staticmethod
-    def score_lists(result: CaseResult) -> dict[str, list[float]]:
-        """Detector scores as plain lists, small enough to travel in a report to the xdist controller."""
-        return {k: [round(float(v), 6) for v in t.view(-1).tolist()] for k, t in result.scores.items()}
+    def case_arrays(result: CaseResult, *, failed: bool) -> dict[str, dict[str, Any]]:
+        """A case's arrays for the run record's companion file, encoded (:func:`encode_array`) to travel in
+        a report to the xdist controller: the detector scores (``clean``, ``adv``, ``successful``), the
+        per-sample results (:data:`robustcheck.engine.PER_SAMPLE_KEYS`) and, for a ``failed`` case only,
+        its gallery images (:data:`robustcheck.engine.GALLERY_KEYS`)."""
+        from robustcheck.engine import GALLERY_KEYS
+
+        out = {k: encode_array(t) for k, t in result.scores.items()}
+        for k, t in result.samples.items():
+            if failed or k not in GALLERY_KEYS:
+                out[k] = encode_array(t)
+        return out
 
     # ------------------------------------------------------------------ controller
-    def add_record(self, record: dict[str, Any], scores: dict[str, list[float]] | None = None) -> None:
+    def add_record(self, record: dict[str, Any], arrays: dict[str, Any] | None = None) -> None:
+        """Add a case record and its arrays (:meth:`case_arrays`: kind -> encoded array; a plain list
+        is taken as it is) under ``<suite>/<case>/<kind>``."""
         self.messages.extend(record.pop("cache_events", None) or [])
         self.records.append(record)
-        for kind, values in (scores or {}).items():
-            self.scores[f"{record['suite']}/{record['case']}/{kind}"] = values
+        for kind, values in (arrays or {}).items():
+            key = f"{record['suite']}/{record['case']}/{kind}"
+            self.scores[key] = decode_array(values) if isinstance(values, dict) else values
 
     def by_suite(self) -> dict[str, list[dict[str, Any]]]:
         out: dict[str, list[dict[str, Any]]] = {}
@@ -266,7 +279,10 @@ class RobustcheckSession:
 
             for name, target in o.report_paths().items():
                 try:
-                    text = REPORT_FORMATS[name].render(record, self.delta_metrics())
+                    # the saved record's path lets a format read its companion arrays and sibling runs
+                    saved = self.last_record_path
+                    shown = record | {"_record_path": str(saved)} if saved is not None else record
+                    text = REPORT_FORMATS[name].render(shown, self.delta_metrics())
                     history.atomic_write(target, text.encode())
                     self.messages.append(f"robustcheck: {name} report: {target}")
                 except (OSError, RobustcheckError) as exc:
@@ -288,7 +304,32 @@ class RobustcheckSession:
         return sorted(self.tolerances) or list(DEFAULT_DELTA_METRICS)
 
 
-def _as_array(key: str, values: list[float]) -> Any:
+def _as_array(key: str, values: Any) -> Any:
     import numpy as np
 
+    if isinstance(values, np.ndarray):
+        return values
     return np.asarray(values, dtype=bool if key.endswith("/successful") else np.float32)
+
+
+def encode_array(t: Any) -> dict[str, Any]:
+    """A tensor or array as ``{"dtype", "shape", "b64"}`` (little-endian bytes, base64): exact, compact,
+    and plain JSON-able data for a pytest report (xdist, report-log)."""
+    import base64
+
+    import numpy as np
+
+    a = np.ascontiguousarray(t.detach().cpu().numpy() if hasattr(t, "detach") else np.asarray(t))
+    a = a.astype(a.dtype.newbyteorder("<"), copy=False)
+    return {"dtype": a.dtype.name, "shape": list(a.shape), "b64": base64.b64encode(a.tobytes()).decode()}
+
+
+def decode_array(obj: dict[str, Any]) -> Any:
+    """The numpy array of :func:`encode_array`'s dict."""
+    import base64
+
+    import numpy as np
+
+    dtype = np.dtype(obj["dtype"]).newbyteorder("<")
+    a = np.frombuffer(base64.b64decode(obj["b64"]), dtype=dtype).reshape(obj["shape"])
+    return a.astype(a.dtype.newbyteorder("="))

@@ -40,7 +40,11 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
+import sys
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import torch
@@ -66,6 +70,25 @@ COMPONENTS = {
     "plus": ("apgd-ce", "apgd-dlr", "fab", "square", "apgd-t", "fab-t"),
     "rand": ("apgd-ce", "apgd-dlr"),
 }
+
+
+#: What torchattacks' ``Attack.__init__`` prints (to stdout) for a model without parameters (our wrappers);
+#: the device is set with ``set_device`` before each attack runs.
+DEVICE_NOTICE = "Failed to set device automatically, please try set_device() manual."
+
+
+@contextlib.contextmanager
+def _without_device_notice() -> Iterator[None]:
+    """Capture stdout around a torchattacks constructor and pass on everything it printed except the
+    :data:`DEVICE_NOTICE` line."""
+    buf = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(buf):
+            yield
+    finally:
+        kept = [line for line in buf.getvalue().splitlines(keepends=True) if line.strip() != DEVICE_NOTICE]
+        if kept:
+            sys.stdout.write("".join(kept))
 
 
 class _AsImage(nn.Module):
@@ -185,7 +208,8 @@ class _AutoAttack(BaseAttack):
 
         out = []
         for stage in COMPONENTS[self.version]:
-            atk = build(stage)
+            with _without_device_notice():
+                atk = build(stage)
             if stage in ("apgd-t", "fab-t"):
                 assert atk.n_target_classes == n_target, (stage, atk.n_target_classes, n_target)
             out.append((stage, atk))

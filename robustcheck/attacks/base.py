@@ -23,6 +23,7 @@ from torch.utils.hooks import RemovableHandle
 from robustcheck.errors import ConfigError, ModelContractError
 from robustcheck.models.contract import looks_like_probabilities
 from robustcheck.norms import Norm, project
+from robustcheck.progress import Stage
 from robustcheck.validation import check_eps
 
 NORMS = tuple(n.value for n in Norm)  # the names a norm is given by
@@ -104,7 +105,14 @@ class BaseAttack(ABC):
             guard,
         ):
             torch.manual_seed(self.seed)
-            for start in range(0, x.shape[0], self.batch_size):
+            batches = range(0, x.shape[0], self.batch_size)
+            # one progress line per stage (robustcheck.progress): quiet in CI, under -q, on xdist workers
+            stage = Stage(
+                f"attack {self.name} ε={','.join(f'{e:g}' for e in eps_list)}",
+                len(batches) * (1 if self.minimization else len(eps_list)),
+                "batch",
+            )
+            for start in batches:
                 xb = x[start : start + self.batch_size]
                 yb = y[start : start + self.batch_size]
                 tb = None if target is None else target[start : start + self.batch_size]
@@ -113,10 +121,12 @@ class BaseAttack(ABC):
                     unbounded.append(self._success(model, x_free, yb, tb))
                     for e in eps_list:
                         results[e].append((xb + project(x_free - xb, e, self.norm)).clamp(0, 1))
+                    stage.step()
                 else:
                     for e in eps_list:
                         x_adv = self.run(model, xb, yb, e, tb).detach().clamp(0, 1)
                         results[e].append(x_adv)
+                        stage.step()
             successes = {
                 e: self._success(model, torch.cat(results[e]) if results[e] else x.clone(), y, target)
                 for e in eps_list

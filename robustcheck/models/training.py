@@ -3,8 +3,8 @@
 A run is deterministic for a given seed (on one torch thread count): the global RNG (initialisation,
 dropout, noise drawn from it) and the shuffling generator are seeded, each epoch visits the examples in
 the order of one ``torch.randperm`` of that generator, and the loss of a batch is whatever the caller's
-``batch_loss`` computes (it may draw from the same generator). Epochs show a progress bar
-(:mod:`robustcheck.progress`).
+``batch_loss`` computes (it may draw from the same generator). Epochs write progress lines
+(:mod:`robustcheck.progress`: ``robustcheck: train <desc>: epoch i/n``).
 
 Example:
     >>> model = nn.Linear(4, 2)
@@ -125,7 +125,7 @@ def train_loop(
         epochs, batch_size, lr: the loop's length, the batch size and the learning rate.
         seed: an int seeds the global RNG and the shuffling generator; a ``torch.Generator`` (see
             :func:`seeded`) is the shuffling generator of a caller that seeded the global RNG itself.
-        desc: the progress bar reads ``train <desc>``.
+        desc: the progress lines read ``train <desc>``.
         params: returns the parameters the optimiser updates, called once the module is on ``device``
             (default: ``module.parameters``).
         optimizer: ``"adam"`` or ``"sgd"`` (with ``momentum``); ``weight_decay`` for both.
