@@ -53,7 +53,7 @@ from robustcheck.models import ModelFile
 from mydata import Digits
 from mymodel import Net
 
-HERE = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent.parent
 TINY = {{s: Scale(n_samples=64, train_limit=200, classifier_epochs=1, defence_epochs=1, attack_steps=3)
         for s in ("smoke", "default", "paper")}}
 
