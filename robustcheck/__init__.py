@@ -10,7 +10,7 @@ from robustcheck.errors import BudgetViolation, ConfigError, ModelContractError,
 if TYPE_CHECKING:
     from robustcheck.attacks.base import BaseAttack
     from robustcheck.defences.base import BaseDefence, FitContext
-    from robustcheck.suite import Attack, Case, Defence, Scale, Suite, Thresholds
+    from robustcheck.suite import Attack, Case, Defence, Reference, Scale, Suite, Thresholds
 
 __version__ = "0.1.0"
 
@@ -23,6 +23,7 @@ _LAZY = {
     "Attack": "robustcheck.suite",
     "Case": "robustcheck.suite",
     "Defence": "robustcheck.suite",
+    "Reference": "robustcheck.suite",
     "Scale": "robustcheck.suite",
     "Suite": "robustcheck.suite",
     "Thresholds": "robustcheck.suite",
@@ -73,6 +74,7 @@ __all__ = [
     "Defence",
     "FitContext",
     "ModelContractError",
+    "Reference",
     "RobustcheckError",
     "Scale",
     "Suite",

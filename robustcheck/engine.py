@@ -187,6 +187,7 @@ _SUITE_FIELDS_NOT_IN_METRICS = frozenset(
     {
         "name",
         "thresholds",
+        "references",
         "attacks",
         "defences",
         "families",

@@ -161,10 +161,34 @@ def _fmt_metric(metric: str, value: Any) -> str:
     return _fmt(value)
 
 
+def paper_metric(records: list[dict[str, Any]]) -> str | None:
+    """The metric of the ``paper`` / ``Δpaper`` columns: the first metric any case record carries a paper
+    value for (``Suite(references=...)``); None when no record has one (the table is then unchanged)."""
+    for r in records:
+        for metric in r.get("paper") or {}:
+            return str(metric)
+    return None
+
+
+def paper_cells(record: dict[str, Any], metric: str) -> tuple[str, str]:
+    """(paper value, ours − paper) of ``metric`` for one case record; ``-`` where the case has no paper
+    value, ``n/a`` as the difference where ours is missing."""
+    ref = (record.get("paper") or {}).get(metric)
+    if not ref or ref.get("value") is None:
+        return "-", "-"
+    paper = float(ref["value"])
+    ours = (record.get("metrics") or {}).get(metric)
+    if ours is None or (isinstance(ours, float) and math.isnan(ours)):
+        return _fmt(paper), "n/a"
+    return _fmt(paper), f"{float(ours) - paper:+.3f}"
+
+
 def format_table(records: list[dict[str, Any]], delta_metrics: list[str] | None = None) -> str:
     """One table of case records (``{"case", "metrics", "outcome"}``); with ``delta_metrics``, a
-    Δ-vs-baseline column of those metrics."""
+    Δ-vs-baseline column of those metrics. When a record carries paper values (``"paper"``), a ``paper``
+    and a ``Δpaper`` (ours − paper) column of the first referenced metric follow the metric columns."""
     columns, family = metric_columns(), family_columns()
+    paper = paper_metric(records)
     rows = []
     for r in records:
         m = r.get("metrics", {})
@@ -173,15 +197,24 @@ def format_table(records: list[dict[str, Any]], delta_metrics: list[str] | None 
         for key, _ in columns:
             shown = family.get(key, key) if on_family_row else key
             row.append(_fmt_metric(shown, m.get(shown)))
+        if paper is not None:
+            row.extend(paper_cells(r, paper))
         row.append(flags(m, r.get("status")))
         if delta_metrics is not None:
             row.append(format_deltas(r, delta_metrics))
         row.append(result_label(r))
         rows.append(row)
-    headers = ["case", *(h for _, h in columns), "flags", "result"]
+    paper_headers = [] if paper is None else [f"paper {_paper_label(paper)}", "Δpaper"]
+    headers = ["case", *(h for _, h in columns), *paper_headers, "flags", "result"]
     if delta_metrics is not None:
         headers.insert(-1, "Δ vs base")
     return tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True)
+
+
+def _paper_label(metric: str) -> str:
+    """The short name of the referenced metric in the paper column's header."""
+    info = METRICS.get(metric)
+    return (info.column if info is not None and info.column else None) or metric
 
 
 def git_info(cwd: str | os.PathLike[str]) -> dict[str, Any]:
@@ -330,19 +363,22 @@ def format_markdown(run: dict[str, Any], delta_metrics: list[str]) -> str:
         "",
     ]
     cols = summary_columns()
-    header = ["case", *(_md_text(h) for _, h in cols), "Δ vs baseline", "result"]
     for suite, recs in run.get("suites", {}).items():
+        paper = paper_metric(list(recs.values()))
+        paper_headers = [] if paper is None else [_md_text(f"paper {_paper_label(paper)}"), "Δpaper"]
+        header = ["case", *(_md_text(h) for _, h in cols), *paper_headers, "Δ vs baseline", "result"]
         lines += [
             f"### {_md_text(suite)}",
             "",
             _md_row(header),
-            "|---|" + "---:|" * len(cols) + "---|---|",
+            "|---|" + "---:|" * (len(cols) + len(paper_headers)) + "---|---|",
         ]
         for case, r in recs.items():
             m = r.get("metrics", {})
             cells = [
                 _md_code(r.get("case", case), in_table=True),
                 *(_md_text(_fmt(m.get(k))) for k, _ in cols),
+                *([] if paper is None else [_md_text(c) for c in paper_cells(r, paper)]),
                 _md_text(format_deltas(r, delta_metrics)),
                 _md_result(r),
             ]

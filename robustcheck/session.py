@@ -158,7 +158,7 @@ class RobustcheckSession:
         # cache events of this process (entries dropped and recomputed, ...) ride to the controller in the
         # record; add_record moves them to the terminal summary
         events = self.engine.cache.drain_events()
-        return ({"cache_events": events} if events else {}) | {
+        record = ({"cache_events": events} if events else {}) | {
             "suite": result.suite,
             "case": result.case_id,
             "nodeid": nodeid,
@@ -185,6 +185,11 @@ class RobustcheckSession:
                 if (flag := result.metrics.get(k)) is not None and not math.isnan(flag)
             },
         }
+        # the paper's values of this case (Suite(references=...)): shown beside ours, never gating
+        paper = {m: {"value": ref.value, "source": ref.source} for m, ref in case.references().items()}
+        if paper:
+            record["paper"] = paper
+        return record
 
     @staticmethod
     def case_arrays(result: CaseResult, *, failed: bool) -> dict[str, dict[str, Any]]:

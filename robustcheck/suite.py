@@ -341,6 +341,91 @@ class Thresholds:
 
 
 @dataclass(frozen=True)
+class Reference:
+    """A published number to show beside ours: the paper's value of one metric, scoped like a bar.
+
+    Selectors ``defence`` / ``attack`` (ids), ``eps`` and ``threat`` select cases exactly as in
+    :class:`Thresholds` (each one value or None; per metric, the most specific matching reference wins).
+    ``value`` is a finite number inside the metric's range (:data:`robustcheck.metrics.METRICS`);
+    ``source`` says where it is printed (e.g. ``"001 Table 1"``). A reference never gates: the run record
+    carries it per case (``"paper": {metric: {"value", "source"}}``) and the results table shows it with
+    the difference ours − paper. The suite checks that each reference matches at least one case and that
+    its metric is measured on one of them.
+
+    Example: ``Reference(metric="corrected_accuracy", value=0.9928, defence="ae-kl", attack="fgsm",
+    eps=0.1, threat="grey-box", source="001 Table 1")``.
+    """
+
+    metric: str
+    value: float
+    source: str = ""
+    defence: str | None = None
+    attack: str | None = None
+    eps: float | None = None
+    threat: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.metric, str) or self.metric not in METRICS:
+            raise ConfigError(
+                f"Reference: unknown metric {describe(self.metric)}; known: {', '.join(sorted(METRICS))}"
+            )
+        if not is_number(self.value) or as_float(self.value) is None:
+            raise ConfigError(
+                f"Reference {self.metric}={describe(self.value)}: value must be a finite number"
+            )
+        check_metric_value("Reference", self.metric, self.value)
+        object.__setattr__(self, "value", float(self.value))
+        if not isinstance(self.source, str):
+            raise ConfigError(
+                f"Reference.source must be a string (where the number is printed), got "
+                f"{describe(self.source)}"
+            )
+        for field_name in ("defence", "attack"):
+            value = getattr(self, field_name)
+            if value is not None and not isinstance(value, str):
+                raise ConfigError(
+                    f"Reference.{field_name} must be one {field_name} id (a string) or None, got "
+                    f"{describe(value)}; write one Reference per {field_name}"
+                )
+        if self.threat is not None and (not isinstance(self.threat, str) or self.threat not in THREAT_MODELS):
+            raise ConfigError(
+                f"Reference.threat {describe(self.threat)} unknown: one of {', '.join(THREAT_MODELS)} or None"
+            )
+        if self.eps is not None:
+            if isinstance(self.eps, (list, tuple, set, frozenset, dict)):
+                raise ConfigError(
+                    f"Reference.eps must be one number (a reference is scoped to one ε; write one "
+                    f"Reference per ε), got {describe(self.eps)}"
+                )
+            object.__setattr__(self, "eps", check_eps(self.eps, "Reference")[0])
+
+    @property
+    def specificity(self) -> int:
+        return sum(v is not None for v in (self.defence, self.attack, self.eps, self.threat))
+
+    def __str__(self) -> str:
+        sel = [
+            f"{k}={v!r}"
+            for k, v in (
+                ("defence", self.defence),
+                ("attack", self.attack),
+                ("eps", self.eps),
+                ("threat", self.threat),
+            )
+            if v is not None
+        ]
+        return f"Reference({', '.join([f'metric={self.metric!r}', f'value={self.value:g}', *sel])})"
+
+    def matches(self, case: Case) -> bool:
+        return (
+            (self.defence is None or self.defence == case.defence.id)
+            and (self.attack is None or self.attack == case.attack.id)
+            and (self.eps is None or math.isclose(self.eps, case.eps, rel_tol=1e-9, abs_tol=1e-12))
+            and (self.threat is None or self.threat == case.threat)
+        )
+
+
+@dataclass(frozen=True)
 class Bar:
     metric: str
     value: float
@@ -385,6 +470,18 @@ class Case:
                 if prev is None or (rank, order) >= (prev[0], prev[1]):
                     chosen[metric] = (rank, order, value)
         return {m: Bar(m, v, METRICS[m].higher_is_better) for m, (_, _, v) in chosen.items()}
+
+    def references(self) -> dict[str, Reference]:
+        """The paper's values for this case: per metric, the most specific matching :class:`Reference`
+        (the later one on a tie), in the order the suite declares the metrics."""
+        chosen: dict[str, tuple[int, int, Reference]] = {}
+        for order, ref in enumerate(self.suite.references):
+            if not ref.matches(self):
+                continue
+            prev = chosen.get(ref.metric)
+            if prev is None or (ref.specificity, order) >= (prev[0], prev[1]):
+                chosen[ref.metric] = (ref.specificity, order, ref)
+        return {m: r for m, (_, _, r) in chosen.items()}
 
     def allowed_inconclusive(self, scale: str) -> frozenset[str]:
         """Integrity indicators this case may raise and still pass: from the most specific matching
@@ -436,6 +533,8 @@ class Suite:
         attacks: :class:`Attack` specs.
         threat_models: any of ``black-box``, ``grey-box``, ``white-box``.
         thresholds: :class:`Thresholds`, most specific wins.
+        references: :class:`Reference` values published for the cases (a paper's table), shown beside
+            ours in the run record and the results table; they never gate.
         seed: seeds data split, training and attacks.
         fpr: false-positive rate at which detector thresholds are set on clean validation data.
         data_root: root of torchvision datasets (not needed for ``mnist-embedded``).
@@ -470,6 +569,7 @@ class Suite:
     classifier: Any = "mnist-cnn"
     threat_models: Sequence[str] = ("grey-box",)
     thresholds: Sequence[Thresholds] = ()
+    references: Sequence[Reference] = ()
     seed: int = 0
     fpr: float = 0.05
     data_root: str | os.PathLike[str] | None = None
@@ -521,6 +621,11 @@ class Suite:
             if not isinstance(th, Thresholds):
                 raise ConfigError(f"{where}: thresholds must be Thresholds(...), got {describe(th)}")
         object.__setattr__(self, "thresholds", ths)
+        refs = tuple(_as_seq(self.references, f"{where}: references"))
+        for ref in refs:
+            if not isinstance(ref, Reference):
+                raise ConfigError(f"{where}: references must be Reference(...), got {describe(ref)}")
+        object.__setattr__(self, "references", refs)
         check_seed(where, "seed", self.seed)
         if self.surrogate is not None and not (isinstance(self.surrogate, str) or callable(self.surrogate)):
             raise ConfigError(
@@ -587,6 +692,30 @@ class Suite:
                     f"known: {', '.join(sorted(attack_ids))}"
                 )
             self._check_bar_applies(th, cases)
+        for ref in refs:
+            self._check_reference_applies(ref, cases)
+
+    def _check_reference_applies(self, ref: Reference, cases: Sequence[Case]) -> None:
+        """A Reference matches at least one case and its metric is measured on one of them (else the paper's
+        number would be shown nowhere, silently)."""
+        where = f"suite {self.name!r}"
+        matched = [c for c in cases if ref.matches(c)]
+        if not matched:
+            defences = sorted({c.defence.id for c in cases})
+            attacks = sorted({c.attack.id for c in cases})
+            eps = sorted({c.eps for c in cases if ref.attack is None or ref.attack == c.attack.id})
+            raise ConfigError(
+                f"{where}: {ref} matches no case of the suite (defences: {', '.join(defences)}; attacks: "
+                f"{', '.join(attacks)}; threat models: {', '.join(self.threat_models)}; ε of the selected "
+                f"attacks: {', '.join(format_eps(e) for e in eps) or 'none'})"
+            )
+        if not any(metric_applies(ref.metric, c) for c in matched):
+            shown = ", ".join(c.id for c in matched[:3]) + (", ..." if len(matched) > 3 else "")
+            family = any(isinstance(c, FamilyCase) for c in matched)
+            raise ConfigError(
+                f"{where}: {ref}: {ref.metric} does not apply to the {len(matched)} case(s) it matches "
+                f"({shown}): {why_not(ref.metric, family)}"
+            )
 
     def _check_bar_applies(self, th: Thresholds, cases: Sequence[Case]) -> None:
         """A Thresholds matches at least one case, and each of its bars names a metric that at least one of
