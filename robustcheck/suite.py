@@ -226,6 +226,34 @@ class Defence:
         object.__setattr__(self, "instance", instance)
 
 
+def _selected(sel: Any, case: Case) -> bool:
+    """Whether the case selector of a :class:`Thresholds` or :class:`Reference` (defence, attack, ε, threat
+    model; None = any) selects ``case``."""
+    return (
+        (sel.defence is None or sel.defence == case.defence.id)
+        and (sel.attack is None or sel.attack == case.attack.id)
+        and (sel.eps is None or math.isclose(sel.eps, case.eps, rel_tol=1e-9, abs_tol=1e-12))
+        and (sel.threat is None or sel.threat == case.threat)
+    )
+
+
+def _specificity(sel: Any) -> int:
+    """How many of the selector's fields are set: the most specific match wins."""
+    return sum(v is not None for v in (sel.defence, sel.attack, sel.eps, sel.threat))
+
+
+def _selector_text(sel: Any, *extra: tuple[str, Any]) -> list[str]:
+    """``key=value`` for every set field of the selector (and ``extra``), for messages."""
+    fields = (
+        ("defence", sel.defence),
+        ("attack", sel.attack),
+        ("eps", sel.eps),
+        ("threat", sel.threat),
+        *extra,
+    )
+    return [f"{k}={v!r}" for k, v in fields if v is not None]
+
+
 @dataclass(frozen=True)
 class Thresholds:
     """Bars for metrics, scoped by optional selectors. The most specific matching bar wins.
@@ -310,20 +338,10 @@ class Thresholds:
 
     @property
     def specificity(self) -> int:
-        return sum(v is not None for v in (self.defence, self.attack, self.eps, self.threat))
+        return _specificity(self)
 
     def __str__(self) -> str:
-        sel = [
-            f"{k}={v!r}"
-            for k, v in (
-                ("defence", self.defence),
-                ("attack", self.attack),
-                ("eps", self.eps),
-                ("threat", self.threat),
-                ("scale", self.scale),
-            )
-            if v is not None
-        ]
+        sel = _selector_text(self, ("scale", self.scale))
         bars = [f"{k}={v:g}" for k, v in self.bars.items()]
         allow = self.allow_inconclusive
         if allow is not None:
@@ -331,13 +349,7 @@ class Thresholds:
         return f"Thresholds({', '.join(sel + bars)})"
 
     def matches(self, case: Case, scale: str) -> bool:
-        return (
-            (self.defence is None or self.defence == case.defence.id)
-            and (self.attack is None or self.attack == case.attack.id)
-            and (self.eps is None or math.isclose(self.eps, case.eps, rel_tol=1e-9, abs_tol=1e-12))
-            and (self.threat is None or self.threat == case.threat)
-            and (self.scale is None or self.scale == scale)
-        )
+        return _selected(self, case) and (self.scale is None or self.scale == scale)
 
 
 @dataclass(frozen=True)
@@ -401,28 +413,14 @@ class Reference:
 
     @property
     def specificity(self) -> int:
-        return sum(v is not None for v in (self.defence, self.attack, self.eps, self.threat))
+        return _specificity(self)
 
     def __str__(self) -> str:
-        sel = [
-            f"{k}={v!r}"
-            for k, v in (
-                ("defence", self.defence),
-                ("attack", self.attack),
-                ("eps", self.eps),
-                ("threat", self.threat),
-            )
-            if v is not None
-        ]
+        sel = _selector_text(self)
         return f"Reference({', '.join([f'metric={self.metric!r}', f'value={self.value:g}', *sel])})"
 
     def matches(self, case: Case) -> bool:
-        return (
-            (self.defence is None or self.defence == case.defence.id)
-            and (self.attack is None or self.attack == case.attack.id)
-            and (self.eps is None or math.isclose(self.eps, case.eps, rel_tol=1e-9, abs_tol=1e-12))
-            and (self.threat is None or self.threat == case.threat)
-        )
+        return _selected(self, case)
 
 
 @dataclass(frozen=True)
