@@ -243,6 +243,17 @@ class BaseDefence(nn.Module):
             return self.classifier(self.attack_purify(x))
         return self.classifier(x)
 
+    def attack_outputs(
+        self, x: Tensor, purified: bool = False
+    ) -> tuple[Tensor, Tensor | None, Tensor | None]:
+        """(:meth:`unflagged_logits`, :meth:`score` or None for a non-detector, :meth:`attack_purify` or None
+        unless ``purified`` and a purifier), differentiable: what a detector-aware attack's objective reads
+        each step. Override to share forward passes between them (the values and gradients must equal the
+        separate calls'); this default makes the three calls."""
+        score = self.score(x) if self.is_detector else None
+        purified_x = self.attack_purify(x) if purified and self.is_purifier else None
+        return self.unflagged_logits(x), score, purified_x
+
     def defended_logits(self, x: Tensor) -> Tensor:
         """Logits whose argmax is the defended label (:meth:`predict`); differentiable where the defence
         is (BPDA where declared). For a detector that purifies flagged inputs only, the label is C(P(x)) on

@@ -226,13 +226,30 @@ class _AutoencoderDefence(BaseDefence):
             cfg["input_shape"] = list(self.input_shape) if self.input_shape is not None else None
         return cfg
 
-    def training_loss(self, x: Tensor) -> Tensor:
+    def training_loss(self, x: Tensor, target_logits: Tensor | None = None) -> Tensor:
+        """Eq 5 (KL(M(x) ‖ M(AE(x))), or MSE for ``ae-mse``); ``target_logits``: M(x) computed beforehand
+        (:meth:`fixed_targets`), else computed here."""
         recon = self.ae(x)
         if self.loss == "mse":
             return F.mse_loss(recon, x)
+        if target_logits is None:
+            with torch.no_grad():
+                target_logits = self.classifier(x)
+        return kl_divergence(target_logits, self.classifier(recon)).mean()
+
+    def fixed_targets(self, x: Tensor, device: torch.device | str | None) -> Tensor | None:
+        """The frozen classifier's logits M(x) on the training inputs, computed once before training (the
+        target side of the KL loss has no gradient and the classifier never changes while the AE trains, and
+        is not a submodule: it stays in eval mode): one forward pass per input instead of one per epoch.
+        None when the loss needs no target (MSE) or the target needs more than the logits (a hidden-layer
+        head)."""
+        if self.loss == "mse" or getattr(self, "head", None) is not None:
+            return None
+        clf = self.classifier
         with torch.no_grad():
-            target = self.classifier(x)
-        return kl_divergence(target, self.classifier(recon)).mean()
+            return torch.cat(
+                [clf(x[i : i + 500].to(device or x.device)).to(x.device) for i in range(0, len(x), 500)]
+            )
 
     def trained_parameters(self) -> list[nn.Parameter]:
         """Parameters the optimiser updates (the AE; subclasses add heads)."""
@@ -249,10 +266,11 @@ class _AutoencoderDefence(BaseDefence):
         """Adam on :meth:`training_loss` (:func:`robustcheck.models.training.train_loop`);
         ``on_epoch_end(epoch)`` (1-based) lets the ensemble save checkpoints."""
         self.build(tuple(ctx.train.x.shape[1:]), ctx.num_classes)
+        targets = self.fixed_targets(ctx.train.x, ctx.device)
         train_loop(
             self,
-            lambda batch: self.training_loss(batch[0]),
-            (ctx.train.x,),
+            lambda batch: self.training_loss(batch[0], batch[1] if len(batch) > 1 else None),
+            (ctx.train.x,) if targets is None else (ctx.train.x, targets),
             epochs=ctx.epochs,
             batch_size=ctx.batch_size,
             lr=self.lr,
@@ -269,6 +287,22 @@ class _AutoencoderDefence(BaseDefence):
     def score(self, x: Tensor) -> Tensor:
         """Eq 6: S(x) = KL(M(x) ‖ M(AE(x)))."""
         return kl_divergence(self.classifier(x), self.classifier(self.ae(x)))
+
+    def attack_outputs(
+        self, x: Tensor, purified: bool = False
+    ) -> tuple[Tensor, Tensor | None, Tensor | None]:
+        """C(x), AE(x) and C(AE(x)) once each give the unflagged logits (C(x): flagged inputs only are
+        reformed), the score and the reconstruction (a detector-aware step made five passes before)."""
+        cls = type(self)
+        own = (cls.score, cls.purify, cls.unflagged_logits) == (
+            _AutoencoderDefence.score,
+            _AutoencoderDefence.purify,
+            BaseDefence.unflagged_logits,
+        )
+        if not (self.differentiable and own):  # a subclass that redefines a part: the separate calls
+            return super().attack_outputs(x, purified)
+        logits, rec = self.classifier(x), self.ae(x)
+        return logits, kl_divergence(logits, self.classifier(rec)), (rec if purified else None)
 
     def predict_and_score(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """One AE pass and two classifier passes give both the score and the defended label."""
@@ -384,12 +418,15 @@ class AutoencoderKL(_AutoencoderDefence):
     def trained_parameters(self) -> list[nn.Parameter]:
         return super().trained_parameters() + (list(self.head.parameters()) if self.head is not None else [])
 
-    def training_loss(self, x: Tensor) -> Tensor:
-        """Eq 5, with eq 9 (temperature on the target M(x)) and eq 8 (λ · hidden-layer KL) when set."""
+    def training_loss(self, x: Tensor, target_logits: Tensor | None = None) -> Tensor:
+        """Eq 5, with eq 9 (temperature on the target M(x)) and eq 8 (λ · hidden-layer KL) when set;
+        ``target_logits``: M(x) computed beforehand (no head only), else computed here."""
         recon = self.ae(x)
         if self.head is None:
-            with torch.no_grad():
-                target = temperature_scaled(self.classifier(x), self.temperature)
+            if target_logits is None:
+                with torch.no_grad():
+                    target_logits = self.classifier(x)
+            target = temperature_scaled(target_logits, self.temperature)
             return kl_from_log_probs(target, self.classifier(recon)).mean()
         with torch.no_grad():
             logits, feat = self._tap(x)

@@ -342,6 +342,15 @@ class Engine:
         self._silent: dict[str, float | None] = {}
         self._memo: dict[Any, Any] = {}
 
+    def forget_results(self) -> None:
+        """Drop what this run computed from the models (adversarial sets, outputs, metrics, probes) and keep
+        the loaded data, classifiers and defences: the next evaluation recomputes every attack (the disk cache
+        still answers unless it is disabled). For benchmarks that time evaluations on warm models."""
+        self._adv.clear()
+        self._clean.clear()
+        self._silent.clear()
+        self._memo.clear()
+
     # ------------------------------------------------------------------ building blocks
     def seed(self, suite: Suite) -> int:
         return suite.seed if self.seed_override is None else self.seed_override
@@ -667,7 +676,7 @@ class Engine:
                     return {"x_adv": torch.stack([r.x_adv.detach().cpu() for r in results])}
                 out: dict[str, Any] = {"x_adv": results[0].x_adv.detach().cpu()}  # one ε: (N, ...)
                 if rec is not None:
-                    out["silent_success"] = silent_from(rec, model, results[0].x_adv, y)
+                    out["silent_success"] = silent_from(rec, results[0].success)
                 return out
 
             shape = (len(eps_run), *x.shape) if minimization else tuple(x.shape)

@@ -14,7 +14,8 @@ Per case, on the model the attack targeted (C for grey-box, the defended pipelin
   :func:`score_gradient_health`): the score path, which detector-aware attacks descend.
 - ``unbounded_not_zero``: PGD with an unbounded budget (:func:`unbounded_eps`), started at the test
   inputs, leaves > :data:`UNBOUNDED_MAX_ACCURACY` accuracy.
-- ``blackbox_beats_whitebox``: Square at the same ε beats the iterative gradient attack.
+- ``blackbox_beats_whitebox``: Square at the same ε beats the iterative gradient attack (in two stages:
+  Square on the first 16 probe rows, then on all 64 only where it is ahead there; ``blackbox_rows``).
 - ``noise_as_strong``: uniform random noise of the same norm and ε beats the attack beyond sampling
   noise (:func:`noise_as_strong`): the attack is broken.
 Across a case family (computed lazily from sibling cases), on the quantity each definition names: the
@@ -33,7 +34,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from robustcheck.attacks.base import batched_predict, margin
+from robustcheck.attacks.base import margin
 from robustcheck.metrics import METRICS, inconclusive_fixes
 from robustcheck.threat import AdaptiveTarget, DefendedLogits
 
@@ -100,26 +101,35 @@ class IterateRecorder(nn.Module):
         super().__init__()
         self.model, self.x, self.y, self.eps, self.norm, self.bs = model, x, y, eps, norm, batch_size
         self.fooled = torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
+        self._last = 0  # the chunk matched last: attacks finish one chunk before the next
 
     def forward(self, xb: Tensor) -> Tensor:
         out = self.model(xb)
         if self.norm not in ("linf", "l2"):
             return out
         with torch.no_grad():
-            b = xb.shape[0]
-            for start in range(0, self.x.shape[0], self.bs):
+            b, xd = xb.shape[0], xb.detach()
+            starts = range(0, self.x.shape[0], self.bs)
+            # the chunk of the last match first, then the next one: one comparison per forward pass
+            order = [
+                self._last,
+                self._last + self.bs,
+                *(s for s in starts if s not in (self._last, self._last + self.bs)),
+            ]
+            in_box: bool | None = None
+            for start in order:
                 x0 = self.x[start : start + self.bs]
                 if x0.shape[0] != b:
                     continue
-                d = (xb.detach() - x0).flatten(1)
+                d = (xd - x0).flatten(1)
                 dist = d.abs().amax(1) if self.norm == "linf" else d.norm(dim=1)
-                inside = (
-                    (dist <= self.eps * (1 + 1e-6) + 1e-6)
-                    & (xb.detach() >= 0).flatten(1).all(1)
-                    & (xb.detach() <= 1).flatten(1).all(1)
-                )
-                if not bool(inside.all()):
+                if not bool((dist <= self.eps * (1 + 1e-6) + 1e-6).all()):
                     continue
+                if in_box is None:
+                    in_box = bool(((xd >= 0) & (xd <= 1)).all())
+                if not in_box:
+                    break  # the same points for every chunk: none inside [0, 1]
+                self._last = start
                 pred = out.argmax(1)
                 self.fooled[start : start + b] |= pred != self.y[start : start + b]
                 break
@@ -215,7 +225,7 @@ def recorder(attack: Any, model: nn.Module, x: Tensor, y: Tensor, eps: float, ta
     return IterateRecorder(model, x, y, eps, attack.norm, attack.batch_size)
 
 
-@torch.no_grad()
-def silent_from(rec: Any, model: nn.Module, x_adv: Tensor, y: Tensor) -> float:
-    fools = batched_predict(model, x_adv) != y
-    return float(silent_success_count(rec.fooled, fools) > 0)
+def silent_from(rec: Any, returned_fools: Tensor) -> float:
+    """1.0 if some iterate the recorder saw fooled the model where the returned x′ does not: the attack's
+    own ``success`` of its x′ (untargeted: argmax ≠ y on the model it attacked; no second prediction)."""
+    return float(silent_success_count(rec.fooled, returned_fools) > 0)

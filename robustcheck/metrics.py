@@ -540,8 +540,17 @@ _DECLARED = [
     MetricInfo(
         "blackbox_accuracy",
         False,
-        "accuracy of the attacked model under Square at the case's ε",
+        "accuracy of the attacked model under Square at the case's ε, on the probe rows Square ran on "
+        "(blackbox_rows: the first 16, or all 64 where Square is ahead of the gradient attack on those 16)",
         range=UNIT,
+        suite_indicators=True,
+        not_black_box=True,
+    ),
+    MetricInfo(
+        "blackbox_rows",
+        True,
+        "test inputs the Square probe ran on (16, or 64 when it was ahead on the first 16)",
+        range=(0.0, math.inf),
         suite_indicators=True,
         not_black_box=True,
     ),

@@ -53,12 +53,12 @@ class BIMRecon(AdaptiveAttack):
     def objective(
         self, target: AdaptiveTarget, x: Tensor, y: Tensor, tgt: Tensor | None
     ) -> tuple[Tensor, Tensor, Tensor]:
-        logits = target(x)
+        logits, score, rec = target.parts(x, purified=True)
         j = (
             -F.cross_entropy(logits, tgt, reduction="none")
             if tgt is not None
             else F.cross_entropy(logits, y, reduction="none")
         )
-        recon = (x - target.purify(x)).pow(2).flatten(1).sum(1)
-        score = target.score(x)
+        assert rec is not None
+        recon = (x - rec).pow(2).flatten(1).sum(1)
         return j - self.beta * recon, logits, (score if score is not None else torch.zeros_like(j))

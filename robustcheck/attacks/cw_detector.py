@@ -66,8 +66,7 @@ class CWDetector(AdaptiveAttack):
     def objective(
         self, target: AdaptiveTarget, x: Tensor, y: Tensor, tgt: Tensor | None
     ) -> tuple[Tensor, Tensor, Tensor]:
-        logits = target(x)
-        score = target.score(x)
+        logits, score, _ = target.parts(x)
         g = combined_logits(logits, score, target.threshold, self.kappa)
         if tgt is not None:
             obj = -margin(g, tgt)

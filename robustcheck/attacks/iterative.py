@@ -14,6 +14,7 @@ Subclasses only declare ``norm``, the name and the default of ``random_start``.
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import ClassVar
 
 import torch
@@ -42,7 +43,14 @@ class BestIterate:
         self.obj = obj.clone() if obj is not None else torch.full((x.shape[0],), -math.inf, device=x.device)
 
     @torch.no_grad()
-    def update(self, x: Tensor, obj: Tensor) -> None:
+    def update(self, x: Tensor, obj: Tensor, rows: Tensor | None = None) -> None:
+        """Keep ``x`` where its objective is higher; ``rows``: the examples ``x`` and ``obj`` are of (all
+        when None)."""
+        if rows is not None:
+            better = obj > self.obj[rows]
+            self.x[rows[better]] = x.detach()[better]
+            self.obj[rows] = torch.where(better, obj, self.obj[rows])
+            return
         better = obj > self.obj
         self.x[better] = x.detach()[better]
         self.obj = torch.where(better, obj, self.obj)
@@ -93,6 +101,9 @@ class IterativeAttack(BaseAttack):
         alpha: step size in the attack's norm; default 2.5 · ε / steps (Madry et al. 2018).
         random_start: start uniformly in the ε-ball (PGD) or at x₀ (BIM); default per attack.
         restarts: independent starts; the best iterate over all of them is returned.
+        early_stop: stop iterating an example once an iterate succeeded (for probes that need only the
+            success rate, e.g. the unbounded-PGD indicator: the returned x′ of a succeeded example is that
+            first successful iterate, not the one of highest margin).
     """
 
     default_random_start: ClassVar[bool] = True
@@ -104,11 +115,15 @@ class IterativeAttack(BaseAttack):
         alpha: float | None = None,
         random_start: bool | None = None,
         restarts: int = 1,
+        early_stop: bool = False,
         targeted: bool = False,
         seed: int = 0,
         batch_size: int = 250,
     ) -> None:
         super().__init__(targeted=targeted, seed=seed, batch_size=batch_size)
+        if not isinstance(early_stop, bool):
+            raise ConfigError(f"attack {self.name!r}: early_stop must be True or False, got {early_stop!r}")
+        self.early_stop = early_stop
         if isinstance(steps, bool) or not isinstance(steps, int) or steps <= 0:
             raise ConfigError(f"attack {self.name!r}: steps must be a positive int, got {steps!r}")
         if alpha is not None and (
@@ -128,6 +143,8 @@ class IterativeAttack(BaseAttack):
         sign = self.loss_sign()
         with torch.no_grad():  # without a random start, the first step scores x itself
             best = BestIterate(x, objective(model(x), y, tgt) if self.random_start else None)
+        if self.early_stop:
+            return self._run_early_stop(model, x, y, eps, alpha, tgt, best)
         for _ in range(self.restarts):
             x_adv = random_in_ball(x, eps, self.norm) if self.random_start and eps > 0 else x.clone()
             for _ in range(self.steps):
@@ -142,3 +159,40 @@ class IterativeAttack(BaseAttack):
             with torch.no_grad():
                 best.update(x_adv, objective(model(x_adv), y, tgt))
         return best.x
+
+    def _run_early_stop(
+        self,
+        model: nn.Module,
+        x: Tensor,
+        y: Tensor,
+        eps: float,
+        alpha: float,
+        tgt: Tensor | None,
+        best: BestIterate,
+    ) -> Tensor:
+        """:meth:`run` where only the examples no iterate has fooled yet take further steps."""
+        labels = tgt if tgt is not None else y
+        sign = self.loss_sign()
+        for _ in range(self.restarts):
+            rows = torch.nonzero(best.obj <= 0).flatten()
+            x_adv = (
+                random_in_ball(x[rows], eps, self.norm) if self.random_start and eps > 0 else x[rows].clone()
+            )
+            for _ in range(self.steps + 1):
+                if rows.numel() == 0:
+                    break
+                x0, yr, lr = x[rows], y[rows], labels[rows]
+                tr = tgt[rows] if tgt is not None else None
+                grad, logits = loss_gradient(model, x_adv, partial(_summed_ce, labels=lr))
+                with torch.no_grad():
+                    obj = objective(logits, yr, tr)
+                    best.update(x_adv, obj, rows)
+                    keep = obj <= 0
+                    rows, x_adv, x0, grad = rows[keep], x_adv[keep], x0[keep], grad[keep]
+                    x_adv = x_adv.detach() + sign * alpha * ascent_direction(grad, self.norm)
+                    x_adv = (x0 + project(x_adv - x0, eps, self.norm)).clamp(0, 1)
+        return best.x
+
+
+def _summed_ce(logits: Tensor, labels: Tensor) -> Tensor:
+    return F.cross_entropy(logits, labels, reduction="sum")

@@ -52,12 +52,11 @@ class SigmaPGD(AdaptiveAttack):
     def objective(
         self, target: AdaptiveTarget, x: Tensor, y: Tensor, tgt: Tensor | None
     ) -> tuple[Tensor, Tensor, Tensor]:
-        logits = target(x)
+        logits, score, _ = target.parts(x)
         if tgt is not None:
             cls = -F.cross_entropy(logits, tgt, reduction="none")
         else:
             cls = F.cross_entropy(logits, y, reduction="none")
-        score = target.score(x)
         if score is None:
             return cls, logits, torch.zeros_like(cls)
         t = target.threshold

@@ -41,6 +41,10 @@ class DefenceParts(Protocol):
 
     def unflagged_logits(self, x: Tensor) -> Tensor: ...
 
+    def attack_outputs(
+        self, x: Tensor, purified: bool = False
+    ) -> tuple[Tensor, Tensor | None, Tensor | None]: ...
+
 
 class EOT(nn.Module):
     """Expectation over Transformation (Athalye et al. 2018) over ``samples`` draws of a module's randomness.
@@ -138,6 +142,24 @@ class AdaptiveTarget(nn.Module):
         if not self.has_purifier or self.defence is None:
             return x
         return self.defence.attack_purify(x)
+
+    def parts(self, x: Tensor, purified: bool = False) -> tuple[Tensor, Tensor | None, Tensor | None]:
+        """(``forward(x)``, ``score(x)``, ``purify(x)`` if ``purified`` else None) in one go: the defence's
+        ``attack_outputs`` shares the forward passes of the three (a detector-aware objective reads them
+        every step); under EOT (a stochastic defence, ``eot_samples`` > 1) the separate averaged calls."""
+        d = self.defence
+        if d is None:
+            return self.classifier(x), None, (x if purified else None)
+        if getattr(d, "stochastic", False) and self.eot_samples > 1:
+            return self.forward(x), self.score(x), (self.purify(x) if purified else None)
+        logits, score, rec = d.attack_outputs(x, purified and self.has_purifier)
+        if not self.has_detector:
+            score = None
+        elif score is not None and not score.requires_grad and x.requires_grad:
+            warnings.warn(f"robustcheck: score of defence {d.name!r} has no gradient", stacklevel=2)
+        if purified and rec is None:
+            rec = x  # no purifier: P is the identity
+        return logits, score, rec
 
 
 class _UnflaggedLogits(nn.Module):

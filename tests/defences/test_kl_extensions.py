@@ -121,3 +121,16 @@ def test_bad_options():
         DEFENCES.get("ae-kl")(lam=-1)
     with pytest.raises(ConfigError, match="not a submodule"):
         DEFENCES.get("ae-kl")(hidden_layer="fc9").bind(model)
+
+
+@pytest.mark.parametrize("params", [{}, {"temperature": 0.5}])
+def test_fixed_targets_give_the_per_batch_loss(params):
+    """The classifier's logits on the training digits are computed once before training (fit): the loss
+    with them equals the loss that computes them per batch; MSE and the hidden-layer head need none."""
+    model, _, _ = trained_tiny(n=200, epochs=1)
+    x = load_dataset("mnist-embedded").train.x[:64]
+    d = DEFENCES.get("ae-kl")(**params).bind(model)
+    t = d.fixed_targets(x, "cpu")
+    assert t is not None and t.shape == (64, 10)
+    torch.testing.assert_close(d.training_loss(x[:32], t[:32]), d.training_loss(x[:32]))
+    assert DEFENCES.get("ae-mse")().bind(model).fixed_targets(x, "cpu") is None

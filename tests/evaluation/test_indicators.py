@@ -314,3 +314,51 @@ def test_adaptive_weaker_than_oblivious_pgd_is_flagged(tiny_model, engine, test_
         scales=TINY,
     )
     assert engine.base_metrics(pgd.cases()[0])["defended_rate"] == broken["oblivious_defended_rate"]
+
+
+class _Reverse(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return -g
+
+
+class ReversedGradient(nn.Module):
+    """Canary: the classifier with its input gradient negated (forward unchanged): gradient attacks walk
+    the wrong way, a query attack does not care."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.model(_Reverse.apply(x))
+
+
+def test_blackbox_probe_flags_a_misleading_gradient_in_two_stages(tiny_model, engine):
+    """Square (gradient-free) beats PGD on a model whose gradient points the wrong way: the staged probe
+    runs Square on its first 16 rows, finds it ahead and runs the other 48 (64 in all); on the honest model
+    Square is not ahead on the first 16 rows and the probe stops there."""
+    masked = ReversedGradient(tiny_model).eval()
+
+    def suite(model, name):
+        return Suite(
+            name=name,
+            classifier=lambda: model,
+            defences=["none"],
+            attacks=[Attack("pgd-linf", eps=0.2)],
+            threat_models=["grey-box"],
+            scales=TINY,
+            n_samples=64,
+        )
+
+    [bad_case] = suite(masked, "reversed").cases()
+    [good_case] = suite(tiny_model, "honest").cases()
+    bad, good = evaluate_case(engine, bad_case).metrics, evaluate_case(engine, good_case).metrics
+    assert bad["blackbox_rows"] == 64 and bad["blackbox_beats_whitebox"] == 1.0, bad
+    assert bad["blackbox_accuracy"] < bad["corrected_accuracy"]
+    assert good["blackbox_beats_whitebox"] == 0.0
+    assert good["blackbox_rows"] == 16, good
