@@ -73,8 +73,12 @@ MNIST_SHAPE: Shape = (1, 28, 28)
 GENERIC_CODE = 64  # size of the generic autoencoder's code (002's network has a 2×2×8 = 32-d code)
 
 
-def dae_autoencoder() -> nn.Module:
-    """The 7-layer autoencoder of 002 §4.2 (28×28×1 → 2×2×8 → 28×28×1)."""
+OUTPUTS = ("tanh", "sigmoid")
+
+
+def dae_autoencoder(output: str = "tanh") -> nn.Module:
+    """The 7-layer autoencoder of 002 §4.2 (28×28×1 → 2×2×8 → 28×28×1); ``output`` is the last activation
+    (002's "inverse tangent" by default; ``"sigmoid"`` keeps the output in the image box [0, 1])."""
     return nn.Sequential(
         nn.Conv2d(1, 16, 3, stride=3, padding=1),
         nn.ReLU(),
@@ -87,7 +91,7 @@ def dae_autoencoder() -> nn.Module:
         nn.ConvTranspose2d(16, 8, 5, stride=3, padding=1),
         nn.ReLU(),  # 15
         nn.ConvTranspose2d(8, 1, 2, stride=2, padding=1),
-        nn.Tanh(),  # 28
+        nn.Sigmoid() if output == "sigmoid" else nn.Tanh(),  # 28
     )
 
 
@@ -164,6 +168,10 @@ class PerceptualDAE(BaseDefence):
         lr, weight_decay: Adam settings.
         architecture: ``"auto"`` (default), ``"mnist"`` (the 002 autoencoder, 1×28×28 only) or a callable
             ``architecture(input_shape: tuple[int, int, int]) -> nn.Module`` returning the autoencoder.
+        output: the built-in autoencoders' last activation, ``"tanh"`` (default, 002's) or ``"sigmoid"``
+            (an implementation choice the paper leaves open for [0, 1] images; issue 19).
+        clean_inputs: also train on (x, x) pairs of the clean training images (default False: 002 trains
+            on adversarial inputs only).
     """
 
     name = "perceptual-dae"
@@ -183,9 +191,16 @@ class PerceptualDAE(BaseDefence):
         lr: float = 1e-3,
         weight_decay: float = 1e-5,
         architecture: str | Callable[[Shape], nn.Module] = "auto",
+        output: str = "tanh",
+        clean_inputs: bool = False,
     ) -> None:
         super().__init__()
         check_architecture(self.name, architecture, ("mnist",))
+        if output not in OUTPUTS:
+            raise ConfigError(f"defence {self.name!r}: output must be one of {OUTPUTS}, got {output!r}")
+        if not isinstance(clean_inputs, bool):
+            raise ConfigError(f"defence {self.name!r}: clean_inputs must be a bool, got {clean_inputs!r}")
+        self.output, self.clean_inputs = output, clean_inputs
         if not (isinstance(eps, (int, float)) and 0 < eps <= 1):
             raise ConfigError(f"defence {self.name!r}: eps must be in (0, 1], got {eps!r}")
         for key, v in (("pgd_steps", pgd_steps), ("loss_net_epochs", loss_net_epochs)):
@@ -229,8 +244,8 @@ class PerceptualDAE(BaseDefence):
         if callable(self.architecture):
             return call_architecture(self.name, self.architecture, self.input_shape)
         if self.built_architecture == "mnist":
-            return dae_autoencoder()
-        return generic_autoencoder(self.input_shape, GENERIC_CODE, "tanh")
+            return dae_autoencoder(self.output)
+        return generic_autoencoder(self.input_shape, GENERIC_CODE, self.output)
 
     def build(self, input_shape: tuple[int, ...], num_classes: int) -> None:
         """(Re)build the autoencoder for ``input_shape`` unless it was built for it already; the loss
@@ -266,6 +281,10 @@ class PerceptualDAE(BaseDefence):
             cfg["input_shape"] = list(self.input_shape) if self.input_shape is not None else None
         if self.num_classes != 10:  # the loss network's output size
             cfg["num_classes"] = self.num_classes
+        if self.output != "tanh":  # the defaults keep their cache key
+            cfg["output"] = self.output
+        if self.clean_inputs:
+            cfg["clean_inputs"] = True
         return cfg
 
     def build_loss_network(self, ctx: FitContext) -> FeatureTaps:
@@ -305,6 +324,8 @@ class PerceptualDAE(BaseDefence):
         pgd = build_attack("pgd-linf", {"steps": self.pgd_steps, "alpha": self.pgd_alpha}, seed=ctx.seed)
         [a] = fgsm(ctx.classifier, x, y, [self.eps], target=target)
         [b] = pgd(ctx.classifier, x, y, [self.eps])
+        if self.clean_inputs:
+            return torch.cat([a.x_adv, b.x_adv, x]).detach(), torch.cat([x, x, x])
         return torch.cat([a.x_adv, b.x_adv]).detach(), torch.cat([x, x])
 
     def fit(self, ctx: FitContext) -> None:

@@ -1,0 +1,39 @@
+"""perceptual-dae's issue-19 options ``output`` and ``clean_inputs`` (defaults keep 002's network, key)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from robustcheck.data import load_dataset
+from robustcheck.defences import DEFENCES, FitContext
+from robustcheck.errors import ConfigError
+from tests.helpers import trained_tiny
+
+
+def test_defaults_keep_the_002_network_and_its_config():
+    d = DEFENCES.get("perceptual-dae")()
+    assert isinstance(d.ae[-1], nn.Tanh)
+    assert "output" not in d.config() and "clean_inputs" not in d.config()
+
+
+def test_sigmoid_output_and_bad_values():
+    d = DEFENCES.get("perceptual-dae")(output="sigmoid")
+    assert isinstance(d.ae[-1], nn.Sigmoid) and d.config()["output"] == "sigmoid"
+    out = d.purify(torch.rand(2, 1, 28, 28))
+    assert out.shape == (2, 1, 28, 28) and out.min() >= 0 and out.max() <= 1
+    with pytest.raises(ConfigError, match="output"):
+        DEFENCES.get("perceptual-dae")(output="relu")
+    with pytest.raises(ConfigError, match="clean_inputs"):
+        DEFENCES.get("perceptual-dae")(clean_inputs=1)
+
+
+def test_clean_inputs_add_identity_pairs():
+    model, _, _ = trained_tiny(n=200, epochs=1)
+    data = load_dataset("mnist-embedded")
+    ctx = FitContext(model, data.train.subset(32), data.val, 10, epochs=1, seed=0, device=torch.device("cpu"))
+    d = DEFENCES.get("perceptual-dae")(pgd_steps=2, clean_inputs=True).bind(model)
+    x_in, x_target = d.adversarial_training_set(ctx)
+    assert x_in.shape == (96, 1, 28, 28) and d.config()["clean_inputs"] is True
+    assert torch.equal(x_in[64:], data.train.x[:32]) and torch.equal(x_target[64:], data.train.x[:32])
