@@ -243,6 +243,11 @@ class BaseDefence(nn.Module):
             return self.classifier(self.attack_purify(x))
         return self.classifier(x)
 
+    def inherits(self, owner: type, *names: str) -> bool:
+        """True when this defence's class takes each named method from ``owner`` unchanged (no subclass
+        redefined it): an override that shares the passes of several methods is valid only then."""
+        return all(getattr(type(self), n) is getattr(owner, n) for n in names)
+
     def attack_outputs(
         self, x: Tensor, purified: bool = False
     ) -> tuple[Tensor, Tensor | None, Tensor | None]:

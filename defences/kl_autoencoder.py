@@ -293,11 +293,8 @@ class _AutoencoderDefence(BaseDefence):
     ) -> tuple[Tensor, Tensor | None, Tensor | None]:
         """C(x), AE(x) and C(AE(x)) once each give the unflagged logits (C(x): flagged inputs only are
         reformed), the score and the reconstruction (a detector-aware step made five passes before)."""
-        cls = type(self)
-        own = (cls.score, cls.purify, cls.unflagged_logits) == (
-            _AutoencoderDefence.score,
-            _AutoencoderDefence.purify,
-            BaseDefence.unflagged_logits,
+        own = self.inherits(_AutoencoderDefence, "score", "purify") and self.inherits(
+            BaseDefence, "unflagged_logits"
         )
         if not (self.differentiable and own):  # a subclass that redefines a part: the separate calls
             return super().attack_outputs(x, purified)

@@ -205,12 +205,7 @@ class MagNet(BaseDefence):
         self, x: Tensor, purified: bool = False
     ) -> tuple[Tensor, Tensor | None, Tensor | None]:
         """One AE pass gives the reformed logits C(AE(x)), the reconstruction error and AE(x)."""
-        cls = type(self)
-        own = (cls.score, cls.purify, cls.unflagged_logits) == (
-            MagNet.score,
-            MagNet.purify,
-            BaseDefence.unflagged_logits,
-        )
+        own = self.inherits(MagNet, "score", "purify") and self.inherits(BaseDefence, "unflagged_logits")
         if not (self.differentiable and own):  # a subclass that redefines a part: the separate calls
             return super().attack_outputs(x, purified)
         rec = self.ae(x)
