@@ -19,6 +19,7 @@ L1 is over the digits the model classified correctly and the attack fooled. Targ
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import time
@@ -40,19 +41,29 @@ SLIDE = {"q": 80.0, "steps": 10, "rel_stepsize": 0.5}  # 001 B.2 (q, steps, λ/�
 SLIDE_EPS = 10.0  # L1 budget on MNIST (Tramèr & Boneh 2019)
 
 
-def load_model_and_data(cache_dir: str, n: int):
+def load_model_and_data(cache_dir: str, n: int, device: str = "cpu"):
+    """The default suite's classifier (trained on ``device``, or read from the cache) and the first ``n``
+    test digits, all on ``device``."""
     from robustcheck.engine import Engine
     from suites.default import SUITE
 
-    engine = Engine(device="cpu", scale="default", cache_dir=cache_dir)
+    engine = Engine(device=device, scale="default", cache_dir=cache_dir)
     model = engine.classifier(SUITE).module
-    test = engine.data(SUITE).test.subset(n)
-    return model, test.x, test.y
+    x, y = engine.test_inputs(dataclasses.replace(SUITE, n_samples=n))
+    return model, x, y
+
+
+def sync() -> None:
+    """Wait for queued CUDA work, so a timer reads finished work (a no-op on the CPU)."""
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
 
 
 def timed(fn: Callable[[], torch.Tensor]) -> tuple[torch.Tensor, float]:
+    sync()
     t = time.perf_counter()
     out = fn()
+    sync()
     return out.detach(), time.perf_counter() - t
 
 
@@ -120,6 +131,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=100)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--cache-dir", default=str(ROOT / ".robustcheck" / "cache"))
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (timings synchronise the device)")
     ap.add_argument("--skip", nargs="*", default=[], help="deepfool, cw, slide, pgd")
     ap.add_argument(
         "--batch-size", type=int, default=64, help="robustcheck's batch (the engine's CPU default)"
@@ -130,7 +142,7 @@ def main() -> None:
     import foolbox as fb
     import torchattacks
 
-    model, x, y = load_model_and_data(args.cache_dir, args.n)
+    model, x, y = load_model_and_data(args.cache_dir, args.n, args.device)
     fmodel = fb.PyTorchModel(model, bounds=(0, 1))
     clean = (batched_predict(model, x) == y).float().mean().item()
     rows: list[dict] = []

@@ -16,6 +16,7 @@ item 10): |ours − reference| ≤ 0.5 points at every ε. ``--with-torchattacks
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import time
@@ -32,14 +33,26 @@ from robustcheck.attacks import build_attack
 from robustcheck.attacks.base import batched_predict
 
 
-def load_model_and_data(cache_dir: str, n: int):
+def sync() -> None:
+    """Wait for queued CUDA work, so a timer reads finished work (a no-op on the CPU)."""
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
+def load_model_and_data(cache_dir: str, n: int, device: str = "cpu"):
+    """The default suite's classifier (trained on ``device``, or read from the cache) and the first ``n``
+    test digits, all on ``device``."""
     from robustcheck.engine import Engine
     from suites.default import SUITE
 
-    engine = Engine(device="cpu", scale="default", cache_dir=cache_dir)
+    engine = Engine(device=device, scale="default", cache_dir=cache_dir)
     model = engine.classifier(SUITE).module
-    test = engine.data(SUITE).test.subset(n)
-    return model, test.x, test.y
+    x, y = engine.test_inputs(dataclasses.replace(SUITE, n_samples=n))
+    return model, x, y
+
+
+def device_name(device: str) -> str:
+    return torch.cuda.get_device_name(torch.device(device)) if device.startswith("cuda") else "cpu"
 
 
 def main() -> None:
@@ -48,6 +61,7 @@ def main() -> None:
     ap.add_argument("--eps", type=float, nargs="+", default=[0.1])
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--cache-dir", default=str(ROOT / ".robustcheck" / "cache"))
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (timings synchronise the device)")
     ap.add_argument(
         "--with-torchattacks",
         action="store_true",
@@ -58,21 +72,25 @@ def main() -> None:
     warnings.filterwarnings("ignore")
     from pyautoattack import AutoAttack as Reference
 
-    model, x, y = load_model_and_data(args.cache_dir, args.n)
+    model, x, y = load_model_and_data(args.cache_dir, args.n, args.device)
     model.eval()
     clean = (batched_predict(model, x) == y).float().mean().item()
     rows: list[dict] = []
     for eps in args.eps:
         attack = build_attack("autoattack", {}, seed=0, batch_size=max(args.n, 1))
+        sync()
         t = time.perf_counter()
         [res] = attack(model, x, y, [eps])
+        sync()
         t_ours = time.perf_counter() - t
         ours = (batched_predict(model, res.x_adv) == y).float().mean().item()
 
-        ref = Reference(model, norm="Linf", eps=eps, version="standard", seed=0, device="cpu")
+        ref = Reference(model, norm="Linf", eps=eps, version="standard", seed=0, device=args.device)
         ref.verbose = False
+        sync()
         t = time.perf_counter()
         x_ref, _ = ref.run_standard_evaluation(x, y, batch_size=max(args.n, 1))
+        sync()
         t_ref = time.perf_counter() - t
         theirs = (batched_predict(model, x_ref) == y).float().mean().item()
         row = {
@@ -91,11 +109,13 @@ def main() -> None:
             import torchattacks
 
             torch.manual_seed(0)
+            sync()
             t = time.perf_counter()
             wrapper = torchattacks.AutoAttack(
                 model, norm="Linf", eps=eps, version="standard", n_classes=10, seed=0
             )
             x_ta = wrapper(x, y)
+            sync()
             row["seconds torchattacks AA"] = time.perf_counter() - t
             row["robust acc torchattacks AA"] = (batched_predict(model, x_ta) == y).float().mean().item()
         rows.append(row)
@@ -103,7 +123,8 @@ def main() -> None:
     load = os.getloadavg()
     print(
         f"n = {args.n} embedded-MNIST test digits, clean accuracy {clean:.3f}; torch {torch.__version__}, "
-        f"{args.threads} thread(s); load average at the end {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} "
+        f"{args.threads} thread(s), device {device_name(args.device)}; "
+        f"load average at the end {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} "
         f"(CPU shared with other processes: timings are noisy)"
     )
     print(tabulate(rows, headers="keys", floatfmt=".4g", tablefmt="github"))

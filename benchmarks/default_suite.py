@@ -1,11 +1,12 @@
 """Cold vs warm wall time of the default suite, and what the grey-box sharing saves.
 
 Usage:
-    python benchmarks/default_suite.py [--scale default] [--device cpu]
+    python benchmarks/default_suite.py [--scale default] [--device cpu] [--out DIR]
 
 Prints a table: cold run (empty cache: training included), warm run (models and adversarial sets
 cached on disk), and the ratio; the targets of the default suite on a 2-core CPU (issue 15) are cold
-<= 300 s and warm <= 15 s (<= 2 % of cold).
+<= 300 s and warm <= 15 s (<= 2 % of cold). ``--out DIR`` keeps the run records (``DIR/results``) and
+each run's pytest output (``DIR/cold.log``, ``DIR/warm.log``, with ``--durations=15``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from tabulate import tabulate
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run(cache: str, scale: str, device: str, results: str) -> tuple[float, int]:
+def run(cache: str, scale: str, device: str, results: str, log: Path | None = None) -> tuple[float, int]:
     t = time.perf_counter()
     proc = subprocess.run(
         [
@@ -38,23 +39,32 @@ def run(cache: str, scale: str, device: str, results: str) -> tuple[float, int]:
             f"--robustcheck-device={device}",
             f"--robustcheck-cache-dir={cache}",
             f"--robustcheck-results-dir={results}",
+            "--durations=15",
         ],
         cwd=ROOT,
         capture_output=True,
         text=True,
     )
-    return time.perf_counter() - t, proc.returncode
+    seconds = time.perf_counter() - t
+    if log is not None:
+        log.write_text(proc.stdout + proc.stderr)
+    return seconds, proc.returncode
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scale", default="default", choices=["smoke", "default", "paper"])
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--out", default=None, help="keep the run records and pytest logs here")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        cache, results = str(Path(tmp) / "cache"), str(Path(tmp) / "results")
-        cold, rc1 = run(cache, args.scale, args.device, results)
-        warm, rc2 = run(cache, args.scale, args.device, results)
+        out = Path(args.out) if args.out else None
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+        cache = str(Path(tmp) / "cache")
+        results = str((out or Path(tmp)) / "results")
+        cold, rc1 = run(cache, args.scale, args.device, results, out / "cold.log" if out else None)
+        warm, rc2 = run(cache, args.scale, args.device, results, out / "warm.log" if out else None)
     target_cold, target_warm = (300.0, 15.0)
     print(
         tabulate(

@@ -59,6 +59,26 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def device_identity(device: torch.device) -> str:
+    """What a computed value depends on of the device it ran on: ``cpu``, or ``cuda:<GPU model>`` (float
+    results, and so trained weights, differ across devices and GPU models). Part of the cache keys."""
+    if device.type != "cuda":
+        return device.type
+    return f"cuda:{torch.cuda.get_device_name(device)}"
+
+
+def exact_cuda() -> None:
+    """Full fp32 and deterministic kernels on CUDA, for the whole process: no TF32 in convolutions and
+    matrix products (PyTorch allows it in cuDNN convolutions by default: a 10-bit mantissa that moves
+    margins and decisions, the numbers would no longer match the CPU's within float noise), and cuDNN's
+    deterministic algorithms (transposed convolutions otherwise accumulate with atomics, so two calls of
+    one decoder on the same input differ and the defence contract rightly calls it non-deterministic)."""
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
+
+
 def derive_seed(seed: int, *tags: Any) -> int:
     """A seed for one purpose (``tags``), a fixed function of the suite's seed."""
     blob = repr((seed, *tags)).encode()
@@ -116,6 +136,28 @@ def _settings(obj: Any) -> tuple[tuple[str, Any], ...]:
         elif isinstance(v, (tuple, list)) and all(isinstance(e, _PLAIN) for e in v):
             out.append((k, tuple(v)))
     return tuple(out)
+
+
+def _default_batch(device: torch.device) -> int:
+    """Examples per batch when the suite sets none: 64 on the CPU (benchmarks/batch_size.py: 2.2x faster
+    per gradient step than 250 on the 2-core CPU), 1024 on CUDA (H100: one step over 4,096 digits takes
+    0.0099 s at 1024, 0.0093 s at 4096, 0.0108 s at 512; 1024 keeps the activations of larger models
+    within a GPU's memory)."""
+    return 64 if device.type == "cpu" else 1024
+
+
+@contextlib.contextmanager
+def _moved(module: nn.Module, device: torch.device, *, back_to: torch.device) -> Iterator[None]:
+    """The body sees ``module`` on ``device`` (in place: what is bound to it sees it too); it returns to
+    ``back_to`` afterwards. A no-op when the two are the same."""
+    if device == back_to:
+        yield
+        return
+    module.to(device)
+    try:
+        yield
+    finally:
+        module.to(back_to)
 
 
 def _private_copy(defence: Any) -> Any:
@@ -328,8 +370,15 @@ class Engine:
         cache_dir: str | None = None,
         data_root: str | None = None,
         seed: int | None = None,
+        train_device: str | None = None,
     ) -> None:
         self.device = resolve_device(device)
+        # where models train (default: ``device``). Training is not bit-reproducible across devices, so the
+        # device type is part of every trained model's key; a CUDA run that trains on the CPU reuses a CPU
+        # run's weights (tests/evaluation/test_cuda.py compares CPU and CUDA evaluations that way)
+        self.train_device = self.device if train_device is None else resolve_device(train_device)
+        if "cuda" in (self.device.type, self.train_device.type):
+            exact_cuda()
         self.scale_name = scale
         self.cache = DiskCache(cache_dir)
         self.data_root = data_root
@@ -360,10 +409,10 @@ class Engine:
 
     def batch_size(self, suite: Suite) -> int:
         """Attack batch size: the suite's, else 64 on CPU (small activations stay in the allocator's
-        reused heap: 2.2× faster per gradient step than 250, benchmarks/batch_size.py), 512 on CUDA."""
+        reused heap: 2.2× faster per gradient step than 250, benchmarks/batch_size.py), 1024 on CUDA."""
         if suite.batch_size is not None:
             return suite.batch_size
-        return 64 if self.device.type == "cpu" else 512
+        return _default_batch(self.device)
 
     def data(self, suite: Suite) -> DatasetSplits:
         """The suite's data in any accepted form (:mod:`robustcheck.data.sources`), split and hashed; a
@@ -423,6 +472,7 @@ class Engine:
                 len(train),
                 seed,
                 torch.get_num_threads(),
+                device_identity(self.train_device),
             )
 
             def compute() -> dict[str, Any]:
@@ -435,7 +485,7 @@ class Engine:
                         batch_size=hp.get("batch_size", 128),
                         lr=hp.get("lr", 1e-3),
                         seed=seed,
-                        device=self.device,
+                        device=self.train_device,
                         desc=spec,
                         **{k: hp[k] for k in ("optimizer", "momentum", "milestones") if k in hp},
                     )
@@ -591,6 +641,7 @@ class Engine:
             scale.train_limit,
             seed,
             torch.get_num_threads(),
+            device_identity(self.train_device),
             module_fingerprint(d, exclude=_NOT_IDENTITY),
         )  # the weights training starts from
         if getattr(d, "trainable", False):
@@ -602,12 +653,15 @@ class Engine:
                 num_classes=data.num_classes,
                 epochs=scale.defence_epochs,
                 seed=seed,
-                device=self.device,
+                device=self.train_device,
             )
 
             def compute() -> dict[str, Any]:
-                with seeded_rng(derive_seed(seed, "defence-fit", spec.name)):
-                    d.to(self.device)
+                with (
+                    seeded_rng(derive_seed(seed, "defence-fit", spec.name)),
+                    _moved(clf.module, self.train_device, back_to=self.device),
+                ):
+                    d.to(self.train_device)
                     d.fit(ctx)
                 return {k: v.detach().cpu() for k, v in d.state_dict().items()}
 
@@ -624,7 +678,7 @@ class Engine:
         with seeded_rng(derive_seed(seed, "defence-check", spec.name)):
             check_outputs(d, probe)  # scores and purified images, before calibration uses them
         with seeded_rng(derive_seed(seed, "defence-calibrate", spec.name)):
-            d.calibrate(data.val.x.to(self.device), suite.fpr)
+            d.calibrate(self.val_inputs(suite), suite.fpr)
         with seeded_rng(derive_seed(seed, "defence-check", spec.name)):
             check_defence(d, probe)  # and the defended labels: the whole contract, before any attack
         evaluated = content_key(
@@ -654,6 +708,7 @@ class Engine:
             int(x.shape[0]),
             self.seed(suite),
             batch_size,
+            device_identity(self.device),  # float results differ across devices
         )
 
     def adversarial(
@@ -833,21 +888,33 @@ class Engine:
     def case_inputs(self, case: Case) -> tuple[Tensor, Tensor, Tensor | None]:
         suite = case.suite
         data = self.data(suite)
-        n = suite.n_samples or self.scale(suite).n_samples
-        test = data.test.subset(n)
-        x, y = test.x.to(self.device), test.y.to(self.device)
+        x, y = self.test_inputs(suite)
         targeted = bool(case.attack.params.get("targeted", False))
         target = self.targets(y, data.num_classes, self.seed(suite)) if targeted else None
         return x, y, target
+
+    def test_inputs(self, suite: Suite) -> tuple[Tensor, Tensor]:
+        """The suite's attacked test examples (the first ``n_samples``) on the engine's device: moved once
+        per run, shared by every case of the suite."""
+        data = self.data(suite)
+        n = suite.n_samples or self.scale(suite).n_samples
+        test = data.test.subset(n)
+        key = ("test-inputs", data.content_hash, len(test), str(self.device))
+        return self.memo(key, lambda: (test.x.to(self.device), test.y.to(self.device)))
+
+    def val_inputs(self, suite: Suite) -> Tensor:
+        """The suite's validation images on the engine's device (calibration), moved once per run."""
+        data = self.data(suite)
+        return self.memo(
+            ("val-inputs", data.content_hash, str(self.device)), lambda: data.val.x.to(self.device)
+        )
 
     def _base_metrics(self, case: Case) -> tuple[dict[str, Any], dict[str, Tensor], dict[str, Tensor]]:
         suite = case.suite
         data = self.data(suite)
         clf = self.classifier(suite)
         defence, defence_key = self.defence(suite, case)
-        n = suite.n_samples or self.scale(suite).n_samples
-        test = data.test.subset(n)
-        x, y = test.x.to(self.device), test.y.to(self.device)
+        x, y = self.test_inputs(suite)
         attack_cls = ATTACKS.get(case.attack.name)
         targeted = bool(case.attack.params.get("targeted", False))
         target = self.targets(y, data.num_classes, self.seed(suite)) if targeted else None
@@ -886,7 +953,7 @@ class Engine:
     ) -> tuple[Tensor, Tensor, Tensor | None]:
         """(C(x), pred_D(x), S(x) or None), batched."""
         preds, dpreds, scores = [], [], []
-        step = 64 if self.device.type == "cpu" else 512  # see batch_size()
+        step = _default_batch(self.device)  # see batch_size()
         for i in range(0, x.shape[0], step):
             xb = x[i : i + step]
             preds.append(clf(xb).argmax(1))

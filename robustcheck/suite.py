@@ -539,7 +539,7 @@ class Suite:
         scales: per-scale overrides of :data:`DEFAULT_SCALES`.
         n_samples: fixes the number of attacked test examples, whatever the scale.
         batch_size: examples per attack batch; None picks 64 on CPU (2.2× faster than 250 per
-            gradient step on the A.1 CNN, ``benchmarks/batch_size.py``) and 512 on CUDA.
+            gradient step on the A.1 CNN, ``benchmarks/batch_size.py``) and 1024 on CUDA.
         eot_samples: forward passes averaged (EOT) by white-box attacks on ``stochastic`` defences.
         families: ``{name: [attack ids]}``; adds one worst-case case per defence, threat model and ε
             common to all members, id ``<defence>|family=<name>|eps=<ε>|<threat>``; select its bars with

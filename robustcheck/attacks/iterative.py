@@ -73,14 +73,17 @@ def better_of(
 
 
 def random_in_ball(x: Tensor, eps: float, norm: str) -> Tensor:
-    """A uniform random point of the ε-ball around ``x`` (L∞: box; L2: uniform in the ball), in [0, 1]."""
+    """A uniform random point of the ε-ball around ``x`` (L∞: box; L2: uniform in the ball), in [0, 1].
+
+    Drawn from the CPU generator and moved: the same start on every device (CPU and CUDA runs of a seeded
+    attack then differ by float noise alone)."""
     if norm == "linf":
-        delta = torch.empty_like(x).uniform_(-eps, eps)
+        delta = torch.empty(x.shape, dtype=x.dtype).uniform_(-eps, eps).to(x.device)
     else:
         d = x[0].numel()
-        direction = torch.randn_like(x).flatten(1)
+        direction = torch.randn(x.shape, dtype=x.dtype).to(x.device).flatten(1)
         direction = direction / direction.norm(dim=1, keepdim=True).clamp_min(1e-12)
-        radius = eps * torch.rand(x.shape[0], 1, device=x.device, dtype=x.dtype) ** (1.0 / d)
+        radius = eps * torch.rand(x.shape[0], 1, dtype=x.dtype).to(x.device) ** (1.0 / d)
         delta = (direction * radius).view_as(x)
     return (x + delta).clamp(0, 1)
 

@@ -50,7 +50,7 @@ class RFGSM(BaseAttack):
             raise ConfigError(
                 f"attack 'r-fgsm': alpha={alpha:g} exceeds eps={eps:g}; the random step must fit in ε"
             )
-        x_rand = (x + alpha * torch.randn_like(x).sign()).clamp(0, 1)
+        x_rand = (x + alpha * torch.randn(x.shape, dtype=x.dtype).to(x.device).sign()).clamp(0, 1)  # CPU draw
         labels = target if self.targeted and target is not None else y
         grad, logits = loss_gradient(
             model, x_rand, lambda z: F.cross_entropy(z, labels, reduction="sum")

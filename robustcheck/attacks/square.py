@@ -146,7 +146,7 @@ class SquareLinf(_Square):
 
     def search(self, model: nn.Module, x: Tensor, y: Tensor, eps: float) -> tuple[Tensor, Tensor]:
         n, c, h, w = x.shape
-        signs = torch.randint(0, 2, (n, c, 1, w), device=x.device).to(x.dtype) * 2 - 1
+        signs = torch.randint(0, 2, (n, c, 1, w)).to(x.device, x.dtype) * 2 - 1
         x_cur = (x + eps * signs).clamp(0, 1)
         loss = margin_loss(model, x_cur, y)
         for it in range(self.steps - 1):
@@ -159,7 +159,7 @@ class SquareLinf(_Square):
             r = int(torch.randint(0, h - s + 1, (1,)))
             col = int(torch.randint(0, w - s + 1, (1,)))
             x0w, dw = x0[:, :, r : r + s, col : col + s], delta[:, :, r : r + s, col : col + s]
-            new = eps * (torch.randint(0, 2, (active.numel(), c, 1, 1), device=x.device).to(x.dtype) * 2 - 1)
+            new = eps * (torch.randint(0, 2, (active.numel(), c, 1, 1)).to(x.device, x.dtype) * 2 - 1)
             window = (x0w + new).clamp(0, 1) - x0w
             same = (window == dw).flatten(2).all(2, keepdim=True).unsqueeze(-1)  # (n, c, 1, 1)
             # the update must change the window (paper): where a channel's draw repeats it, flip its sign
@@ -204,7 +204,7 @@ class SquareL2(_Square):
             mass = ((d * union) ** 2).sum((2, 3)) + unused  # the union's mass plus the unused budget
             old1 = d[win1]
             old1_dir = old1 / old1.pow(2).sum((2, 3), keepdim=True).sqrt().clamp_min(1e-12)
-            sign = torch.randint(0, 2, (na, c, 1, 1), device=x.device).to(x.dtype) * 2 - 1
+            sign = torch.randint(0, 2, (na, c, 1, 1)).to(x.device, x.dtype) * 2 - 1
             pattern = pseudo_gaussian_block(s, x.device, x.dtype).view(1, 1, s, s) * sign + old1_dir
             pattern = pattern / pattern.pow(2).sum((2, 3), keepdim=True).sqrt().clamp_min(1e-12)
             cand = d.clone()
@@ -225,7 +225,7 @@ class SquareL2(_Square):
         for i in range(h // s):
             left = (w - s * (w // s)) // 2
             for _ in range(w // s):
-                sign = torch.randint(0, 2, (n, c, 1, 1), device=x.device).to(x.dtype) * 2 - 1
+                sign = torch.randint(0, 2, (n, c, 1, 1)).to(x.device, x.dtype) * 2 - 1
                 pattern = block * sign if block is not None else sign
                 delta[:, :, top + i * s : top + (i + 1) * s, left : left + s] += pattern
                 left += s

@@ -350,3 +350,26 @@ def test_family_eps_matched_with_isclose_is_found_for_minimisation_members(tmp_p
     res = evaluate_case(engine(tmp_path), fam)
     assert res.metrics["budget_violations"] == 0
     assert res.metrics["worst_case_corrected_accuracy"] is not None
+
+
+def test_trained_weights_and_adversarial_sets_are_keyed_by_the_device(tmp_path, monkeypatch):
+    """Training and attacks are not bit-reproducible across devices (or GPU models): a value computed on
+    one never answers a run on another. Simulated on the CPU by changing what the device identifies as."""
+    import robustcheck.engine as engine_module
+
+    suite = tiny(classifier="mnist-cnn", defences=[Defence("ae-mse")])
+    case = suite.cases()[0]
+
+    def keys() -> tuple[str, str, str]:
+        eng = engine(tmp_path)  # a new process: nothing memoised
+        clf = eng.classifier(suite)
+        _, defence_key = eng.defence(suite, case)
+        x, _, _ = eng.case_inputs(case)
+        return clf.key, defence_key, eng._adversarial_key(case, "one model key", x)
+
+    on_cpu = keys()
+    monkeypatch.setattr(engine_module, "device_identity", lambda device: "cuda:Some GPU")
+    elsewhere = keys()
+    for a, b, what in zip(on_cpu, elsewhere, ("classifier", "defence", "adversarial set"), strict=True):
+        assert a != b, what
+    assert entries(tmp_path, "classifiers") == 2 and entries(tmp_path, "defences") == 2
