@@ -3,7 +3,9 @@
 Same architecture (other shapes and ``architecture=`` included), noise injection and training loop as
 :mod:`defences.ae_purifiers` (003 §5), with
 a Gaussian encoder q(z|x) = N(μ(x), diag σ²(x)) (two linear heads of size 128 on the conv features)
-and the ELBO loss: BCE(x_target, dec(z)) + KL(q(z|x) ‖ N(0, I)), z = μ + σ·n (reparameterisation).
+and the ELBO loss: BCE(x_target, dec(z)) + β·KL(q(z|x) ‖ N(0, I)), z = μ + σ·n (reparameterisation).
+β = ``kl_weight``, 1 by default (the ELBO, as in 003); below 1 it trades the prior match for
+reconstruction (a β-VAE with β < 1), the implementation choice docs/replication.md measures.
 
 - ``vae``: reconstructs its noisy training input x̃ = clip(x + stp·n, 0, 1).
 - ``dvae``: denoising, reconstructs the clean x from x̃.
@@ -52,8 +54,16 @@ class _VAE(GenerativePurifier):
     code_factor = 2
     features: nn.Module
 
-    def __init__(self, *, scale: float = 1.0, sample_seed: int = 0, **kw: Any) -> None:
+    def __init__(
+        self, *, scale: float = 1.0, sample_seed: int = 0, kl_weight: float = 1.0, **kw: Any
+    ) -> None:
         super().__init__(**kw)
+        if isinstance(kl_weight, bool) or not isinstance(kl_weight, (int, float)) or not kl_weight >= 0:
+            raise ConfigError(
+                f"defence {self.name!r}: kl_weight (β, the weight of the KL term of the loss) must be a "
+                f"number >= 0, got {kl_weight!r}"
+            )
+        self.kl_weight = float(kl_weight)
         if isinstance(scale, bool) or not isinstance(scale, (int, float)) or scale < 0:
             raise ConfigError(
                 f"defence {self.name!r}: scale (factor on the posterior std at inference, "
@@ -65,7 +75,12 @@ class _VAE(GenerativePurifier):
 
     def config(self) -> dict[str, Any]:
         # the scale acts at inference only, but it is part of the identity of the evaluated defence
-        return {**super().config(), "scale": self.scale, "sample_seed": self.sample_seed}
+        return {
+            **super().config(),
+            "scale": self.scale,
+            "sample_seed": self.sample_seed,
+            "kl_weight": self.kl_weight,
+        }
 
     def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
         mu, logvar = self.features(x).chunk(2, dim=1)
@@ -81,7 +96,7 @@ class _VAE(GenerativePurifier):
         noise = torch.randn(mu.shape, generator=generator, dtype=mu.dtype).to(mu.device)
         recon = self.decoder(mu + (0.5 * logvar).exp() * noise)
         bce, kl = elbo_terms(target, recon, mu, logvar)
-        return (bce + kl).mean()
+        return (bce + self.kl_weight * kl).mean()
 
     def inference_noise(self, like: Tensor) -> Tensor:
         """The fixed latent noise vector n of ``sample_seed`` (shape (latent,), shared by every example)."""

@@ -602,6 +602,7 @@ class Engine:
             source,
             data.content_hash,
             scale,
+            spec.epochs_at(self.scale_name, scale),
             seed,
         )
         if mem_key in self._defences:
@@ -637,7 +638,7 @@ class Engine:
             repr(d),
             clf.key,
             data.content_hash,
-            scale.defence_epochs,
+            spec.epochs_at(self.scale_name, scale),
             scale.train_limit,
             seed,
             torch.get_num_threads(),
@@ -651,7 +652,7 @@ class Engine:
                 train=train,
                 val=data.val,
                 num_classes=data.num_classes,
-                epochs=scale.defence_epochs,
+                epochs=spec.epochs_at(self.scale_name, scale),
                 seed=seed,
                 device=self.train_device,
             )
@@ -809,6 +810,9 @@ class Engine:
                 "name": case.defence.name,
                 "params": {k: _describe(v) for k, v in sorted(case.defence.params.items())},
                 "config": _describe(d.config()),
+                "epochs": case.defence.epochs_at(self.scale_name, self.scale(suite))
+                if getattr(d, "trainable", False)
+                else None,
                 "evaluated_key": evaluated,
                 "threshold": float(d.threshold) if d.is_detector and d.threshold is not None else None,
             }

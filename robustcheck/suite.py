@@ -162,6 +162,11 @@ class Defence:
         ``Defence("ae-kl", temperature=2.0)``, ``Defence(MyDefence, id="mine", strength=3)``,
         ``Defence(my_trained_defence)``. Plain names, classes and instances are also accepted directly
         in ``Suite(defences=[...])``.
+
+    ``epochs`` sets this defence's training epochs instead of the scale's ``defence_epochs``: a mapping
+    ``{scale name: epochs}`` (scales not named keep the scale's), or an int for every scale. E.g.
+    ``Defence("ae-kl", epochs={"default": 10})``: a defence whose curve saturates early trains less at
+    ``default`` and keeps the smoke and paper budgets.
     """
 
     name: str
@@ -169,6 +174,15 @@ class Defence:
     params: Mapping[str, Any]
     factory: Callable[..., Any] | None = None
     instance: Any = None
+    epochs: Mapping[str, int] | int | None = None
+
+    def epochs_at(self, scale_name: str, scale: Scale) -> int:
+        """Training epochs of this defence at scale ``scale_name`` (whose settings are ``scale``)."""
+        if isinstance(self.epochs, int):
+            return self.epochs
+        if self.epochs is not None and scale_name in self.epochs:
+            return self.epochs[scale_name]
+        return scale.defence_epochs
 
     def detector(self) -> bool | None:
         """Whether this defence is a detector; None when unknown (a factory function, an unregistered
@@ -188,7 +202,14 @@ class Defence:
             return flag if isinstance(flag, bool) else None
         return None
 
-    def __init__(self, name: Any, *, id: str | None = None, **params: Any):
+    def __init__(
+        self,
+        name: Any,
+        *,
+        id: str | None = None,
+        epochs: Mapping[str, int] | int | None = None,
+        **params: Any,
+    ):
         factory = instance = None
         if not isinstance(name, str):
             if inspect.isclass(name) or inspect.isfunction(name) or inspect.ismethod(name):
@@ -224,6 +245,25 @@ class Defence:
         object.__setattr__(self, "params", dict(params))
         object.__setattr__(self, "factory", factory)
         object.__setattr__(self, "instance", instance)
+        object.__setattr__(self, "epochs", _check_epochs(epochs, self.id))
+
+
+def _check_epochs(epochs: Any, defence_id: str) -> Mapping[str, int] | int | None:
+    def positive(v: Any) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool) and v >= 1
+
+    what = f"Defence {defence_id!r}: epochs"
+    if epochs is None or positive(epochs):
+        return epochs
+    if isinstance(epochs, Mapping):
+        unknown = [k for k in epochs if k not in SCALE_NAMES]
+        if unknown:
+            raise ConfigError(f"{what}: unknown scale(s) {unknown}; known: {', '.join(SCALE_NAMES)}")
+        bad = {k: v for k, v in epochs.items() if not positive(v)}
+        if bad:
+            raise ConfigError(f"{what}: each value must be an int >= 1, got {bad}")
+        return dict(epochs)
+    raise ConfigError(f"{what} must be an int >= 1 or a mapping {{scale name: int}}, got {describe(epochs)}")
 
 
 def _selected(sel: Any, case: Case) -> bool:

@@ -116,3 +116,21 @@ def test_bad_parameters():
         DEFENCES.get("vae")(scale=-0.1)
     with pytest.raises(ConfigError, match="projections"):
         DEFENCES.get("cae")(projections=0)
+
+
+@pytest.mark.parametrize("name", ["vae", "dvae", "cvae-contractive"])
+def test_kl_weight_scales_the_kl_term_of_the_loss(name):
+    """β = kl_weight: loss(β) = BCE + β·KL with the same draw; β = 1 is 003's ELBO."""
+    x = torch.rand(4, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    losses = {}
+    for beta in (0.0, 0.25, 1.0):
+        torch.manual_seed(0)  # the same initial weights for every β
+        d = DEFENCES.get(name)(kl_weight=beta)
+        d.build((1, 28, 28), 10)
+        losses[beta] = d.reconstruction_loss(x, x, torch.Generator().manual_seed(1)).item()
+        assert d.config()["kl_weight"] == beta
+    kl = losses[1.0] - losses[0.0]
+    assert kl > 0
+    assert losses[0.25] == pytest.approx(losses[0.0] + 0.25 * kl, rel=1e-5)
+    with pytest.raises(ConfigError, match="kl_weight"):
+        DEFENCES.get(name)(kl_weight=-1.0)

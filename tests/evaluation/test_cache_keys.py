@@ -373,3 +373,27 @@ def test_trained_weights_and_adversarial_sets_are_keyed_by_the_device(tmp_path, 
     for a, b, what in zip(on_cpu, elsewhere, ("classifier", "defence", "adversarial set"), strict=True):
         assert a != b, what
     assert entries(tmp_path, "classifiers") == 2 and entries(tmp_path, "defences") == 2
+
+
+def test_defence_epochs_are_what_training_gets_and_in_its_key(tmp_path):
+    """``Defence(epochs=...)`` reaches the defence's FitContext and its training key (a defence trained
+    10 epochs never answers for one trained 30)."""
+    seen: list[int] = []
+
+    class CountingToy(TrainedToy):
+        name = "counting-toy"
+
+        def fit(self, ctx: FitContext) -> None:
+            seen.append(ctx.epochs)
+            super().fit(ctx)
+
+    eng = engine(tmp_path)
+    keys = []
+    for epochs in (None, {"smoke": 3}, 5):
+        suite = tiny(defences=[Defence(CountingToy, epochs=epochs)])
+        _, key = eng.defence(suite, suite.cases()[0])
+        keys.append(key)
+        record = eng.provenance(suite.cases()[0])
+        assert record["defence"]["epochs"] == seen[-1]
+    assert seen == [TINY["smoke"].defence_epochs, 3, 5]
+    assert len(set(keys)) == 3 and entries(tmp_path, "defences") == 3

@@ -161,3 +161,30 @@ def test_detector_aware_attack_has_no_black_box_form():
         attacks=[Attack("sigma-pgd", eps=0.1, threats=["grey-box"])], threat_models=["grey-box", "black-box"]
     )
     assert [c.threat for c in ok.cases()] == ["grey-box", "grey-box"]
+
+
+def test_defence_epochs_per_scale():
+    from robustcheck.suite import DEFAULT_SCALES
+
+    d = Defence("ae-kl", epochs={"default": 10})
+    assert d.epochs_at("default", DEFAULT_SCALES["default"]) == 10
+    assert d.epochs_at("smoke", DEFAULT_SCALES["smoke"]) == DEFAULT_SCALES["smoke"].defence_epochs
+    assert Defence("ae-kl", epochs=7).epochs_at("paper", DEFAULT_SCALES["paper"]) == 7
+    paper = DEFAULT_SCALES["paper"]
+    assert Defence("ae-kl").epochs_at("paper", paper) == paper.defence_epochs
+    assert "epochs" not in Defence("ae-kl", epochs=7).params  # not a constructor parameter
+
+
+@pytest.mark.parametrize(
+    ("epochs", "words"),
+    [
+        ({"big": 10}, ["'ae-kl'", "epochs", "unknown scale", "big", "smoke, default, paper"]),
+        ({"default": 0}, ["'ae-kl'", "epochs", ">= 1", "'default': 0"]),
+        (True, ["'ae-kl'", "epochs", "int >= 1", "mapping"]),
+        (2.5, ["'ae-kl'", "epochs", "int >= 1"]),
+    ],
+)
+def test_bad_defence_epochs_is_one_clear_error(epochs, words):
+    with pytest.raises(ConfigError) as err:
+        Defence("ae-kl", epochs=epochs)
+    assert all(w in str(err.value) for w in words), str(err.value)
