@@ -30,7 +30,7 @@ at this scale (``Defence("ae-kl", epochs={"default": 10})``), ae-mse the scale's
   ae-kl. ae-mse gave 0.826 / 0.850 / 0.854 / 0.882, still rising, so it keeps 30.
 - The whole suite at 10 epochs against 30 (same code, 2 threads): every ae-kl case passed the 30-epoch
   bars. Corrected accuracies fell by at most 0.002, detection AUCs by at most 0.008 (white-box PGD ε 0.1,
-  0.963 → 0.955; its white-box x′ are 14 digits), adaptive success rates not at all; most rose:
+  0.963 → 0.955, over 34 successful x′), adaptive success rates not at all; most rose:
   - white-box PGD ε 0.1 corrected 0.542 → 0.594;
   - σ-PGD white-box corrected 0.846 → 0.876, adaptive success 0.126 → 0.095;
   - FGSM / PGD detection AUCs +0.007 to +0.024;
