@@ -75,12 +75,10 @@ class _VAE(GenerativePurifier):
 
     def config(self) -> dict[str, Any]:
         # the scale acts at inference only, but it is part of the identity of the evaluated defence
-        return {
-            **super().config(),
-            "scale": self.scale,
-            "sample_seed": self.sample_seed,
-            "kl_weight": self.kl_weight,
-        }
+        # β only when it is not the ELBO's 1 (the loss is then exactly the former one): the identity, and the
+        # cache key, of a default VAE stay what they were
+        beta = {} if self.kl_weight == 1.0 else {"kl_weight": self.kl_weight}
+        return {**super().config(), "scale": self.scale, "sample_seed": self.sample_seed, **beta}
 
     def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
         mu, logvar = self.features(x).chunk(2, dim=1)
