@@ -19,7 +19,6 @@ L1 is over the digits the model classified correctly and the attack fooled. Targ
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import sys
 import time
@@ -33,30 +32,13 @@ from tabulate import tabulate
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.default_model import load_model_and_data, sync
 from robustcheck.attacks import build_attack
 from robustcheck.attacks.base import batched_predict
 
 CW = {"steps": 200, "search_steps": 7, "initial_const": 100.0, "lr": 0.1, "confidence": 0.0}  # 001 B.1, MNIST
 SLIDE = {"q": 80.0, "steps": 10, "rel_stepsize": 0.5}  # 001 B.2 (q, steps, λ/ε)
 SLIDE_EPS = 10.0  # L1 budget on MNIST (Tramèr & Boneh 2019)
-
-
-def load_model_and_data(cache_dir: str, n: int, device: str = "cpu"):
-    """The default suite's classifier (trained on ``device``, or read from the cache) and the first ``n``
-    test digits, all on ``device``."""
-    from robustcheck.engine import Engine
-    from suites.default import SUITE
-
-    engine = Engine(device=device, scale="default", cache_dir=cache_dir)
-    model = engine.classifier(SUITE).module
-    x, y = engine.test_inputs(dataclasses.replace(SUITE, n_samples=n))
-    return model, x, y
-
-
-def sync() -> None:
-    """Wait for queued CUDA work, so a timer reads finished work (a no-op on the CPU)."""
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
 
 
 def timed(fn: Callable[[], torch.Tensor]) -> tuple[torch.Tensor, float]:

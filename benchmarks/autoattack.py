@@ -16,7 +16,6 @@ item 10): |ours − reference| ≤ 0.5 points at every ε. ``--with-torchattacks
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import sys
 import time
@@ -29,26 +28,9 @@ from tabulate import tabulate
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.default_model import load_model_and_data, sync
 from robustcheck.attacks import build_attack
 from robustcheck.attacks.base import batched_predict
-
-
-def sync() -> None:
-    """Wait for queued CUDA work, so a timer reads finished work (a no-op on the CPU)."""
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
-
-
-def load_model_and_data(cache_dir: str, n: int, device: str = "cpu"):
-    """The default suite's classifier (trained on ``device``, or read from the cache) and the first ``n``
-    test digits, all on ``device``."""
-    from robustcheck.engine import Engine
-    from suites.default import SUITE
-
-    engine = Engine(device=device, scale="default", cache_dir=cache_dir)
-    model = engine.classifier(SUITE).module
-    x, y = engine.test_inputs(dataclasses.replace(SUITE, n_samples=n))
-    return model, x, y
 
 
 def device_name(device: str) -> str:
