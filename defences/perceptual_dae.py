@@ -70,23 +70,25 @@ from robustcheck.models.training import seeded, train_loop
 MNIST_LAYERS = ("2", "7", "12")
 VGG_LAYERS = ("features.9", "features.16", "features.29")
 MNIST_SHAPE: Shape = (1, 28, 28)
-GENERIC_CODE = 64  # size of the generic autoencoder's code (002's network has a 2×2×8 = 32-d code)
+CODE_CHANNELS = 8  # channels of the 002 network's 2×2 code (a 32-d code)
+GENERIC_CODE = 64  # size of the generic autoencoder's code at CODE_CHANNELS (scaled with code_channels)
 
 
 OUTPUTS = ("tanh", "sigmoid")
 
 
-def dae_autoencoder(output: str = "tanh") -> nn.Module:
+def dae_autoencoder(output: str = "tanh", code_channels: int = CODE_CHANNELS) -> nn.Module:
     """The 7-layer autoencoder of 002 §4.2 (28×28×1 → 2×2×8 → 28×28×1); ``output`` is the last activation
-    (002's "inverse tangent" by default; ``"sigmoid"`` keeps the output in the image box [0, 1])."""
+    (002's "inverse tangent" by default; ``"sigmoid"`` keeps the output in the image box [0, 1]);
+    ``code_channels`` widens the 2×2 code (8 in 002)."""
     return nn.Sequential(
         nn.Conv2d(1, 16, 3, stride=3, padding=1),
         nn.ReLU(),
         nn.MaxPool2d(2, 2),  # 10 → 5
-        nn.Conv2d(16, 8, 3, stride=2, padding=1),
+        nn.Conv2d(16, code_channels, 3, stride=2, padding=1),
         nn.ReLU(),
         nn.MaxPool2d(2, 1),  # 3 → 2
-        nn.ConvTranspose2d(8, 16, 3, stride=2),
+        nn.ConvTranspose2d(code_channels, 16, 3, stride=2),
         nn.ReLU(),  # 5
         nn.ConvTranspose2d(16, 8, 5, stride=3, padding=1),
         nn.ReLU(),  # 15
@@ -172,6 +174,9 @@ class PerceptualDAE(BaseDefence):
             (an implementation choice the paper leaves open for [0, 1] images; issue 19).
         clean_inputs: also train on (x, x) pairs of the clean training images (default False: 002 trains
             on adversarial inputs only).
+        code_channels: channels of the 002 network's 2×2 code (8, a 32-d code, in 002; issue 19 tries a
+            wider one). The generic autoencoder's code is ``8 * code_channels`` (64 by default); a callable
+            ``architecture`` builds its own code, so a non-default value with one is a ``ConfigError``.
     """
 
     name = "perceptual-dae"
@@ -193,9 +198,20 @@ class PerceptualDAE(BaseDefence):
         architecture: str | Callable[[Shape], nn.Module] = "auto",
         output: str = "tanh",
         clean_inputs: bool = False,
+        code_channels: int = CODE_CHANNELS,
     ) -> None:
         super().__init__()
         check_architecture(self.name, architecture, ("mnist",))
+        if not isinstance(code_channels, int) or isinstance(code_channels, bool) or code_channels < 1:
+            raise ConfigError(
+                f"defence {self.name!r}: code_channels must be an int >= 1, got {code_channels!r}"
+            )
+        if callable(architecture) and code_channels != CODE_CHANNELS:
+            raise ConfigError(
+                f"defence {self.name!r}: code_channels applies to the built-in autoencoders; a callable "
+                "architecture builds its own code, so leave code_channels at its default"
+            )
+        self.code_channels = code_channels
         if output not in OUTPUTS:
             raise ConfigError(f"defence {self.name!r}: output must be one of {OUTPUTS}, got {output!r}")
         if not isinstance(clean_inputs, bool):
@@ -244,8 +260,9 @@ class PerceptualDAE(BaseDefence):
         if callable(self.architecture):
             return call_architecture(self.name, self.architecture, self.input_shape)
         if self.built_architecture == "mnist":
-            return dae_autoencoder(self.output)
-        return generic_autoencoder(self.input_shape, GENERIC_CODE, self.output)
+            return dae_autoencoder(self.output, self.code_channels)
+        code = GENERIC_CODE * self.code_channels // CODE_CHANNELS
+        return generic_autoencoder(self.input_shape, code, self.output)
 
     def build(self, input_shape: tuple[int, ...], num_classes: int) -> None:
         """(Re)build the autoencoder for ``input_shape`` unless it was built for it already; the loss
@@ -285,6 +302,8 @@ class PerceptualDAE(BaseDefence):
             cfg["output"] = self.output
         if self.clean_inputs:
             cfg["clean_inputs"] = True
+        if self.code_channels != CODE_CHANNELS:
+            cfg["code_channels"] = self.code_channels
         return cfg
 
     def build_loss_network(self, ctx: FitContext) -> FeatureTaps:

@@ -418,13 +418,14 @@ class Engine:
         """The suite's data in any accepted form (:mod:`robustcheck.data.sources`), split and hashed; a
         user's object is memoised by identity (held by the memo)."""
         root = suite.data_root if suite.data_root is not None else self.data_root
+        dataset = suite.dataset_at(self.scale_name)  # a scale may evaluate on another dataset
         key = (
-            suite.dataset if isinstance(suite.dataset, str) else _ByIdentity(suite.dataset),
+            dataset if isinstance(dataset, str) else _ByIdentity(dataset),
             self.seed(suite),
             str(root),
         )
         if key not in self._data:
-            self._data[key] = load_dataset(suite.dataset, seed=self.seed(suite), root=root)
+            self._data[key] = load_dataset(dataset, seed=self.seed(suite), root=root)
         return self._data[key]
 
     def train_split(self, suite: Suite) -> Split:
@@ -784,7 +785,7 @@ class Engine:
         data, clf = self.data(suite), self.classifier(suite)
         out: dict[str, Any] = {
             "dataset": {
-                "id": suite.dataset_id,
+                "id": suite.dataset_id_at(self.scale_name),
                 "name": data.name,
                 "content_hash": data.content_hash,
                 "input_shape": list(data.input_shape),

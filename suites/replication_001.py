@@ -79,7 +79,9 @@ SUITE = Suite(
         "default": Scale(
             n_samples=200, train_limit=None, classifier_epochs=20, defence_epochs=30, attack_steps=50
         ),
-        "paper": Scale(n_samples=None, train_limit=None, classifier_epochs=20, defence_epochs=50),
+        "paper": Scale(
+            n_samples=None, train_limit=None, classifier_epochs=20, defence_epochs=50, dataset="mnist"
+        ),
     },
     thresholds=[*measured_bars(__file__)],  # record 0005 (replication_001.bars.json)
     references=REFERENCES,

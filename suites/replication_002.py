@@ -46,7 +46,9 @@ SUITE = Suite(
         "default": Scale(
             n_samples=200, train_limit=None, classifier_epochs=20, defence_epochs=20, attack_steps=40
         ),
-        "paper": Scale(n_samples=None, train_limit=None, classifier_epochs=20, defence_epochs=50),
+        "paper": Scale(
+            n_samples=None, train_limit=None, classifier_epochs=20, defence_epochs=50, dataset="mnist"
+        ),
     },
     references=[
         Reference(metric="corrected_accuracy", value=0.221, defence="none", attack="fgsm", source=SRC),

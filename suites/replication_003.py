@@ -62,6 +62,8 @@ SUITE = Suite(
         "default": Scale(
             n_samples=200, train_limit=None, classifier_epochs=20, defence_epochs=40, attack_steps=20
         ),
-        "paper": Scale(n_samples=1000, train_limit=None, classifier_epochs=20, defence_epochs=50),
+        "paper": Scale(
+            n_samples=1000, train_limit=None, classifier_epochs=20, defence_epochs=50, dataset="mnist"
+        ),
     },
 )

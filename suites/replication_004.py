@@ -61,7 +61,9 @@ SUITE = Suite(
         "default": Scale(
             n_samples=200, train_limit=None, classifier_epochs=20, defence_epochs=80, attack_steps=50
         ),
-        "paper": Scale(n_samples=None, train_limit=None, classifier_epochs=20, defence_epochs=50),
+        "paper": Scale(
+            n_samples=None, train_limit=None, classifier_epochs=20, defence_epochs=50, dataset="mnist"
+        ),
     },
     references=[
         *(

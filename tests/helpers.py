@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -57,3 +58,21 @@ def run_suite_subprocess(pytester, suite_source: str, name: str, *extra: str):
         *extra,
     )
     return r, sorted(results.glob("*.json"))
+
+
+def write_idx(path, arr: np.ndarray) -> None:
+    """``arr`` as an IDX file of unsigned bytes (the torchvision MNIST format)."""
+    dims = arr.shape
+    header = bytes([0, 0, 0x08, len(dims)]) + b"".join(int(d).to_bytes(4, "big") for d in dims)
+    path.write_bytes(header + arr.astype(np.uint8).tobytes())
+
+
+def fake_mnist(root, images: np.ndarray, labels: np.ndarray, n_test: int = 30) -> None:
+    """A torchvision MNIST root under ``root``: ``images`` / ``labels`` as the training set, their first
+    ``n_test`` as the test set."""
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    write_idx(raw / "train-images-idx3-ubyte", images)
+    write_idx(raw / "train-labels-idx1-ubyte", labels)
+    write_idx(raw / "t10k-images-idx3-ubyte", images[:n_test])
+    write_idx(raw / "t10k-labels-idx1-ubyte", labels[:n_test])

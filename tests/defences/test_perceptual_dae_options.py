@@ -37,3 +37,19 @@ def test_clean_inputs_add_identity_pairs():
     x_in, x_target = d.adversarial_training_set(ctx)
     assert x_in.shape == (96, 1, 28, 28) and d.config()["clean_inputs"] is True
     assert torch.equal(x_in[64:], data.train.x[:32]) and torch.equal(x_target[64:], data.train.x[:32])
+
+
+def test_code_channels_widen_the_code_and_bad_values():
+    assert "code_channels" not in DEFENCES.get("perceptual-dae")().config()
+    d = DEFENCES.get("perceptual-dae")(code_channels=32)
+    assert d.config()["code_channels"] == 32
+    code = d.ae[:6](torch.rand(2, 1, 28, 28))  # conv, relu, pool, conv, relu, pool: the 2×2 code
+    assert code.shape == (2, 32, 2, 2) and d.purify(torch.rand(2, 1, 28, 28)).shape == (2, 1, 28, 28)
+    d.build((3, 16, 16), 10)  # the generic autoencoder's code scales with code_channels
+    linears = [m for m in d.ae.modules() if isinstance(m, nn.Linear)]
+    assert linears[0].out_features == 256
+    for bad in (0, 2.5, True):
+        with pytest.raises(ConfigError, match="code_channels"):
+            DEFENCES.get("perceptual-dae")(code_channels=bad)
+    with pytest.raises(ConfigError, match="code_channels"):
+        DEFENCES.get("perceptual-dae")(architecture=lambda shape: nn.Identity(), code_channels=16)

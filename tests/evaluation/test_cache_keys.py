@@ -19,6 +19,7 @@ from robustcheck.engine import Engine
 from robustcheck.evaluate import evaluate as evaluate_case
 from robustcheck.models import train_classifier
 from robustcheck.suite import SCALE_NAMES, FamilyCase
+from tests.helpers import fake_mnist
 
 TINY = {
     s: Scale(n_samples=16, train_limit=64, classifier_epochs=1, defence_epochs=1, attack_steps=3)
@@ -232,34 +233,18 @@ def test_trained_defence_is_keyed_by_the_weights_it_loaded(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------- data
-def _write_idx(path, arr: np.ndarray) -> None:
-    dims = arr.shape
-    code = 0x08
-    header = bytes([0, 0, code, len(dims)]) + b"".join(int(d).to_bytes(4, "big") for d in dims)
-    path.write_bytes(header + arr.astype(np.uint8).tobytes())
-
-
-def _fake_mnist(root, images: np.ndarray, labels: np.ndarray) -> None:
-    raw = root / "MNIST" / "raw"
-    raw.mkdir(parents=True)
-    _write_idx(raw / "train-images-idx3-ubyte", images)
-    _write_idx(raw / "train-labels-idx1-ubyte", labels)
-    _write_idx(raw / "t10k-images-idx3-ubyte", images[:30])
-    _write_idx(raw / "t10k-labels-idx1-ubyte", labels[:30])
-
-
 def test_torchvision_hash_covers_every_image(tmp_path):
     pytest.importorskip("torchvision")
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (200, 28, 28), dtype=np.uint8)
     labels = np.arange(200) % 10
-    _fake_mnist(tmp_path / "a", images, labels)
+    fake_mnist(tmp_path / "a", images, labels)
     changed = images.copy()
     changed[150, 3, 3] ^= 1  # one pixel of one image past the 64 the old hash read
-    _fake_mnist(tmp_path / "b", changed, labels)
+    fake_mnist(tmp_path / "b", changed, labels)
     test_changed = images.copy()
     test_changed[20, 0, 0] ^= 1  # the test split (first 30 here) too
-    _fake_mnist(tmp_path / "c", test_changed, labels)
+    fake_mnist(tmp_path / "c", test_changed, labels)
     ha = load_dataset("mnist", root=tmp_path / "a").content_hash
     assert ha == load_dataset("mnist", root=tmp_path / "a").content_hash
     assert ha != load_dataset("mnist", root=tmp_path / "b").content_hash
