@@ -4,7 +4,7 @@ Usage:
     OMP_NUM_THREADS=1 python benchmarks/learning_curve.py [--defence ae-kl] [--attack fgsm] [--eps 0.1]
         [--threat grey-box] [--metric corrected_accuracy] [--sizes 500,1000,2000,3500] [--epochs 30]
         [--equal-steps] [--n-samples 200] [--dataset mnist-embedded] [--cache-dir .robustcheck/cache]
-        [--vary defence|classifier]
+        [--vary defence|classifier] [--attack-param KEY=VALUE ...]
 
 The classifier is trained once on the whole training split (20 epochs, the project default) and held
 fixed; only the defence is retrained on the first N training digits for each size N (``Scale.train_limit``),
@@ -23,6 +23,7 @@ learning curve, which bounds every corrected accuracy from above.
 from __future__ import annotations
 
 import argparse
+import ast
 import math
 import sys
 import time
@@ -70,6 +71,13 @@ def main(argv: list[str] | None = None) -> int:
         "the classifier itself (and the defence with it; use --defence none and --metric clean_accuracy "
         "for the classifier's own curve)",
     )
+    p.add_argument(
+        "--attack-param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an attack parameter (repeatable; the value is read as a Python literal, e.g. steps=50)",
+    )
     p.add_argument("--device", default="cpu")
     p.add_argument("--cache-dir", default=str(ROOT / ".robustcheck" / "cache"))
     p.add_argument("--extrapolate", default="5000,10000,60000", help="sizes of the naive extrapolation")
@@ -86,6 +94,15 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.metric not in METRICS:
         p.error(f"unknown metric {args.metric!r}; known: {', '.join(sorted(METRICS))}")
+    attack_params = {}
+    for kv in args.attack_param:
+        key, sep, value = kv.partition("=")
+        if not sep or not key:
+            p.error(f"--attack-param takes KEY=VALUE, got {kv!r}")
+        try:
+            attack_params[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            attack_params[key] = value  # a bare word: a string
     sizes = sorted({int(s) for s in args.sizes.split(",") if s.strip()})
     eng = Engine(device=args.device, scale="default", cache_dir=args.cache_dir)
 
@@ -99,7 +116,13 @@ def main(argv: list[str] | None = None) -> int:
             )
         }
 
-    common = {"threat": args.threat, "dataset": args.dataset, "seed": args.seed, "n_samples": args.n_samples}
+    common = {
+        "threat": args.threat,
+        "dataset": args.dataset,
+        "seed": args.seed,
+        "n_samples": args.n_samples,
+        "attack_params": attack_params,
+    }
     # the classifier: the registered one trained on the whole training split, then held fixed
     base = build_case("none", args.attack, eps=args.eps, scales=scale(None, args.epochs), **common)
     t0 = time.perf_counter()
@@ -132,7 +155,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"size {n}: {args.metric} = {value:.4f} ({trained} epochs, {wall:.0f} s)", flush=True)
     print()
     print(
-        f"learning curve of the {args.vary} ({args.defence}), {args.attack} ε {args.eps:g}, {args.threat}, "
+        f"learning curve of the {args.vary} ({args.defence}), {args.attack} ε {args.eps:g}"
+        f"{''.join(f', {k}={v!r}' for k, v in attack_params.items())}, {args.threat}, "
         f"{args.n_samples} test "
         f"digits, {args.dataset}, seed {args.seed}, {'equal steps' if args.equal_steps else 'equal epochs'}"
     )

@@ -22,9 +22,16 @@ Why fixed noise rather than fresh randomness: the attacked function must be the 
 (EVALUATION.md). With n fixed, P is differentiable w.r.t. x through μ(x) and log σ²(x) (the
 reparameterised sample), so the white-box target :meth:`attack_model` is exactly the evaluated pipeline
 C∘P (the base class's C∘P; its argmax is ``predict``), gradients included, and no EOT is needed
-(``stochastic`` stays False). Fresh noise per query would make the defence genuinely random and need
-EOT, at the price of non-reproducible labels. (Before: ``predict`` used per-position noise of the batch
-shape while attacks differentiated the mean decoder C∘dec∘μ — not the function that was scored.)
+(``stochastic`` stays False). (Before: ``predict`` used per-position noise of the batch shape while
+attacks differentiated the mean decoder C∘dec∘μ — not the function that was scored.)
+
+``fresh_noise=True`` (issue 19; off by default) is 003's own reading, a defence whose latent sample is
+fresh at every query and unknown to the attacker. The defence then declares ``stochastic`` (for s > 0),
+so white-box attacks run EOT: inside an EOT pass (:func:`robustcheck.attacks.gradients.fresh_randomness`)
+every example draws its own n from the global generator, which the attack seeds, and the passes' gradients
+are averaged. Labels stay reproducible: ``predict`` still uses the fixed n of ``sample_seed``, one draw of
+that distribution. The attacker of the default mode knows that draw, a strictly stronger attacker; the two
+modes side by side measure what fresh randomness is worth against an EOT attacker.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from robustcheck.attacks.gradients import fresh_randomness_active
 from robustcheck.defences.ae_purifiers import GenerativePurifier, bce_per_example
 from robustcheck.defences.registry import DEFENCES
 from robustcheck.errors import ConfigError
@@ -55,9 +63,18 @@ class _VAE(GenerativePurifier):
     features: nn.Module
 
     def __init__(
-        self, *, scale: float = 1.0, sample_seed: int = 0, kl_weight: float = 1.0, **kw: Any
+        self,
+        *,
+        scale: float = 1.0,
+        sample_seed: int = 0,
+        kl_weight: float = 1.0,
+        fresh_noise: bool = False,
+        **kw: Any,
     ) -> None:
         super().__init__(**kw)
+        if not isinstance(fresh_noise, bool):
+            raise ConfigError(f"defence {self.name!r}: fresh_noise must be a bool, got {fresh_noise!r}")
+        self.fresh_noise = fresh_noise
         if isinstance(kl_weight, bool) or not isinstance(kl_weight, (int, float)) or not kl_weight >= 0:
             raise ConfigError(
                 f"defence {self.name!r}: kl_weight (β, the weight of the KL term of the loss) must be a "
@@ -78,7 +95,13 @@ class _VAE(GenerativePurifier):
         # β only when it is not the ELBO's 1 (the loss is then exactly the former one): the identity, and the
         # cache key, of a default VAE stay what they were
         beta = {} if self.kl_weight == 1.0 else {"kl_weight": self.kl_weight}
-        return {**super().config(), "scale": self.scale, "sample_seed": self.sample_seed, **beta}
+        fresh = {"fresh_noise": True} if self.fresh_noise else {}  # likewise: default VAEs keep their key
+        return {**super().config(), "scale": self.scale, "sample_seed": self.sample_seed, **beta, **fresh}
+
+    # A read-only property where the base class declares a class flag: deliberate (fresh_noise, module doc).
+    @property
+    def stochastic(self) -> bool:  # type: ignore[override]
+        return self.fresh_noise and self.scale > 0
 
     def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
         mu, logvar = self.features(x).chunk(2, dim=1)
@@ -97,7 +120,10 @@ class _VAE(GenerativePurifier):
         return (bce + self.kl_weight * kl).mean()
 
     def inference_noise(self, like: Tensor) -> Tensor:
-        """The fixed latent noise vector n of ``sample_seed`` (shape (latent,), shared by every example)."""
+        """The fixed latent noise vector n of ``sample_seed`` (shape (latent,), shared by every example);
+        with ``fresh_noise`` inside an EOT pass, a fresh n per example from the global generator."""
+        if self.fresh_noise and fresh_randomness_active():
+            return torch.randn(like.shape, dtype=torch.float32).to(like)
         g = torch.Generator().manual_seed(self.sample_seed)
         return torch.randn(like.shape[1:], generator=g, dtype=torch.float32).to(like)
 

@@ -52,6 +52,12 @@ SUITE = Suite(
         Defence("vae", id="vae-kl0.1", kl_weight=0.1),
         Defence("dvae", id="dvae-kl0.1", kl_weight=0.1),
         Defence("cvae-contractive", id="cvae-contractive-kl0.01", kl_weight=0.01),
+        # 003's randomness at inference: a fresh latent sample per query, unknown to the attacker, so the
+        # white-box attack runs EOT (Suite.eot_samples, 8) over it (defences/vae_purifiers.py,
+        # fresh_noise); labels from the fixed draw of sample_seed, as in the dvae row. With the dvae-scale0
+        # row: the latent scale 0 / 1 / 2 against an EOT attacker (003 Fig 3's trade-off)
+        Defence("dvae", id="dvae-fresh", fresh_noise=True),
+        Defence("dvae", id="dvae-fresh-scale2", scale=2.0, fresh_noise=True),
     ],
     attacks=[Attack("cw-linf", eps=[0.05, 0.1, 0.2, 0.3], steps=100, lr=0.1, const=1.0, confidence=0.0)],
     threat_models=["white-box"],

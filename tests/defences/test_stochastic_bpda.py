@@ -16,6 +16,7 @@ from robustcheck.attacks.adaptive_base import AdaptiveAttack
 from robustcheck.attacks.gradients import fresh_randomness, loss_gradient
 from robustcheck.defences import DEFENCES, FitContext
 from robustcheck.defences.feature_squeezing import reduce_bit_depth
+from robustcheck.errors import ConfigError
 from robustcheck.threat import EOT, white_box_model
 from tests.helpers import tiny_cnn
 
@@ -58,6 +59,38 @@ def test_vae_attack_model_is_the_evaluated_pipeline(name):
     (g,) = torch.autograd.grad(target(xr)[:, 0].sum(), xr)
     assert torch.isfinite(g).all() and (g.flatten(1).abs().sum(1) > 0).all()
     assert not getattr(d, "stochastic", False)
+
+
+@pytest.mark.parametrize("name", VAE_FAMILY)
+def test_vae_fresh_noise_is_stochastic_under_eot_and_reproducible_outside(name):
+    """fresh_noise (issue 19): labels from the fixed draw of sample_seed; EOT passes draw per example."""
+    torch.manual_seed(0)
+    clf = tiny_cnn().eval()
+    fixed = DEFENCES.get(name)(scale=1.0).bind(clf).eval()
+    fresh = DEFENCES.get(name)(scale=1.0, fresh_noise=True).bind(clf).eval()
+    fresh.load_state_dict(fixed.state_dict())
+    x = torch.rand(6, 1, 28, 28, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        torch.manual_seed(5)  # process history must not matter outside an EOT pass
+        assert torch.equal(fresh.purify(x), fixed.purify(x)) and torch.equal(
+            fresh.predict(x), fixed.predict(x)
+        )
+        with fresh_randomness():
+            torch.manual_seed(1)
+            a = fresh.purify(x)
+            torch.manual_seed(1)
+            a_again = fresh.purify(x)
+            b = fresh.purify(x)
+        assert torch.equal(a, a_again)  # the attack's seeded generator decides the draws
+        assert not torch.allclose(a, b) and not torch.allclose(a, fixed.purify(x))
+        with fresh_randomness():  # one draw per example: identical inputs get different samples
+            twins = fresh.purify(x[:1].expand(2, -1, -1, -1).contiguous())
+        assert not torch.allclose(twins[0], twins[1])
+    assert fresh.stochastic and not fixed.stochastic and isinstance(white_box_model(fresh, 4), EOT)
+    assert fresh.config()["fresh_noise"] is True and "fresh_noise" not in fixed.config()
+    assert not DEFENCES.get(name)(scale=0.0, fresh_noise=True).stochastic  # the mean: nothing to sample
+    with pytest.raises(ConfigError, match="fresh_noise"):
+        DEFENCES.get(name)(fresh_noise=1)
 
 
 # --- feature squeezing: the bit-depth squeezer goes through BPDA ---------------------------------------
