@@ -18,8 +18,9 @@ on x′, which is ``corrected_accuracy`` of the ``none`` defence), §4.2's clean
 
 Scales: ``default`` = 200 attacked test digits, all 3,500 embedded training digits, classifier 20 epochs
 and defences 30 epochs (the project default's training, so its trained models are reused from the
-cache), C&W steps capped at 50: minutes on the 2-core CPU. ``paper`` = every test digit, the attacks'
-own steps, defences 50 epochs (a GPU). The embedded data is 5,000 digits, not MNIST's 70,000.
+cache), C&W steps capped at 50: minutes on the 2-core CPU. ``paper`` = full MNIST (70,000 torchvision
+digits from ``--robustcheck-data-root``; skipped without it), every test digit, the attacks' own steps,
+defences 50 epochs (a GPU). The embedded data of the other scales is 5,000 digits, not MNIST's 70,000.
 
 Bars: measured once at scale ``default`` (record 0005 of 2026-11-26, CPU, 1 thread, torch 2.14.1, while
 another suite ran on the same 2 cores; ``pytest --robustcheck suites/replication_001.py``), measured minus

@@ -17,9 +17,10 @@ of Table 2, so 83.0 % is read as PGD). No FGSM number of the defence could be re
 Scales: ``default`` = 200 test digits, 3,500 training digits, classifier 20 epochs (shared with the
 project default), denoiser 20 epochs (issue 19: ``benchmarks/epoch_curve.py`` of 2026-11-27 measured
 defended clean accuracy 0.580 / 0.760 / 0.760 at 10 / 20 / 40 epochs: 20 is the plateau; it stays below
-0.93, see docs/replication.md), PGD capped at 40 steps; ``paper`` = every test digit, 100 PGD steps, 50
-epochs. Measured at ``default``: record 0007 (10 epochs) and record 0011 (20 epochs: 4 min 41 s on 1 CPU
-thread, classifier and DAE trained in the run); tables in docs/replication.md.
+0.93, see docs/replication.md), PGD capped at 40 steps; ``paper`` = full MNIST from the data root (skipped
+without it), every test digit, 100 PGD steps, 50 epochs. Measured at ``default``: record 0007 (10
+epochs) and record 0011 (20 epochs: 4 min 41 s on 1 CPU thread, classifier and DAE trained in the run);
+tables in docs/replication.md.
 Bars: none (one measurement of a denoiser that stays below the classifier's clean accuracy).
 """
 

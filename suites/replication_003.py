@@ -22,7 +22,8 @@ Scales: ``default`` = 200 test digits, 3,500 training digits, classifier 20 epoc
 accuracy 0.93-0.94 at 40 epochs for ae, dae, dae stp 0.4, cae and dvae scale 0, against 0.825-0.905 at
 the former 10; vae, dvae and cvae-contractive stay below 0.93 at 40 and at 80 epochs with 003's ELBO,
 and reach 0.930-0.935 at 40 with a KL weight of 0.1 (0.01 for cvae-contractive), the rows ``*-kl*``:
-see docs/replication.md), C&W capped at 20 steps; ``paper`` = 1,000 test digits, 100 steps, 50 epochs.
+see docs/replication.md), C&W capped at 20 steps; ``paper`` = full MNIST from the data root
+(skipped without it), 1,000 test digits, 100 steps, 50 epochs.
 Measured at ``default``: record 0008 (10 epochs) and record 0009 (40 epochs: 10 min 43 s on 1 CPU
 thread, the eight purifiers trained in the run); tables in docs/replication.md. Bars: none (one
 measurement per budget).

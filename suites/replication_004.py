@@ -17,7 +17,8 @@ Scales: ``default`` = 200 test digits, 3,500 training digits, classifier 20 epoc
 epochs (issue 19: ``benchmarks/epoch_curve.py`` of 2026-11-27 measured the AUC on successful x′ at
 10 / 20 / 40 / 80 / 160 epochs: FGSM ε 0.15 0.896 / 0.929 / 0.959 / 0.965 / 0.950, DeepFool 0.733 /
 0.762 / 0.807 / 0.847 / 0.849: the curve levels off at 80; see docs/replication.md), iterative attacks
-capped at 50 steps; ``paper`` = every test digit, 50 epochs. Measured at ``default``: record 0006 (10
+capped at 50 steps; ``paper`` = full MNIST from the data root (skipped without it),
+every test digit, 50 epochs. Measured at ``default``: record 0006 (10
 epochs), record 0010 (40 epochs: 3 min 38 s on 1 CPU thread, classifier and CVAE trained in the run) and
 the 80-epoch run of docs/replication.md; tables there. Bars: none:
 one measurement per budget, and the reference metric (AUC over all x′) is dominated by the attacks' low
