@@ -2,7 +2,7 @@
 
 Usage:
     python benchmarks/autoattack.py [--n 500] [--eps 0.1 ...] [--threads 1] [--cache-dir .robustcheck/cache]
-                                    [--with-torchattacks]
+                                    [--with-torchattacks] [--stages]
 
 The model is the default suite's classifier (``mnist-cnn`` on embedded MNIST, scale ``default``), loaded
 from the content-keyed cache when present and trained through :class:`robustcheck.engine.Engine`
@@ -16,7 +16,11 @@ item 10): |ours − reference| ≤ 0.5 points at every ε. ``--with-torchattacks
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import logging
 import os
+import re
 import sys
 import time
 import warnings
@@ -44,6 +48,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--cache-dir", default=str(ROOT / ".robustcheck" / "cache"))
     ap.add_argument("--device", default="cpu", help="cpu or cuda (timings synchronise the device)")
+    ap.add_argument("--stages", action="store_true", help="also print each stage's seconds, ours and theirs")
     ap.add_argument(
         "--with-torchattacks",
         action="store_true",
@@ -58,6 +63,7 @@ def main() -> None:
     model.eval()
     clean = (batched_predict(model, x) == y).float().mean().item()
     rows: list[dict] = []
+    stage_rows: list[dict] = []
     for eps in args.eps:
         attack = build_attack("autoattack", {}, seed=0, batch_size=max(args.n, 1))
         sync()
@@ -68,12 +74,19 @@ def main() -> None:
         ours = (batched_predict(model, res.x_adv) == y).float().mean().item()
 
         ref = Reference(model, norm="Linf", eps=eps, version="standard", seed=0, device=args.device)
-        ref.verbose = False
+        ref.verbose = args.stages  # its log holds the cumulative time after each stage
+        log = io.StringIO()
+        handler = logging.StreamHandler(log)
+        ref_logger = logging.getLogger("auto-attack")
+        ref_logger.addHandler(handler)
+        ref_logger.setLevel(logging.DEBUG)
         sync()
         t = time.perf_counter()
-        x_ref, _ = ref.run_standard_evaluation(x, y, batch_size=max(args.n, 1))
+        with contextlib.redirect_stdout(io.StringIO()):
+            x_ref, _ = ref.run_standard_evaluation(x, y, batch_size=max(args.n, 1))
         sync()
         t_ref = time.perf_counter() - t
+        ref_logger.removeHandler(handler)
         theirs = (batched_predict(model, x_ref) == y).float().mean().item()
         row = {
             "eps": eps,
@@ -87,6 +100,19 @@ def main() -> None:
                 str(c) for _, c in attack.last_breakdown
             ),
         }
+        if args.stages:
+            cumulative = [float(v) for v in re.findall(r"\(total time ([0-9.]+) s\)", log.getvalue())]
+            ref_stage = [b - a for a, b in zip([0.0, *cumulative], cumulative, strict=False)]
+            for (stage, sec), ref_sec in zip(attack.last_seconds, ref_stage, strict=False):
+                stage_rows.append(
+                    {
+                        "eps": eps,
+                        "stage": stage,
+                        "seconds ours": sec,
+                        "seconds reference": ref_sec,
+                        "ours / reference": sec / ref_sec if ref_sec else float("nan"),
+                    }
+                )
         if args.with_torchattacks:
             import torchattacks
 
@@ -110,6 +136,11 @@ def main() -> None:
         f"(CPU shared with other processes: timings are noisy)"
     )
     print(tabulate(rows, headers="keys", floatfmt=".4g", tablefmt="github"))
+    if stage_rows:
+        print(
+            "\nper stage (the reference's from its log: the time between its stage reports, 0.1 s resolution)"
+        )
+        print(tabulate(stage_rows, headers="keys", floatfmt=".4g", tablefmt="github"))
 
 
 if __name__ == "__main__":

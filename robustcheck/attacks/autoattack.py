@@ -44,6 +44,7 @@ import contextlib
 import io
 import math
 import sys
+import time
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -135,6 +136,8 @@ class _AutoAttack(BaseAttack):
         self.version = version
         # the last ``run`` (one batch, one ε): [(stage, points still robust after it), ...], from "clean"
         self.last_breakdown: list[tuple[str, int]] = []
+        #: wall seconds of each stage of the last run (CUDA: not synchronised, so only indicative)
+        self.last_seconds: list[tuple[str, float]] = []
 
     def components(self, model: nn.Module, eps: float, n_classes: int) -> list[tuple[str, Any]]:
         """The torchattacks attacks of ``self.version``, in order, with the reference's settings."""
@@ -235,11 +238,13 @@ class _AutoAttack(BaseAttack):
         if eps == 0 or not bool(robust.any()):
             self.last_breakdown = breakdown
             return x_adv
+        self.last_seconds = []
         for stage, atk in stages:
             idx = robust.nonzero().flatten()
             if idx.numel() == 0:
                 breakdown.append((stage, 0))
                 continue
+            start = time.perf_counter()
             atk.set_device(x.device)
             cand = atk(xi[idx], y[idx]).detach().to(x.dtype).reshape(idx.numel(), *shape)
             # keep a point only if it fools the model within the budget (tolerance of the engine's check)
@@ -250,6 +255,7 @@ class _AutoAttack(BaseAttack):
             x_adv[idx[ok]] = cand[ok]
             robust[idx[ok]] = False
             breakdown.append((stage, int(robust.sum())))
+            self.last_seconds.append((stage, time.perf_counter() - start))
         self.last_breakdown = breakdown
         return x_adv
 

@@ -128,6 +128,11 @@ def test_matches_reference_autoattack(digits, eps):
     assert [s for s, _ in stages] == ["clean", "apgd-ce", "apgd-t", "fab-t", "square"]
     counts = [c for _, c in stages]
     assert counts == sorted(counts, reverse=True) and counts[-1] == round(ours * N)
+    # each stage that ran is timed (benchmarks/autoattack.py --stages prints them beside the reference's)
+    assert [s for s, _ in attack.last_seconds] == ["apgd-ce", "apgd-t", "fab-t", "square"][
+        : len(attack.last_seconds)
+    ]
+    assert all(sec > 0 for _, sec in attack.last_seconds) and len(attack.last_seconds) >= 1
 
 
 def test_flat_inputs_are_attacked_as_images(digits):
