@@ -168,7 +168,9 @@ class PerceptualDAE(BaseDefence):
         loss_net_epochs: epochs of the independent loss network (2 by default: a feature extractor, not a
             competitive classifier, is needed).
         lr, weight_decay: Adam settings.
-        architecture: ``"auto"`` (default), ``"mnist"`` (the 002 autoencoder, 1×28×28 only) or a callable
+        architecture: ``"auto"`` (default), ``"mnist"`` (the 002 autoencoder, 1×28×28 only), ``"generic"``
+            (the generic convolutional autoencoder at every shape, 1×28×28 included: issue 19 measures
+            002's spatial bottleneck with it) or a callable
             ``architecture(input_shape: tuple[int, int, int]) -> nn.Module`` returning the autoencoder.
         output: the built-in autoencoders' last activation, ``"tanh"`` (default, 002's) or ``"sigmoid"``
             (an implementation choice the paper leaves open for [0, 1] images; issue 19).
@@ -201,7 +203,7 @@ class PerceptualDAE(BaseDefence):
         code_channels: int = CODE_CHANNELS,
     ) -> None:
         super().__init__()
-        check_architecture(self.name, architecture, ("mnist",))
+        check_architecture(self.name, architecture, ("mnist", "generic"))
         if not isinstance(code_channels, int) or isinstance(code_channels, bool) or code_channels < 1:
             raise ConfigError(
                 f"defence {self.name!r}: code_channels must be an int >= 1, got {code_channels!r}"
@@ -243,13 +245,16 @@ class PerceptualDAE(BaseDefence):
         self.built_architecture: str | None = None
         self.ae: nn.Module = Unbuilt(self.name)
         if isinstance(architecture, str):  # "auto" starts with the 002 autoencoder (1×28×28)
-            self.input_shape, self.built_architecture = MNIST_SHAPE, "mnist"
+            self.input_shape = MNIST_SHAPE
+            self.built_architecture = "generic" if architecture == "generic" else "mnist"
             self.ae = self.new_autoencoder()
 
     def resolve(self, shape: Shape) -> str:
         """The network ``architecture`` gives for ``shape``: ``"mnist"``, ``"generic"`` or a callable's id."""
         if callable(self.architecture):
             return architecture_id(self.architecture)
+        if self.architecture == "generic":
+            return "generic"
         if self.architecture == "mnist" and shape != MNIST_SHAPE:
             raise shape_mismatch(self.name, "mnist", f"{fmt_shape(MNIST_SHAPE)} (002 §4.2)", shape)
         return "mnist" if shape == MNIST_SHAPE else "generic"

@@ -53,3 +53,13 @@ def test_code_channels_widen_the_code_and_bad_values():
             DEFENCES.get("perceptual-dae")(code_channels=bad)
     with pytest.raises(ConfigError, match="code_channels"):
         DEFENCES.get("perceptual-dae")(architecture=lambda shape: nn.Identity(), code_channels=16)
+
+
+def test_generic_architecture_on_mnist_shape():
+    d = DEFENCES.get("perceptual-dae")(architecture="generic", code_channels=32)
+    assert any(isinstance(m, nn.Linear) for m in d.ae.modules())  # not the 002 network (convs only)
+    assert d.config()["architecture"] == "generic" and "input_shape" not in d.config()
+    assert d.purify(torch.rand(3, 1, 28, 28)).shape == (3, 1, 28, 28)
+    d.build((1, 28, 28), 10)
+    assert d.built_architecture == "generic"
+    assert DEFENCES.get("perceptual-dae")().built_architecture == "mnist"
