@@ -124,6 +124,8 @@ def generate(cases: dict[str, dict], args: argparse.Namespace) -> list[MeasuredB
             attack = attack.split("=", 1)[1]
         clean.setdefault(defence, m.get("defended_clean_accuracy", math.nan))
         auc = m.get("detection_auc")
+        if m.get("n_successful", math.inf) < args.min_auc_examples:
+            auc = None  # an AUC over a handful of successful x′ is noise, not a property to gate
         if auc is not None and not math.isnan(auc) and (not auc_attacks or attack in auc_attacks):
             aucs[defence].append((auc, attack))
         sel: dict[str, Any] = {"scale": args.scale, "defence": defence, "eps": eps, "threat": threat}
@@ -173,6 +175,7 @@ def _bar(sel: dict[str, Any], metric: str, bar: float, measured: float, margin: 
 
 def margins(args: argparse.Namespace) -> dict[str, float]:
     return {
+        **({"min_auc_examples": args.min_auc_examples} if args.min_auc_examples else {}),
         "corrected_accuracy": args.margin,
         "worst_case_corrected_accuracy": args.margin,
         "detection_auc": args.auc_margin,
@@ -201,6 +204,13 @@ def main(argv: list[str] | None = None) -> None:
         "(default: all); detector-aware attacks are meant to lower AUC and get per-case bars",
     )
     ap.add_argument("--clean-margin", type=float, default=0.04)
+    ap.add_argument(
+        "--min-auc-examples",
+        type=int,
+        default=0,
+        help="no detection-AUC bar from a case with fewer successful x′ (n_successful, lowest over the "
+        "records) than this",
+    )
     ap.add_argument(
         "--adaptive-attacks",
         default="",

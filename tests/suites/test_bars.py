@@ -298,3 +298,34 @@ def test_suite_data_file_loads_and_every_bar_selects_a_case(path: Path) -> None:
             stale.append(bar.label)
         assert bar.measured is not None and bar.margin is not None, f"{bar.label}: provenance missing"
     assert not stale, f"{path.name}: stale bars (they match no case): {stale}"
+
+
+def test_tool_skips_aucs_over_too_few_successful_examples(tmp_path: Path) -> None:
+    """--min-auc-examples: a per-case AUC over 1 successful x′ (004's random noise) gets no bar, and the
+    fewest successful x′ over the records decide."""
+    tool = _tool()
+
+    def record(name: str, n_noise: float) -> str:
+        cases = {
+            "cvae|random-noise|eps=0.1|grey-box": {
+                "metrics": {"corrected_accuracy": 0.94, "detection_auc": 0.97, "n_successful": n_noise},
+                "measured": {"torch_threads": 1},
+            },
+            "cvae|fgsm|eps=0.15|grey-box": {
+                "metrics": {"corrected_accuracy": 0.7, "detection_auc": 0.96, "n_successful": 53.0},
+                "measured": {"torch_threads": 1},
+            },
+        }
+        path = tmp_path / name
+        path.write_text(json.dumps({"scale": "default", "suites": {"tiny": cases}}))
+        return str(path)
+
+    a, b = record("0001_a.json", 30.0), record("0002_b.json", 1.0)
+    args = ["tiny", a, b, "--auc-attacks", "fgsm", "--auc-margin", "0.05"]
+    for extra, noise_bar in (([], True), (["--min-auc-examples", "20"], False)):
+        tool.main([*args, *extra, "--write", str(tmp_path / "tiny.py")])
+        labels = {x.label: x for x in read_bars_file(tmp_path / "tiny.bars.json").bars}
+        noise = "scale=default defence=cvae attack=random-noise eps=0.1 threat=grey-box detection_auc"
+        assert (noise in labels) == noise_bar
+        assert labels["scale=default defence=cvae attack=fgsm detection_auc"].bar == 0.91
+    assert read_bars_file(tmp_path / "tiny.bars.json").source["margins"]["min_auc_examples"] == 20
