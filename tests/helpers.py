@@ -40,20 +40,24 @@ def evaluate_suite(cache_dir, suite):
     return engine, suite, {c.id: (c, evaluate_case(engine, c)) for c in suite.cases()}, cache_dir
 
 
-def run_suite_subprocess(pytester, suite_source: str, name: str, *extra: str):
-    """Run ``pytest --robustcheck`` at smoke scale in a subprocess on a suite file ``gates/suite.py``
-    holding ``suite_source``, with its own cache and results folders named after ``name`` (a cold run,
-    as on another machine): ``(result, sorted record paths)``."""
+def run_suite_subprocess(
+    pytester, suite_source: str, name: str, *extra: str, scale: str = "smoke", cache_dir=None, subprocess=True
+):
+    """Run ``pytest --robustcheck`` (at ``scale``, smoke by default) on a suite file ``gates/suite.py``
+    holding ``suite_source``, with its results folder named after ``name`` and its own cache folder (a cold
+    run, as on another machine) unless ``cache_dir`` is given; in a subprocess unless ``subprocess`` is
+    False: ``(result, sorted record paths)``."""
     pytester.path.joinpath("gates").mkdir(exist_ok=True)
     pytester.path.joinpath("gates", "suite.py").write_text(suite_source)
     pytester.makeini("[pytest]\nrobustcheck_suite_files = gates/*.py\n")
     results = pytester.path / f"results-{name}"
-    r = pytester.runpytest_subprocess(
+    run = pytester.runpytest_subprocess if subprocess else pytester.runpytest
+    r = run(
         "--robustcheck",
-        "--robustcheck-scale=smoke",
+        f"--robustcheck-scale={scale}",
         "-p",
         "no:cacheprovider",
-        f"--robustcheck-cache-dir={pytester.path / f'cache-{name}'}",
+        f"--robustcheck-cache-dir={cache_dir or pytester.path / f'cache-{name}'}",
         f"--robustcheck-results-dir={results}",
         *extra,
     )

@@ -12,7 +12,7 @@ import pytest
 from robustcheck import Attack, Scale, Suite
 from robustcheck.data import load_dataset
 from robustcheck.errors import ConfigError
-from tests.helpers import fake_mnist
+from tests.helpers import fake_mnist, run_suite_subprocess
 
 SUITE = """
 from robustcheck import Attack, Scale, Suite
@@ -44,21 +44,10 @@ def mnist_root(tmp_path_factory):
 
 
 def _run(pytester, cache_dir, scale: str, *extra: str):
-    pytester.path.joinpath("mysuites").mkdir(exist_ok=True)
-    pytester.path.joinpath("mysuites", "scaled.py").write_text(SUITE)
-    pytester.makeini("[pytest]\nrobustcheck_suite_files = mysuites/*.py\n")
-    results = pytester.path / f"results-{scale}-{len(extra)}"
-    r = pytester.runpytest(
-        "--robustcheck",
-        "-rs",
-        f"--robustcheck-scale={scale}",
-        f"--robustcheck-cache-dir={cache_dir}",
-        f"--robustcheck-results-dir={results}",
-        "-p",
-        "no:cacheprovider",
-        *extra,
+    name = f"{scale}-{len(extra)}"
+    r, records = run_suite_subprocess(
+        pytester, SUITE, name, "-rs", *extra, scale=scale, cache_dir=cache_dir, subprocess=False
     )
-    records = sorted(results.glob("*.json"))
     return r, [json.loads(p.read_text()) for p in records]
 
 
