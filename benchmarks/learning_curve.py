@@ -4,7 +4,8 @@ Usage:
     OMP_NUM_THREADS=1 python benchmarks/learning_curve.py [--defence ae-kl] [--attack fgsm] [--eps 0.1]
         [--threat grey-box] [--metric corrected_accuracy] [--sizes 500,1000,2000,3500] [--epochs 30]
         [--equal-steps] [--n-samples 200] [--dataset mnist-embedded] [--cache-dir .robustcheck/cache]
-        [--vary defence|classifier] [--attack-param KEY=VALUE ...]
+        [--vary defence|classifier] [--attack-param KEY=VALUE ...] [--json PATH] [--png PATH] [--paper V]
+    python benchmarks/learning_curve.py --from-json A.json [B.json ...] --png PATH   # draw saved curves
 
 The classifier is trained once on the whole training split (20 epochs, the project default) and held
 fixed; only the defence is retrained on the first N training digits for each size N (``Scale.train_limit``),
@@ -18,12 +19,18 @@ beyond the measured sizes.
 ``--vary classifier`` trains the registered classifier itself on the first N digits instead (20 epochs,
 ``--classifier-epochs``); with ``--defence none --metric clean_accuracy`` it is the classifier's own
 learning curve, which bounds every corrected accuracy from above.
+
+``--json`` writes the curve (label, metric, points, the naive line's coefficients, ``--paper``'s value);
+``--png`` draws it: the measured points, the naive line dashed out to the largest ``--extrapolate`` size
+(labelled as not a measurement) and the paper's number dotted. ``--from-json`` draws several saved curves
+on one picture without running anything.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import json
 import math
 import sys
 import time
@@ -47,6 +54,42 @@ def log_linear_fit(sizes: list[int], values: list[float]) -> tuple[float, float]
         return None
     b = sum((x - mx) * (y - my) for x, y in pts) / sxx
     return my - b * mx, b
+
+
+def draw(curves: list[dict], png: str, title: str | None = None) -> None:
+    """One picture of saved curves (what ``--json`` writes): points, naive line dashed, paper dotted."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for i, c in enumerate(curves):
+        color = f"C{i}"
+        xs = [n for n, v in c["points"] if v is not None]
+        ys = [v for _, v in c["points"] if v is not None]
+        ax.plot(xs, ys, marker="o", color=color, label=c["label"])
+        if c.get("fit"):
+            a, b = c["fit"]
+            lo, hi = c.get("range") or (None, None)
+            far = max([*xs, *c.get("extrapolate", [])])
+            grid = [min(xs) * (far / min(xs)) ** (k / 40) for k in range(41)]
+            line = [a + b * math.log10(n) for n in grid]
+            line = [min(hi if hi is not None else v, max(lo if lo is not None else v, v)) for v in line]
+            ax.plot(grid, line, linestyle="--", linewidth=1, color=color, alpha=0.6)
+        if c.get("paper") is not None:
+            ax.axhline(c["paper"], linestyle=":", linewidth=1, color=color)
+    ax.set_xscale("log")
+    ax.set_xlabel("training digits N (log scale)")
+    ax.set_ylabel(curves[0]["metric"] if len({c["metric"] for c in curves}) == 1 else "metric")
+    ax.grid(alpha=0.3)
+    ax.plot([], [], linestyle="--", color="grey", label="naive log-linear line (not a measurement)")
+    ax.plot([], [], linestyle=":", color="grey", label="paper (full data)")
+    ax.legend(fontsize=7)
+    ax.set_title(title or "learning curves", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(png, dpi=110)
+    print(f"wrote {png}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,7 +124,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="cpu")
     p.add_argument("--cache-dir", default=str(ROOT / ".robustcheck" / "cache"))
     p.add_argument("--extrapolate", default="5000,10000,60000", help="sizes of the naive extrapolation")
+    p.add_argument("--paper", type=float, default=None, help="the paper's value, drawn dotted")
+    p.add_argument("--label", default=None, help="the curve's label in --json / --png")
+    p.add_argument("--json", default=None, help="write the curve here")
+    p.add_argument("--png", default=None, help="draw the curve(s) here")
+    p.add_argument("--title", default=None)
+    p.add_argument("--from-json", nargs="+", default=None, help="draw these saved curves; run nothing")
     args = p.parse_args(argv)
+    if args.from_json:
+        if not args.png:
+            p.error("--from-json needs --png")
+        draw([json.loads(Path(f).read_text()) for f in args.from_json], args.png, args.title)
+        return 0
 
     import torch
     from tabulate import tabulate
@@ -163,16 +217,36 @@ def main(argv: list[str] | None = None) -> int:
     headers = ["train N", "epochs", args.metric, "clean", "def.clean", "adv", "seconds"]
     print(tabulate(rows, headers=headers, floatfmt=".4f", disable_numparse=False))
     fit = log_linear_fit([n for n, _ in measured], [v for _, v in measured])
+    lo, hi = METRICS[args.metric].range
+    extrapolate = [int(s) for s in args.extrapolate.split(",") if s.strip()]
+    curve = {
+        "label": args.label or f"{args.vary} {args.defence}, {args.attack} ε {args.eps:g}, {args.metric}",
+        "metric": args.metric,
+        "points": measured,
+        "fit": list(fit) if fit else None,
+        "range": [lo, hi],
+        "extrapolate": extrapolate,
+        "paper": args.paper,
+        "command": "python benchmarks/learning_curve.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "n_samples": args.n_samples,
+        "seed": args.seed,
+    }
+    if args.json:
+        Path(args.json).write_text(json.dumps(curve, indent=1) + "\n")
+        print(f"wrote {args.json}")
+    if args.png:
+        draw([curve], args.png, args.title)
     if fit is None:
         print("\nno extrapolation: fewer than two measured sizes")
         return 0
     a, b = fit
-    lo, hi = METRICS[args.metric].range
     print(
         f"\nNAIVE EXTRAPOLATION (least-squares line in log10 N through the {len(measured)} points above; "
         f"not a measurement): {args.metric} ≈ {a:.4f} + {b:.4f}·log10(N)"
     )
-    for n in [int(s) for s in args.extrapolate.split(",") if s.strip()]:
+    for n in extrapolate:
         v = a + b * math.log10(n)
         clipped = min(hi if hi is not None else v, max(lo if lo is not None else v, v))
         note = " (clipped to the metric's range)" if clipped != v else ""
