@@ -34,7 +34,17 @@ SUITE = Suite(
     name="mnist-replication-002",
     dataset="mnist-embedded",
     classifier="mnist-cnn",
-    defences=["none", Defence("perceptual-dae", eps=0.2, pgd_alpha=0.1)],
+    defences=[
+        "none",
+        Defence("perceptual-dae", eps=0.2, pgd_alpha=0.1),
+        # the same loss, training set and budget through the generic convolutional autoencoder (3 strided
+        # conv stages to 4×4, a 64-d code) instead of 002's network (stride-3 conv and two max-pools to a
+        # 2×2×8 code): issue 19 measured 0.930 defended clean accuracy at 20 epochs against 002's 0.760
+        # (0.850 with a 4× or 16× wider code), so 002's spatial bottleneck, not the loss, caps it
+        Defence(
+            "perceptual-dae", id="perceptual-dae-generic", eps=0.2, pgd_alpha=0.1, architecture="generic"
+        ),
+    ],
     attacks=[
         Attack("fgsm", eps=[0.2]),
         Attack("pgd-linf", eps=[0.2], steps=100, alpha=0.1),  # 002 §4.2: 100 iterations, step κ = 0.1
