@@ -7,7 +7,8 @@ See EVALUATION.md.
 
 Per case, on the model the attack targeted (C for grey-box, the defended pipeline for white-box):
 - ``silent_success``: an iterate inside the budget fooled the model but the returned x′ does not
-  (:class:`IterateRecorder` watches the attack's forward passes).
+  (:class:`IterateRecorder` watches the attack's forward passes). Not measured (None) on a stochastic
+  white-box target (EOT), where two forward passes of the same x′ are two random draws.
 - ``shattered_gradients``: zero or NaN input gradients (:func:`gradient_health`; the CW margin is used
   rather than the cross-entropy, whose gradient underflows to 0 on very confident inputs).
 - ``shattered_score_gradients``: zero or NaN input gradients of a detector's ``score`` (white-box;
@@ -220,6 +221,11 @@ def recorder(attack: Any, model: nn.Module, x: Tensor, y: Tensor, eps: float, ta
         return None
     if type(attack).gradient_free:
         return None  # query attacks batch internally (torchattacks Square): rows cannot be matched
+    if getattr(model, "eot_samples", 1) > 1:
+        # a stochastic target (EOT over a random defence): each forward pass is a fresh random estimate, so
+        # "an iterate fooled it, the returned x′ does not" would compare two draws of the noise, not the
+        # attack's bookkeeping (found on 003's fresh-noise dvae: raised at every ε). Not applicable: None.
+        return None
     if attack.norm not in ("linf", "l2") or eps == 0:
         return None
     return IterateRecorder(model, x, y, eps, attack.norm, attack.batch_size)

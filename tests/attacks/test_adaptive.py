@@ -179,3 +179,27 @@ def test_cross_case_flags():
     assert I.higher_beyond_noise(0.52, 0.5, 100) == 0.0  # within sampling noise
     assert I.higher_beyond_noise(None, 0.5, 100) is None
     assert I.gradient_masking(0.0, None, 1.0) == 1.0 and I.gradient_masking(0.0, 0.0) == 0.0
+
+
+class NoisyLogits(nn.Module):
+    """A random model: logits plus fresh noise in every pass (the draws of a stochastic defence)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        out = self.model(x)
+        return out + 3.0 * torch.randn_like(out)
+
+
+def test_silent_success_is_not_measured_on_a_stochastic_target(tiny):
+    """Under EOT two passes of one x′ are two random draws: the recorder would flag noise (it did, at
+    every ε, on 003's fresh-noise dvae), so the indicator is None there and still measured elsewhere."""
+    model, x, y = tiny
+    pgd = build_attack("pgd-linf", {"steps": 5}, seed=0)
+    torch.manual_seed(0)
+    noisy = EOT(NoisyLogits(model), 2)
+    assert _silent(pgd, noisy, x, y) > 0  # what the recorder would report: noise, not a bookkeeping bug
+    assert I.recorder(pgd, noisy, x, y, 0.2, None) is None
+    assert I.recorder(pgd, model, x, y, 0.2, None) is not None

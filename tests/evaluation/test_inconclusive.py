@@ -213,3 +213,14 @@ def test_switching_every_check_off_is_shown_not_silent(cache_dir):
     assert res.passed and res.metrics["indicators_off"] == 1.0
     record = {"case": res.case_id, "metrics": res.metrics, "status": res.status, "outcome": "passed"}
     assert "checks-off" in format_table([record])
+
+
+def test_stochastic_defence_in_white_box_has_no_silent_success(cache_dir):
+    """A stochastic defence (fresh latent noise, EOT) is attacked through draws of its randomness:
+    silent_success is not measured there (None) instead of flagging noise; a deterministic one keeps it."""
+    engine = Engine(device="cpu", scale="smoke", cache_dir=str(cache_dir))
+    common = {"eps": 0.1, "threat": "white-box", "scales": TINY, "engine": engine, "allow_inconclusive": True}
+    fresh = evaluate("dvae", "pgd-linf", defence_params={"fresh_noise": True}, **common)
+    fixed = evaluate("dvae", "pgd-linf", **common)
+    assert fresh.silent_success is None
+    assert fixed.silent_success in (0.0, 1.0)
