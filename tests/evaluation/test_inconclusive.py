@@ -87,6 +87,19 @@ class MaskedRound(BaseDefence):
         return torch.round(x * 7) / 7
 
 
+class StochasticMaskedRound(MaskedRound):
+    """The canary made random: fresh noise on the rounded image in every EOT pass (still zero gradients)."""
+
+    name = "stochastic-masked-round"
+    stochastic = True
+
+    def purify(self, x: Tensor) -> Tensor:
+        from robustcheck.attacks.gradients import fresh_randomness_active
+
+        out = super().purify(x)
+        return (out + 0.01 * torch.randn_like(out)).clamp(0, 1) if fresh_randomness_active() else out
+
+
 pytestmark = pytest.mark.usefixtures("_preimport_optimizer_modules")
 
 
@@ -224,3 +237,40 @@ def test_stochastic_defence_in_white_box_has_no_silent_success(cache_dir):
     fixed = evaluate("dvae", "pgd-linf", **common)
     assert fresh.silent_success is None
     assert fixed.silent_success in (0.0, 1.0)
+
+
+def test_unbounded_probe_takes_every_step_on_a_stochastic_target(cache_dir, monkeypatch):
+    """On an EOT target a row would early-stop on one lucky draw and be judged on another (it left 0.19 /
+    0.30 of 003's fresh-noise dvae rows "correct"), so the unbounded probe runs all its steps there; a
+    stochastic defence that masks its gradients is still flagged, a deterministic target keeps early stop."""
+    import robustcheck.probes as P
+
+    calls: list[bool] = []
+    original = P.build_attack
+
+    def spy(name, params, **kw):
+        if params.get("steps") == P.UNBOUNDED_STEPS and "early_stop" in params:
+            calls.append(params["early_stop"])
+        return original(name, params, **kw)
+
+    monkeypatch.setattr(P, "build_attack", spy)
+    engine = Engine(device="cpu", scale="smoke", cache_dir=str(cache_dir))
+    # a classifier that is right on most digits (TINY's is not), else unbounded accuracy is low anyway
+    small = {
+        s: Scale(n_samples=32, train_limit=1200, classifier_epochs=3, defence_epochs=4, attack_steps=3)
+        for s in ("smoke", "default", "paper")
+    }
+    common = {
+        "eps": 0.1,
+        "threat": "white-box",
+        "scales": small,
+        "engine": engine,
+        "allow_inconclusive": True,
+    }
+    masked = evaluate(StochasticMaskedRound, "pgd-linf", **common)
+    assert calls == [False] and masked.clean_accuracy > 0.5
+    assert masked.unbounded_not_zero == 1.0 and "unbounded_not_zero" in masked.inconclusive
+    fresh = evaluate("dvae", "pgd-linf", defence_params={"fresh_noise": True, "scale": 2.0}, **common)
+    assert calls == [False, False] and fresh.unbounded_not_zero == 0.0
+    evaluate(MaskedRound, "pgd-linf", **common)
+    assert calls == [False, False, True]
