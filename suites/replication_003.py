@@ -31,7 +31,7 @@ measurement per budget).
 
 from __future__ import annotations
 
-from robustcheck import Attack, Defence, Scale, Suite, Thresholds
+from robustcheck import Attack, Defence, Scale, Suite
 
 SUITE = Suite(
     name="mnist-replication-003",
@@ -73,14 +73,4 @@ SUITE = Suite(
             n_samples=1000, train_limit=None, classifier_epochs=20, defence_epochs=50, dataset="mnist"
         ),
     },
-    # The fresh-noise rows are inconclusive: unbounded_not_zero (measured at seed 1, 2026-11-27: 20 unbounded
-    # PGD steps through the 8-pass EOT leave 0.19 / 0.30 of the probe rows correct; 0 for the fixed-noise
-    # dvae). Their numbers are not verified; they are accepted *visibly* (status "inconclusive-allowed",
-    # flags in the table) so that the rest of the suite gates, and docs/replication.md reports them as
-    # unverified. (silent_success was raised too, by noise: it is not measured on an EOT target since.)
-    # Every other row gates on every indicator.
-    thresholds=[
-        Thresholds(defence=d, allow_inconclusive=["unbounded_not_zero"])
-        for d in ("dvae-fresh", "dvae-fresh-scale2")
-    ],
 )
