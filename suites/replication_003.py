@@ -25,13 +25,23 @@ and reach 0.930-0.935 at 40 with a KL weight of 0.1 (0.01 for cvae-contractive),
 see docs/replication.md), C&W capped at 20 steps; ``paper`` = full MNIST from the data root
 (skipped without it), 1,000 test digits, 100 steps, 50 epochs.
 Measured at ``default``: record 0008 (10 epochs) and record 0009 (40 epochs: 10 min 43 s on 1 CPU
-thread, the eight purifiers trained in the run); tables in docs/replication.md. Bars: none (one
-measurement per budget).
+thread, the eight purifiers trained in the run); tables in docs/replication.md.
+
+Bars (``replication_003.bars.json``): from runs at scale ``default`` with seeds 0, 1 and 2
+(``--robustcheck-seed``: each re-splits the data and retrains the classifier and every purifier; CPU, 1
+thread, torch 2.14.1, 2026-11-27; records in ``docs/records/rep003_*.json``; seed 0 of the two
+fresh-noise rows is a ``-k dvae-fresh`` run), the lowest of the three minus 0.07 (n = 200: ~2 SE) for
+corrected and defended clean accuracy, none below 0.10. Written by ``python benchmarks/bars_from_run.py
+mnist-replication-003 docs/records/rep003_seed*.json docs/records/rep003_fresh_seed0_*.json --margin 0.07
+--clean-margin 0.07 --write suites/replication_003.py``. (The seed-1 and seed-2 runs measured the
+fresh-noise rows before the two indicator fixes for stochastic targets and flagged them; the
+``rep003_fresh_seed{1,2}`` re-runs after the fixes give the same metrics and pass every check.)
 """
 
 from __future__ import annotations
 
 from robustcheck import Attack, Defence, Scale, Suite
+from robustcheck.bars import measured_bars
 
 SUITE = Suite(
     name="mnist-replication-003",
@@ -73,4 +83,5 @@ SUITE = Suite(
             n_samples=1000, train_limit=None, classifier_epochs=20, defence_epochs=50, dataset="mnist"
         ),
     },
+    thresholds=[*measured_bars(__file__)],  # seeds 0-2 (replication_003.bars.json)
 )
