@@ -36,6 +36,7 @@ import torch
 from torch import Tensor, nn
 
 from robustcheck.attacks.base import margin
+from robustcheck.attacks.gradients import eot_parts
 from robustcheck.metrics import METRICS, inconclusive_fixes
 from robustcheck.threat import AdaptiveTarget, DefendedLogits
 
@@ -221,7 +222,7 @@ def recorder(attack: Any, model: nn.Module, x: Tensor, y: Tensor, eps: float, ta
         return None
     if type(attack).gradient_free:
         return None  # query attacks batch internally (torchattacks Square): rows cannot be matched
-    if getattr(model, "eot_samples", 1) > 1:
+    if eot_parts(model)[1] > 1:
         # a stochastic target (EOT over a random defence): each forward pass is a fresh random estimate, so
         # "an iterate fooled it, the returned x′ does not" would compare two draws of the noise, not the
         # attack's bookkeeping (found on 003's fresh-noise dvae: raised at every ε). Not applicable: None.

@@ -14,6 +14,7 @@ from torch import Tensor, nn
 from robustcheck import indicators as I
 from robustcheck import metrics as M
 from robustcheck.attacks import ATTACKS, accepted_params_of, build_attack
+from robustcheck.attacks.gradients import eot_parts
 from robustcheck.cache import content_key, expect_tensors
 from robustcheck.engine import Engine
 from robustcheck.suite import Attack, Case, FamilyCase
@@ -158,7 +159,7 @@ def indicators(engine: Engine, case: Case) -> dict[str, float | None]:
 
         # early stop on a deterministic target; on a stochastic one (EOT) a row would stop on one lucky draw
         # of the randomness and be judged on another, so every row takes all the steps there
-        early = getattr(model, "eot_samples", 1) <= 1
+        early = eot_parts(model)[1] == 1
 
         def unbounded() -> float:
             # from the test inputs (no random start): a uniform-noise start measures noise, not the model
