@@ -10,7 +10,7 @@ from torch import nn
 
 from robustcheck.data import load_dataset
 from robustcheck.defences import DEFENCES, FitContext
-from robustcheck.defences.kl_autoencoder import kl_divergence, temperature_scaled
+from robustcheck.defences.kl_autoencoder import kl_divergence, random_shift, temperature_scaled
 from robustcheck.errors import ConfigError
 from tests.helpers import trained_tiny
 
@@ -134,3 +134,84 @@ def test_fixed_targets_give_the_per_batch_loss(params):
     assert t is not None and t.shape == (64, 10)
     torch.testing.assert_close(d.training_loss(x[:32], t[:32]), d.training_loss(x[:32]))
     assert DEFENCES.get("ae-mse")().bind(model).fixed_targets(x, "cpu") is None
+
+
+# ------------------------------------------------- training options the paper leaves open (issue 19)
+def test_random_shift_matches_a_loop_reference():
+    x = torch.arange(3 * 2 * 4 * 5, dtype=torch.float).view(3, 2, 4, 5) + 1
+    y = random_shift(x, 2, torch.Generator().manual_seed(3))
+    offsets = torch.randint(-2, 3, (3, 2), generator=torch.Generator().manual_seed(3))
+    assert offsets.abs().sum() > 0  # the seed moves something
+    for i, (dy, dx) in enumerate(offsets.tolist()):
+        ref = torch.zeros(2, 4, 5)
+        for r in range(4):
+            for c in range(5):
+                if 0 <= r - dy < 4 and 0 <= c - dx < 5:
+                    ref[:, r, c] = x[i, :, r - dy, c - dx]
+        assert torch.equal(y[i], ref), i
+
+
+def test_augment_shifts_then_corrupts_the_input_only():
+    model, _, _ = trained_tiny(n=100, epochs=1)
+    x = load_dataset("mnist-embedded").train.x[:16]
+    d = DEFENCES.get("ae-kl")(shift=2, train_noise=0.3).bind(model)
+    x_in, target = d.augment(x, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(target, random_shift(x, 2, torch.Generator().manual_seed(0)))
+    assert not torch.equal(target, x)  # moved
+    assert x_in.min() >= 0 and x_in.max() <= 1
+    noise = (x_in - target).abs()
+    assert 0.1 < noise.mean() < 0.3  # clipped N(0, 0.3²): about 0.3·√(2/π) where not clipped
+    plain = DEFENCES.get("ae-kl")().bind(model)
+    assert plain.augment(x, torch.Generator())[0] is x
+    # the denoising loss reads the noisy input and aims at the clean one
+    plain.ae = d.ae = nn.Identity()
+    with torch.no_grad():
+        assert plain.training_loss(target).item() == 0  # AE(x) = x: nothing to learn
+        assert plain.training_loss(target, None, x_in).item() > 0  # AE(x̃) = x̃ is not M(x)'s
+
+
+def test_training_options_are_in_the_cache_key_only_when_set():
+    base = DEFENCES.get("ae-kl")().config()
+    assert DEFENCES.get("ae-kl")(shift=0, train_noise=0.0).config() == base
+    assert DEFENCES.get("ae-kl")(shift=1).config() == {**base, "shift": 1}
+    assert DEFENCES.get("ae-mse")(train_noise=0.2).config()["train_noise"] == 0.2
+
+
+@pytest.mark.parametrize("params", [{"shift": 1}, {"train_noise": 0.3}])
+def test_augmented_training_is_seeded_and_changes_the_result(params):
+    model, _, _ = trained_tiny(n=100, epochs=1)
+    data = load_dataset("mnist-embedded")
+
+    def fitted(**kw):
+        torch.manual_seed(123)  # what ran before in the process must not matter
+        d = DEFENCES.get("ae-kl")(latent_dim=4, **kw).bind(model)
+        d.fit(
+            FitContext(
+                model, data.train.subset(64), data.val, 10, epochs=1, seed=5, device=torch.device("cpu")
+            )
+        )
+        return torch.cat([p.detach().flatten() for p in d.ae.parameters()])
+
+    first = fitted(**params)
+    torch.manual_seed(999)
+    assert torch.equal(first, fitted(**params))
+    assert not torch.equal(first, fitted())
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"shift": -1}, "shift"),
+        ({"shift": True}, "shift"),
+        ({"shift": 1.5}, "shift"),
+        ({"shift": 9}, "shift"),
+        ({"train_noise": -0.1}, "train_noise"),
+        ({"train_noise": "0.1"}, "train_noise"),
+        ({"train_noise": float("nan")}, "train_noise"),
+        ({"train_noise": float("inf")}, "train_noise"),
+    ],
+)
+def test_bad_training_options(params, field):
+    for name in ("ae-kl", "ae-mse"):
+        with pytest.raises(ConfigError, match=rf"^defence '{name}': {field} must be"):
+            DEFENCES.get(name)(**params)

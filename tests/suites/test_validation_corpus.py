@@ -343,6 +343,10 @@ DEFENCE_PARAMS = {
     ("ae-kl", "temperature"): st.one_of(wrong_number, st.none(), st.floats(max_value=0)),
     ("ae-kl", "latent_dim"): wrong_int,
     ("ae-kl", "lr"): st.one_of(wrong_number, st.floats(max_value=0)),
+    ("ae-kl", "shift"): st.one_of(
+        wrong_int.filter(lambda v: v is not None and v != 0), st.integers(9, 2**70)
+    ),
+    ("ae-mse", "train_noise"): st.one_of(wrong_number, st.floats(max_value=-1e-9)),
     ("feature-squeezing", "bits"): st.one_of(
         st.booleans(),
         st.integers(max_value=0),
