@@ -231,6 +231,23 @@ def test_ae_kl_hidden_layer_head_follows_the_shape(data):
     _check_outputs(d, val.x[:16], n)
 
 
+@pytest.mark.parametrize("name", ["ae-kl", "ae-mse"])
+def test_shifted_and_denoising_training_on_other_shapes(name, data):
+    """The issue-19 training options off the MNIST path: a 3-channel non-square shape and 8×8 digits."""
+    train, val, n, shape, clf = data
+    torch.manual_seed(0)
+    d = DEFENCES.get(name)(shift=1, train_noise=0.2)
+    d.build(shape, n)
+    d.bind(clf)
+    x_in, target = d.augment(train.x[:8], torch.Generator().manual_seed(0))
+    assert x_in.shape == target.shape == train.x[:8].shape and not torch.equal(x_in, target)
+    d.fit(_ctx(clf, train, val, n))
+    d.calibrate(val.x, 0.05)
+    d.eval()
+    _check_outputs(d, val.x[:16], n)
+    assert {"shift": 1, "train_noise": 0.2}.items() <= d.config().items()
+
+
 def test_num_classes_come_from_the_data(data):
     _, _, n, shape, _ = data
     d = DEFENCES.get("cvae-detector")(zdim=8)
