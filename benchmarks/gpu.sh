@@ -50,7 +50,7 @@ suite() {
     tar -czf "$OUT/default_suite.tar.gz" -C "$OUT" default && rm -rf "$OUT/default"  # 8 files come back at most
 }
 autoattack() {
-    timeout 120 $PY benchmarks/autoattack.py --n 500 --device cuda --threads 16 --cache-dir /tmp/aa-cache 2>&1 \
+    timeout 150 $PY benchmarks/autoattack.py --n 500 --device cuda --threads 16 --repeats 1 --cache-dir /tmp/aa-cache 2>&1 \
         | tee "$OUT/autoattack.txt"
 }
 attacks() {
