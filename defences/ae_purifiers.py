@@ -62,7 +62,7 @@ from robustcheck.defences.architectures import (
     generic_encoder,
     shape_mismatch,
 )
-from robustcheck.defences.base import BaseDefence, FitContext
+from robustcheck.defences.base import BaseDefence, FitContext, gaussian_corruption
 from robustcheck.defences.registry import DEFENCES
 from robustcheck.errors import ConfigError
 from robustcheck.models.training import seeded, train_loop
@@ -247,10 +247,7 @@ class GenerativePurifier(BaseDefence):
     # --- training ----------------------------------------------------------------------------
     def corrupt(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """x̃ = clip(x + stp·n, 0, 1), n ~ N(0, I) (003 §4.1)."""
-        if self.stp == 0:
-            return x
-        noise = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
-        return (x + self.stp * noise).clamp(0, 1)
+        return gaussian_corruption(x, self.stp, generator)
 
     def training_loss(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
         x_in = self.corrupt(x, generator)

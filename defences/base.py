@@ -98,6 +98,16 @@ class _Pipeline(nn.Module):
         return self.defence.defended_logits(x)
 
 
+def gaussian_corruption(x: Tensor, sigma: float, generator: torch.Generator | None = None) -> Tensor:
+    """clip(x + σ·n, 0, 1), n ~ N(0, I) drawn from ``generator`` (on the CPU, then moved to x's device): the
+    training noise of the denoising defences (003 §4.1's x̃; ``ae-kl``'s ``train_noise``). x itself when
+    σ = 0 (nothing drawn)."""
+    if sigma == 0:
+        return x
+    noise = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
+    return (x + sigma * noise).clamp(0, 1)
+
+
 def straight_through(forward_value: Tensor, surrogate: Tensor) -> Tensor:
     """A tensor equal to ``forward_value`` whose gradient is that of ``surrogate`` (BPDA)."""
     return surrogate + (forward_value - surrogate).detach()

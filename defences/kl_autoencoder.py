@@ -58,7 +58,7 @@ from robustcheck.defences.architectures import (
     generic_autoencoder,
     shape_mismatch,
 )
-from robustcheck.defences.base import BaseDefence, FitContext, flag_selected_logits
+from robustcheck.defences.base import BaseDefence, FitContext, flag_selected_logits, gaussian_corruption
 from robustcheck.defences.registry import DEFENCES
 from robustcheck.errors import ConfigError
 from robustcheck.models.taps import check_layers, forward_with_taps
@@ -261,10 +261,7 @@ class _AutoencoderDefence(BaseDefence):
         are 0."""
         if self.shift:
             x = random_shift(x, self.shift, generator)
-        if not self.train_noise:
-            return x, x
-        noise = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
-        return (x + self.train_noise * noise).clamp(0, 1), x
+        return gaussian_corruption(x, self.train_noise, generator), x
 
     def training_loss(
         self, x: Tensor, target_logits: Tensor | None = None, x_in: Tensor | None = None
@@ -313,11 +310,8 @@ class _AutoencoderDefence(BaseDefence):
         g = seeded(ctx.seed)  # shuffles the batches and draws the shifts and the training noise
 
         def batch_loss(batch: tuple[Tensor, ...]) -> Tensor:
-            target_logits = batch[1] if len(batch) > 1 else None
-            if not (self.shift or self.train_noise):
-                return self.training_loss(batch[0], target_logits)
-            x_in, x = self.augment(batch[0], g)
-            return self.training_loss(x, target_logits, x_in)
+            x_in, x = self.augment(batch[0], g)  # (x, x), nothing drawn, when both options are off
+            return self.training_loss(x, batch[1] if len(batch) > 1 else None, x_in)
 
         train_loop(
             self,
