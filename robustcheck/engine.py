@@ -515,9 +515,10 @@ class Engine:
             )
             if outputs == "probabilities":  # declared: attacks and scores see log p (valid logits)
                 module = LogProbabilities(module)
-            check_preprocessing(
-                module, probe, data.val.y[:256], data.num_classes, name=name, normalize=normalize
-            )
+            if suite.preprocessing_check:
+                check_preprocessing(
+                    module, probe, data.val.y[:256], data.num_classes, name=name, normalize=normalize
+                )
         module = frozen_eval(module.to(self.device), name=name)
         check_classifier(module, data.val.x[:32].to(self.device), data.num_classes, name=name)
         self._classifiers[mem_key] = _Model(module, key)

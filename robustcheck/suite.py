@@ -605,6 +605,9 @@ class Suite:
             ``(x - mean) / std``. It becomes part of the model, so attacks perturb [0, 1] pixels and ε
             keeps its meaning. A model that does much better under another common preprocessing (0–255,
             [-1, 1], standardised) than under the declared one is an error at startup.
+        preprocessing_check: ``False`` skips that startup check and takes ``normalize`` (or its absence:
+            [0, 1] pixels) at the user's word. For a model that really takes the declared pixels yet scores
+            clearly higher under another scale, which an undertrained model on low-contrast data can.
         outputs: ``"logits"`` (default; a classifier returning probabilities is an error) or
             ``"probabilities"``: the classifier returns softmax probabilities, and every attack and
             score sees their log (valid logits: same argmax, margins in log space).
@@ -630,6 +633,7 @@ class Suite:
     surrogate: str | Callable[[], Any] | None = None
     outputs: str = "logits"
     normalize: Any = None
+    preprocessing_check: bool = True
 
     def __post_init__(self) -> None:
         _check_id(self.name, "suite name")
@@ -692,6 +696,11 @@ class Suite:
                 f"finite numbers, std > 0; got {describe(self.normalize)} ({exc})"
             ) from None
         object.__setattr__(self, "normalize", normalize)
+        if not isinstance(self.preprocessing_check, bool):
+            raise ConfigError(
+                f"{where}: preprocessing_check must be True or False, got "
+                f"{describe(self.preprocessing_check)}"
+            )
         if not isinstance(self.outputs, str) or self.outputs not in ("logits", "probabilities"):
             raise ConfigError(
                 f"{where}: outputs must be 'logits' or 'probabilities', got {describe(self.outputs)}"

@@ -91,6 +91,7 @@ class BaseAttack(ABC):
         target: Tensor | None = None,
     ) -> list[AttackResult]:
         eps_list = check_eps(eps, f"attack {self.name!r}")
+        model = hookable(model)  # a TorchScript model: in a module that takes the guard's hook
         self._check_inputs(x, y, target)
         self._refuse_probabilities(model, x)
         results: dict[float, list[Tensor]] = {e: [] for e in eps_list}
@@ -194,6 +195,24 @@ class BaseAttack(ABC):
         return -1.0 if self.targeted else 1.0
 
 
+class HookableScript(nn.Module):
+    """A TorchScript module (``torch.jit.script`` / ``torch.jit.load``), which refuses Python forward hooks,
+    inside an ordinary module that takes them; same outputs and gradients."""
+
+    def __init__(self, scripted: nn.Module) -> None:
+        super().__init__()
+        self.scripted = scripted
+
+    def forward(self, x: Tensor) -> Any:
+        return self.scripted(x)
+
+
+def hookable(model: nn.Module) -> nn.Module:
+    """``model``, or a TorchScript ``model`` wrapped in :class:`HookableScript` (the attacks' NaN guard and
+    the integrity checks hook the attacked model)."""
+    return HookableScript(model) if isinstance(model, torch.jit.ScriptModule) else model
+
+
 def query_model(model: nn.Module, x: Tensor) -> tuple[Tensor, Tensor | None]:
     """(logits, flagged or None): a black-box oracle (``robustcheck.threat.DefendedLogits``) reports
     whether its detector flagged each input; a plain model reports nothing (None)."""
@@ -206,10 +225,11 @@ def query_model(model: nn.Module, x: Tensor) -> tuple[Tensor, Tensor | None]:
 
 class _FiniteGuard:
     """Counts attack queries whose model output held NaN or inf (a forward hook on the attacked model);
-    such an attack's result is not a number to report (the model breaks off the data manifold)."""
+    such an attack's result is not a number to report (the model breaks off the data manifold). A
+    TorchScript module takes no Python hooks: its calls are counted through :class:`HookableScript`."""
 
     def __init__(self, model: nn.Module) -> None:
-        self.model, self.bad, self.calls = model, 0, 0
+        self.model, self.bad, self.calls = hookable(model), 0, 0
         self._handle: RemovableHandle | None = None
 
     def _hook(self, module: nn.Module, args: Any, out: Any) -> None:

@@ -309,6 +309,8 @@ def _one_label(label: object, what: str, i: int) -> int:
         return int(label.item())
     if isinstance(label, (int, np.integer)) and not isinstance(label, bool):
         return int(label)
+    if isinstance(label, np.ndarray) and label.size == 1 and np.issubdtype(label.dtype, np.integer):
+        return int(label.reshape(()))  # np.array(3) or np.array([3]), as a transform may return
     raise ConfigError(f"{what}: item {i}'s label is {label!r}; labels must be integer class indices.")
 
 

@@ -171,7 +171,9 @@ def check_preprocessing(
         raise ModelContractError(
             f"{name}: accuracy on a validation batch is {base:.2f} when given {declared} but {alt:.2f} with "
             f"{what}, so the model expects {what}. Attacks work in [0, 1] pixel space so that ε keeps its "
-            f"meaning: {fix} and the model receives its preprocessing as part of the model."
+            f"meaning: {fix} and the model receives its preprocessing as part of the model. If the model "
+            f"really takes {declared} (an undertrained model can score higher under another scale by "
+            f"chance), set Suite(preprocessing_check=False)."
         )
 
 

@@ -189,6 +189,45 @@ def test_register_dataset_decorator_and_entry_point(tmp_path, monkeypatch):
     assert load_dataset(reg.get("ep-tiny")).input_shape == (1, 5, 7)
 
 
+class ArrayLabels(torch.utils.data.Dataset):
+    """Labels as numpy arrays, as a transform or ``np.load`` gives them: 0-d, shape (1,), or float/2-wide."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, form) -> None:
+        self.x, self.y, self.form = x, y, form
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, i: int):
+        return self.x[i], self.form(int(self.y[i]))
+
+
+@pytest.mark.parametrize(
+    "form",
+    [lambda v: np.array(v), lambda v: np.array([v], dtype=np.int32), lambda v: np.uint8(v)],
+    ids=["0-d array", "1-element array", "numpy scalar"],
+)
+def test_integer_labels_as_numpy_arrays(form):
+    x, y = colour_set(40)
+    data = load_dataset(ArrayLabels(x, y, form))
+    got = torch.cat([data.train.y, data.val.y, data.test.y]).sort().values
+    assert torch.equal(got, y.sort().values)
+
+
+@pytest.mark.parametrize(
+    "form,message",
+    [
+        (lambda v: np.array(float(v)), r"label is array\(.*\.\); labels must be integer"),
+        (lambda v: np.array([v, v]), "labels must be integer"),
+    ],
+    ids=["float array", "two labels"],
+)
+def test_non_integer_array_labels_are_refused(form, message):
+    x, y = colour_set(40)
+    with pytest.raises(ConfigError, match=message):
+        load_dataset(ArrayLabels(x, y, form))
+
+
 # --- bad inputs: one clear error each -----------------------------------------------------------------------
 class NoPairs(torch.utils.data.Dataset):
     def __len__(self):

@@ -145,6 +145,20 @@ def test_declared_normalisation(plain, tmp_path):
         _clean(tmp_path / "e", _suite(plain, normalize=(0.5, 0.5)))
 
 
+def test_preprocessing_check_can_be_switched_off(plain, tmp_path):
+    """The startup check is a heuristic: a model that really takes [0, 1] pixels can score higher under
+    another scale (an undertrained model on low-contrast data). The error names the way out, and
+    ``preprocessing_check=False`` takes the declaration at the user's word."""
+    net = Expects(plain, 0.5, 0.5)  # scores clearly higher with inputs in [-1, 1]
+    with pytest.raises(ModelContractError, match=r"Suite\(preprocessing_check=False\)"):
+        _clean(tmp_path / "on", _suite(net))
+    undeclared = _clean(tmp_path / "off", _suite(net, preprocessing_check=False))
+    declared = _clean(tmp_path / "declared", _suite(net, normalize=(0.5, 0.5)))
+    assert undeclared < declared - 0.05  # it really ran on [0, 1] pixels, as the user said
+    with pytest.raises(ConfigError, match="preprocessing_check must be True or False"):
+        _suite(net, preprocessing_check="no")
+
+
 def test_normalize_in_the_cache_key(plain, tmp_path):
     eng = Engine(device="cpu", scale="smoke", cache_dir=str(tmp_path))
     a = eng.classifier(_suite(lambda: plain))
@@ -223,3 +237,38 @@ def test_suite_checks_classifier_and_normalize_fields():
         _suite(3)
     with pytest.raises(ConfigError, match="factory must be a callable"):
         ModelFile("x.pt", factory=Net())
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit:FutureWarning")
+def test_torchscript_classifier_runs_every_integrity_check(plain, tmp_path):
+    """A TorchScript model refuses Python forward hooks; the attacks' NaN guard and the probes hook the
+    attacked model. With the integrity indicators on (the default) the TorchScript file must give the same
+    metrics and indicators as the module it was scripted from (it raised RuntimeError before)."""
+    ts = tmp_path / "model.ts"
+    torch.jit.save(torch.jit.script(plain), ts)
+    out = {}
+    for name, clf in {"instance": copy.deepcopy(plain), "torchscript": str(ts)}.items():
+        suite = Suite(
+            name="user-ts",
+            dataset="digits-8x8",
+            classifier=clf,
+            scales=TINY,
+            attacks=[Attack("pgd-linf", eps=0.1, steps=5)],
+        )
+        eng = Engine(device="cpu", scale="smoke", cache_dir=str(tmp_path / name))
+        out[name] = evaluate_case(eng, suite.cases()[0]).metrics
+    assert out["torchscript"]["unbounded_accuracy"] is not None  # the probes ran
+    assert out["torchscript"] == out["instance"]
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit:FutureWarning")
+def test_attacks_take_a_scripted_model_directly(plain):
+    from robustcheck.attacks import build_attack
+
+    x, y = DIGITS.val.x[:16], DIGITS.val.y[:16]
+    scripted = torch.jit.script(copy.deepcopy(plain))
+    for name in ("fgsm", "pgd-linf", "square"):
+        params = {"steps": 3} if name != "fgsm" else {}
+        [a] = build_attack(name, params, seed=0, batch_size=8)(plain, x, y, [0.1])
+        [b] = build_attack(name, params, seed=0, batch_size=8)(scripted, x, y, [0.1])
+        assert torch.equal(a.x_adv, b.x_adv), name
