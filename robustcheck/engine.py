@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -34,6 +35,7 @@ from robustcheck.cache import (
     loads_into,
     module_fingerprint,
     state_dict_validator,
+    tensor_digest,
 )
 from robustcheck.data import DatasetSplits, Split, load_dataset
 from robustcheck.defences import DEFENCES, BaseDefence, FitContext
@@ -126,15 +128,42 @@ _NOT_IDENTITY = ("_threshold",)
 _PLAIN = (bool, int, float, str, type(None))
 
 
+def _setting(v: Any) -> Any:
+    """A hashable description of one setting's value by content, or ``_SKIP`` for what is not a setting
+    (modules, callables, other objects). Tensors and numpy arrays by their bytes (a tensor attribute that
+    is not a buffer is in no ``state_dict``); dicts, lists and tuples element by element."""
+    if isinstance(v, _PLAIN):
+        return v
+    if isinstance(v, Tensor):
+        return ("tensor", tensor_digest(v))
+    if isinstance(v, np.ndarray) and v.dtype.kind in "biuf":
+        return ("ndarray", tensor_digest(torch.from_numpy(np.ascontiguousarray(v))))
+    if isinstance(v, (tuple, list)):
+        items = tuple(_setting(e) for e in v)
+        return _SKIP if _SKIP in items else items
+    if isinstance(v, dict) and all(isinstance(k, str) for k in v):
+        pairs = tuple((k, _setting(e)) for k, e in sorted(v.items()))
+        return _SKIP if any(e is _SKIP for _, e in pairs) else ("dict", pairs)
+    return _SKIP
+
+
+_SKIP = ("not-a-setting",)
+
+
 def _settings(obj: Any) -> tuple[tuple[str, Any], ...]:
-    """An object's plain attributes (numbers, strings, tuples of them): settings that live outside
-    ``state_dict`` and ``config()`` (e.g. a p-value threshold, an inference-time noise scale). Hashable."""
+    """An object's settings that live outside ``state_dict`` and ``config()`` (e.g. a p-value threshold,
+    an inference-time noise scale, a kernel held as a plain tensor, a dict of options), by content:
+    plain attributes, tuples and lists of them, and (public attributes only: an ``nn.Module`` keeps its
+    machinery in private dicts) tensors, numpy arrays and dicts. Hashable."""
     out: list[tuple[str, Any]] = []
     for k, v in sorted(getattr(obj, "__dict__", {}).items()):
-        if isinstance(v, _PLAIN):
-            out.append((k, v))
-        elif isinstance(v, (tuple, list)) and all(isinstance(e, _PLAIN) for e in v):
-            out.append((k, tuple(v)))
+        if k.startswith("_") and not isinstance(v, _PLAIN):
+            if isinstance(v, (tuple, list)) and all(isinstance(e, _PLAIN) for e in v):
+                out.append((k, tuple(v)))
+            continue
+        value = _setting(v)
+        if value is not _SKIP:
+            out.append((k, value))
     return tuple(out)
 
 
@@ -213,6 +242,11 @@ def user_source_digest(objs: Iterable[Any]) -> str | None:
             if module is None:
                 return None
     return content_key("user-code", sorted(seen.items()))
+
+
+def _is_factory(f: Any) -> bool:
+    """A user's callable classifier spec (a factory, a class), not a module instance or a path."""
+    return callable(f) and not isinstance(f, nn.Module)
 
 
 def _eps_index(eps_list: list[float], eps: float) -> int:
@@ -512,6 +546,11 @@ class Engine:
                 module_fingerprint(module),
                 outputs,
                 normalize,
+                # the source of every class in it and of its factory: an edited forward is another model
+                self.code_digest(
+                    *(type(m) for m in module.modules()),
+                    *(f for f in (spec, getattr(spec, "factory", None)) if _is_factory(f)),
+                ),
             )
             if outputs == "probabilities":  # declared: attacks and scores see log p (valid logits)
                 module = LogProbabilities(module)
@@ -645,8 +684,9 @@ class Engine:
             seed,
             torch.get_num_threads(),
             device_identity(self.train_device),
-            module_fingerprint(d, exclude=_NOT_IDENTITY),
-        )  # the weights training starts from
+            module_fingerprint(d, exclude=_NOT_IDENTITY),  # the weights training starts from
+            self.code_digest(type(d), spec.factory),  # a user's defence: its source (fit, predict, ...)
+        )
         if getattr(d, "trainable", False):
             train = self.train_split(suite)
             ctx = FitContext(
@@ -712,6 +752,7 @@ class Engine:
             self.seed(suite),
             batch_size,
             device_identity(self.device),  # float results differ across devices
+            self.code_digest(ATTACKS.get(spec.name)),  # a user-registered attack: its source
         )
 
     def adversarial(
@@ -754,6 +795,14 @@ class Engine:
         if steps is not None and not gradient_free and "steps" in accepted_params_of(case.attack.name):
             params["steps"] = min(steps, int(params.get("steps", steps)))
         return params
+
+    def code_digest(self, *objs: Any) -> str | None:
+        """:func:`user_source_digest` of ``objs`` (the user's classes and functions among them; robustcheck's
+        own are in every disk key through its source hash), memoised for the run: the keys of trained
+        weights, of a user's classifier and of adversarial sets hold it, so that an edited user defence,
+        model or attack never reuses what its old code computed."""
+        objs = tuple(o for o in objs if o is not None)
+        return self.memo(("code-digest", objs), lambda: user_source_digest(objs))
 
     def user_code(self, case: Case) -> str | None:
         """Digest of the source of the user's code a case runs (classes of the defence and of every

@@ -133,7 +133,9 @@ def _stored_case(engine: Engine, case: Case) -> tuple[dict[str, Any], dict[str, 
     user_code = engine.user_code(case) if engine.cache.enabled else None
     if user_code is None:  # no cache, or code whose source cannot be read: never stored
         return _case_metrics(engine, case)
-    key = content_key("case-metrics", engine.metrics_key(case), case.suite.indicators, user_code)
+    # eps_nonmonotone compares with the attack's next smaller ε, which the metrics key does not hold
+    smaller = sorted(e for e in case.attack.eps if e < case.eps)[-1:]
+    key = content_key("case-metrics", engine.metrics_key(case), case.suite.indicators, user_code, smaller)
 
     def compute() -> dict[str, Any]:
         metrics, scores, samples = _case_metrics(engine, case)

@@ -382,3 +382,122 @@ def test_defence_epochs_are_what_training_gets_and_in_its_key(tmp_path):
         assert record["defence"]["epochs"] == seen[-1]
     assert seen == [TINY["smoke"].defence_epochs, 3, 5]
     assert len(set(keys)) == 3 and entries(tmp_path, "defences") == 3
+
+
+# ---------------------------------------------------------------------------------------- user code
+_USER_DEFENCE = '''
+import torch
+from robustcheck.defences import BaseDefence
+
+
+class Dim(BaseDefence):
+    """A purifier a user edits between two runs: the constant below is its only setting."""
+
+    name = "dim"
+    is_purifier = True
+
+    def purify(self, x):
+        return (x * FACTOR).clamp(0, 1)
+
+
+FACTOR = {factor}
+'''
+
+_USER_MODEL = """
+import torch
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
+
+    def forward(self, x):
+        return self.body(x * {gain})
+"""
+
+
+def _user_module(tmp_path, monkeypatch, name: str, text: str):
+    """Write ``text`` as module ``name`` under ``tmp_path`` and import (or reload) it."""
+    import importlib
+    import sys
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / f"{name}.py").write_text(text)
+    importlib.invalidate_caches()
+    if name in sys.modules:
+        return importlib.reload(sys.modules[name])
+    return importlib.import_module(name)
+
+
+def test_edited_user_defence_code_crafts_a_new_adversarial_set(tmp_path, monkeypatch):
+    """The metrics key held the user's source digest, the adversarial sets did not: after editing a user
+    defence, a shared cache served the x′ crafted against the old code (a stale number)."""
+    results = {}
+    for run, (factor, cache) in enumerate([(0.9, "shared"), (0.6, "shared"), (0.6, "fresh")]):
+        mod = _user_module(tmp_path, monkeypatch, "rc_user_dim", _USER_DEFENCE.format(factor=factor))
+        s = tiny(
+            defences=[Defence(mod.Dim)],
+            attacks=[Attack("pgd-linf", eps=0.2, steps=3)],
+            threat_models=["white-box"],
+        )
+        results[run] = evaluate_case(engine(tmp_path, cache), s.cases()[0]).metrics
+    assert entries(tmp_path, "adversarial", "shared") == 2  # the edit missed the adversarial cache
+    assert entries(tmp_path, "defences", "shared") == 0  # (nothing trained: not trainable)
+    assert results[1] == results[2]  # the edited code on the shared cache = a cold run
+
+
+def test_edited_user_model_code_gets_a_new_classifier_key(tmp_path, monkeypatch):
+    state = {k: v.clone() for k, v in _linear_state().items()}
+    keys = []
+    for gain in (1.0, 0.5):
+        mod = _user_module(tmp_path, monkeypatch, "rc_user_net", _USER_MODEL.format(gain=gain))
+
+        def factory(mod=mod):
+            net = mod.Net()
+            net.body.load_state_dict(state)
+            return net
+
+        keys.append(engine(tmp_path).classifier(tiny(classifier=factory)).key)
+    assert keys[0] != keys[1]  # same qualname, same weights, same repr: only the source differs
+
+
+class Setting(Toy):
+    """Settings outside ``state_dict``: a plain tensor attribute (not a buffer) and a dict of options."""
+
+    name = "setting"
+
+    def __init__(self, alpha: float = 0.5, k: int = 3) -> None:
+        super().__init__(1.0)
+        self.alpha = torch.tensor(alpha)
+        self.options = {"k": k, "mode": "dim"}
+
+    def purify(self, x):
+        return (x * self.alpha * self.options["k"] / 3).clamp(0, 1)
+
+
+def test_tensor_and_dict_settings_are_in_the_evaluated_key(tmp_path):
+    eng = engine(tmp_path)
+    base, tensor, options = Setting(), Setting(alpha=0.9), Setting(k=5)
+    s = tiny(
+        defences=[Defence(base, id="base"), Defence(tensor, id="tensor"), Defence(options, id="options")]
+    )
+    keys = [eng.defence(s, c)[1] for c in s.cases()]
+    assert len(set(keys)) == 3, keys
+    # an in-place change of the tensor attribute is a new setting too
+    with torch.no_grad():
+        base.alpha.fill_(0.25)
+    assert eng.defence(s, s.cases()[0])[1] not in keys
+
+
+def test_stored_metrics_follow_the_eps_list_of_the_attack(tmp_path):
+    """``eps_nonmonotone`` compares a case with the attack's next smaller ε; the case's stored metrics must
+    not be reused when that ε changes (the metrics key leaves the suite's attack list out)."""
+    for eps in ([0.2], [0.1, 0.2], [0.15, 0.2]):
+        s = tiny(attacks=[Attack("fgsm", eps=eps)], indicators=True)
+        [case] = [c for c in s.cases() if c.eps == 0.2]
+        evaluate_case(engine(tmp_path), case)
+    # the ε = 0.2 case is stored once per next smaller ε (none, 0.1, 0.15): three entries, not one hit
+    # (the smaller-ε siblings are engine-internal, not stored cases)
+    assert entries(tmp_path, "metrics") == 3
