@@ -23,8 +23,11 @@ Across a case family (computed lazily from sibling cases), on the quantity each 
 defended pipeline's accuracy (``corrected_accuracy``), or for detectors the detector-aware success
 (``adaptive_success_rate``): ``eps_nonmonotone`` (accuracy rises / success falls with ε),
 ``iterative_weaker`` (PGD/BIM weaker than FGSM) and ``adaptive_weaker`` (a detector-aware attack leaves a
-higher defended rate than detector-oblivious PGD at the same ε and FPR). Differences count only beyond
-:func:`tolerance` (two binomial standard errors plus one example).
+higher defended rate than detector-oblivious PGD at the same ε and FPR). ``whitebox_weaker`` (white-box
+only): the white-box case is weaker than the same attack's grey-box case, whose x′ a white-box attacker can
+always play; compared on ``corrected_accuracy``, or on ``adaptive_success_rate`` for a detector-aware attack
+on a detector (an oblivious attack aims at the label, not at staying unflagged). Differences count only
+beyond :func:`tolerance` (two binomial standard errors plus one example).
 """
 
 from __future__ import annotations

@@ -625,6 +625,26 @@ _DECLARED = [
         white_box_only=True,
     ),
     MetricInfo(
+        "whitebox_weaker",
+        False,
+        (
+            "1 if the white-box attack is weaker than the same attack crafted on the classifier alone "
+            "(its grey-box case) beyond sampling noise: a higher corrected_accuracy, or for a "
+            "detector-aware attack on a detector a lower adaptive_success_rate"
+        ),
+        range=UNIT,
+        flag="wb<gb",
+        inconclusive=(
+            "the white-box attack is weaker than the same attack crafted on the classifier alone "
+            "(grey-box), which a white-box attacker can always play: the white-box attack failed "
+            "(a gradient through a flag-selected or flat path), not the defence strong; report the "
+            "grey-box number, or use a detector-aware attack, BPDA or more steps"
+        ),
+        suite_indicators=True,
+        not_black_box=True,
+        white_box_only=True,
+    ),
+    MetricInfo(
         "adaptive_weaker",
         False,
         (

@@ -140,6 +140,17 @@ def indicators(engine: Engine, case: Case) -> dict[str, float | None]:
         out["adaptive_weaker"] = I.higher_beyond_noise(
             base.get("defended_rate"), oblivious.get("defended_rate"), n
         )
+    # a white-box attacker can always play the grey-box x′ (crafted on the classifier alone): the white-box
+    # case must not be weaker than the same attack's grey-box case, on the quantity the attack aims at
+    out["whitebox_weaker"] = None
+    if case.threat == "white-box":
+        grey = engine.base_metrics(Case(case.suite, case.defence, case.attack, case.eps, "grey-box"))
+        if needs_defence and detector:  # misclassified and not flagged (adaptive success)
+            out["whitebox_weaker"] = _weaker(base, grey, True, n)
+        else:
+            out["whitebox_weaker"] = I.higher_beyond_noise(
+                base.get("corrected_accuracy"), grey.get("corrected_accuracy"), n
+            )
     model, model_key = engine.attack_target(case)
     xp, yp = x[:PROBE_N], y[:PROBE_N]
     zero, nan = engine.memo(("grad", model_key, PROBE_N), lambda: I.gradient_health(model, xp, yp))

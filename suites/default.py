@@ -23,6 +23,13 @@ epochs) minus a stated margin. The per-case and per-defence ones are data:
   during the fixes it was flagged ``adaptive_weaker`` (004's counter-attack B adds a pixel reconstruction
   term, which is not what the KL/MSE detectors score), and once more in a 1-thread run on 2026-11-27.
   σ-PGD and CW-detector are the adaptive attacks that count here.
+- ``whitebox_weaker`` (2026-11-27): a white-box attacker can always play the grey-box x′, so a white-box
+  case weaker than the same attack's grey-box case is an attack failure. Of the 24 white-box cases with a
+  grey-box sibling, it flags exactly the two ``bim-recon`` ones (corrected 0.946 vs 0.890 on ae-kl, 0.918
+  vs 0.850 on ae-mse; adaptive success 0.014 vs 0.043 and 0.037 vs 0.101). They are allowed to be
+  inconclusive, by name, and show so in the report: their white-box numbers are optimistic, the grey-box
+  ones are the honest bim-recon result. Oblivious FGSM/PGD in white-box are judged on corrected accuracy
+  (what they aim at), where they are far stronger than grey-box.
 Training budget (issue 15, item 3: "train with the epochs the bars really need"). ae-kl trains 10 epochs
 at this scale (``Defence("ae-kl", epochs={"default": 10})``), ae-mse the scale's 30.
 - The curve: ``benchmarks/epoch_curve.py --suite suites/default.py --defence ae-kl --epochs 10,15,20,30
@@ -84,6 +91,11 @@ SUITE = Suite(
         # the harness checks its own attacks: measured 0 on every case (EVALUATION.md)
         Thresholds(scale=D, silent_success=0),
         Thresholds(scale=D, threat="white-box", gradient_masking=0),
+        # bim-recon (004's counter-attack B) in white-box is weaker than the same attack crafted on C
+        # alone (whitebox_weaker, measured 2026-11-27: corrected 0.946 vs 0.890 on ae-kl, 0.918 vs 0.850 on
+        # ae-mse): its white-box number is optimistic and shows as inconclusive-allowed; σ-PGD, CW-detector
+        # and the white-box worst-case family are the white-box results that count (module doc)
+        Thresholds(scale=D, attack="bim-recon", threat="white-box", allow_inconclusive=["whitebox_weaker"]),
         # per-case bars from record 0001 (benchmarks/bars_from_run.py; command, margins and measured values
         # in default.bars.json)
         *measured_bars(__file__),

@@ -17,6 +17,7 @@ from robustcheck.attacks.base import BaseAttack
 from robustcheck.defences.base import BaseDefence
 from robustcheck.engine import Engine
 from robustcheck.evaluate import evaluate as evaluate_case
+from robustcheck.suite import Case
 from tests.helpers import trained_tiny
 
 TINY = {
@@ -362,3 +363,44 @@ def test_blackbox_probe_flags_a_misleading_gradient_in_two_stages(tiny_model, en
     assert bad["blackbox_accuracy"] < bad["corrected_accuracy"]
     assert good["blackbox_beats_whitebox"] == 0.0
     assert good["blackbox_rows"] == 16, good
+
+
+class ReversingPurifier(BaseDefence):
+    """Canary: a purifier that returns its input unchanged but negates the gradient through it. The
+    classifier alone (grey-box) is attacked as usual and its x′ pass the purifier untouched; the white-box
+    attack through the purifier walks the wrong way."""
+
+    name = "reversing-purifier"
+    is_purifier = True
+
+    def purify(self, x: Tensor) -> Tensor:
+        return _Reverse.apply(x)
+
+
+class IdentityPurifier(ReversingPurifier):
+    name = "identity-purifier"
+
+    def purify(self, x: Tensor) -> Tensor:
+        return x * 1.0
+
+
+def test_whitebox_weaker_than_greybox_is_flagged(tiny_model, engine):
+    """A white-box attacker can always play the grey-box x′: a white-box case weaker than its grey-box
+    sibling beyond noise is an attack failure (the white-box number would be optimistic)."""
+    suite = Suite(
+        name="wb-vs-gb",
+        classifier=lambda: tiny_model,
+        defences=[ReversingPurifier, IdentityPurifier],
+        attacks=[Attack("pgd-linf", eps=0.2)],
+        threat_models=["white-box"],  # the grey-box sibling is computed on demand
+        scales=TINY,
+    )
+    cases = {c.defence.id: c for c in suite.cases()}
+    res = {k: evaluate_case(engine, c) for k, c in cases.items()}
+    bad, good = res["reversing-purifier"], res["identity-purifier"]
+    c = cases["reversing-purifier"]
+    grey = engine.base_metrics(Case(suite, c.defence, c.attack, c.eps, "grey-box"))
+    assert bad.metrics["whitebox_weaker"] == 1.0, (bad.metrics, grey)
+    assert bad.metrics["corrected_accuracy"] > grey["corrected_accuracy"]
+    assert bad.status == "inconclusive" and any("whitebox_weaker" in f for f in bad.failures)
+    assert good.metrics["whitebox_weaker"] == 0.0

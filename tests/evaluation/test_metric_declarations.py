@@ -194,7 +194,7 @@ def test_table_flags_tolerances_and_sets_are_views_of_the_declarations():
     assert short == {m.name: m.flag for m in METRICS.values() if m.flag}
     assert list(short.values()) == [
         "budget", "silent", "eps-nonmono", "iter<1step", "unbounded>0", "bb>wb", "shattered",
-        "score-shattered", "adaptive<oblivious", "noise>=attack", "checks-off",
+        "score-shattered", "wb<gb", "adaptive<oblivious", "noise>=attack", "checks-off",
     ]  # fmt: skip
     assert report.family_columns() == {
         "corrected_accuracy": "worst_case_corrected_accuracy",
