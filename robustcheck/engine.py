@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor, nn
+from torch.utils.weak import WeakIdKeyDictionary
 
 from robustcheck import metrics as M
 from robustcheck.attacks import ATTACKS, accepted_params_of, build_attack
@@ -135,7 +136,7 @@ def _setting(v: Any) -> Any:
     if isinstance(v, _PLAIN):
         return v
     if isinstance(v, Tensor):
-        return ("tensor", tensor_digest(v))
+        return ("tensor", _tensor_setting_digest(v))
     if isinstance(v, np.ndarray) and v.dtype.kind in "biuf":
         return ("ndarray", tensor_digest(torch.from_numpy(np.ascontiguousarray(v))))
     if isinstance(v, (tuple, list)):
@@ -148,6 +149,17 @@ def _setting(v: Any) -> Any:
 
 
 _SKIP = ("not-a-setting",)
+#: digests of tensor settings by tensor object, with the version counter they were taken at (the engine
+#: asks for a defence's settings on every case; a large tensor attribute is hashed once per change)
+_TENSOR_DIGESTS: WeakIdKeyDictionary = WeakIdKeyDictionary()
+
+
+def _tensor_setting_digest(t: Tensor) -> str:
+    seen = _TENSOR_DIGESTS.get(t)
+    if seen is None or seen[0] != t._version:
+        seen = (t._version, tensor_digest(t))
+        _TENSOR_DIGESTS[t] = seen
+    return seen[1]
 
 
 def _settings(obj: Any) -> tuple[tuple[str, Any], ...]:
