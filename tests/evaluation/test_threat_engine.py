@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from robustcheck import Attack, Scale, Suite
+from robustcheck import Attack, Scale, Suite, Thresholds
 from robustcheck.engine import Engine
 from robustcheck.errors import ConfigError
 from robustcheck.evaluate import evaluate as evaluate_case
@@ -33,6 +33,12 @@ def suite(**kw):
         "families": {"linf": ["fgsm", "pgd-linf", "square"]},
         "threat_models": ["grey-box", "white-box", "black-box"],
         "scales": TINY,
+        # ae-kl trained 1 epoch: the white-box gradient through its flag-selected C∘AE is weaker than
+        # attacking C alone (measured: FGSM corrected 0.55 vs 0.275 in grey-box, PGD 0.575 vs 0.225), which
+        # whitebox_weaker rightly raises; accepted here, visibly, so the other checks stay strict
+        "thresholds": [
+            Thresholds(defence="ae-kl", threat="white-box", allow_inconclusive=["whitebox_weaker"]),
+        ],
     }
     base.update(kw)
     return Suite(**base)
@@ -49,6 +55,10 @@ def test_every_threat_model_and_family_case_evaluates(run):
     for cid, (_, res) in results.items():
         assert res.metrics["budget_violations"] == 0, cid
         assert not res.failures, (cid, res.failures)
+        # the only accepted indicator, and only where the suite accepts it
+        assert set(res.inconclusive_allowed) <= {"whitebox_weaker"}, (cid, res.inconclusive_allowed)
+    for attack in ("fgsm", "pgd-linf"):  # the tiny AE's white-box gradient attacks are flagged, honestly
+        assert results[f"ae-kl|{attack}|eps=0.2|white-box"][1].metrics["whitebox_weaker"] == 1.0
 
 
 def test_worst_case_is_the_per_example_minimum_over_members(run):
