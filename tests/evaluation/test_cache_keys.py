@@ -501,3 +501,22 @@ def test_stored_metrics_follow_the_eps_list_of_the_attack(tmp_path):
     # the ε = 0.2 case is stored once per next smaller ε (none, 0.1, 0.15): three entries, not one hit
     # (the smaller-ε siblings are engine-internal, not stored cases)
     assert entries(tmp_path, "metrics") == 3
+
+
+def test_every_registered_defence_has_one_evaluated_key_cold_and_warm(tmp_path):
+    """The evaluated-defence key holds the defence's settings outside ``state_dict`` by content (tensors,
+    arrays and dicts too, since 2026-11-27). A setting that ``fit`` leaves behind but loading the cached
+    weights does not would give a warm run another key, and it would recompute every attack: for each
+    registered defence, the key after training (cold) equals the key after loading (warm)."""
+    from robustcheck.defences import DEFENCES
+
+    scales = {
+        s: Scale(n_samples=16, train_limit=200, classifier_epochs=1, defence_epochs=1, attack_steps=2)
+        for s in SCALE_NAMES
+    }
+    for name in sorted(DEFENCES):
+        s = Suite(name="warm-keys", defences=[name], attacks=[Attack("fgsm", eps=0.1)], scales=scales)
+        case = s.cases()[0]
+        cold = engine(tmp_path).defence(s, case)[1]
+        warm = engine(tmp_path).defence(s, case)[1]
+        assert cold == warm, name
