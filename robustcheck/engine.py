@@ -827,7 +827,7 @@ class Engine:
         for spec in (suite.classifier, case.defence.factory, getattr(suite.classifier, "factory", None)):
             if callable(spec) and not isinstance(spec, nn.Module):
                 objs.append(spec)
-        return user_source_digest(objs)
+        return self.code_digest(*objs)  # memoised: it is asked for on every case
 
     def memo(self, key: Any, compute: Callable[[], Any]) -> Any:
         """``compute()`` once per run for ``key`` (a content key or a tuple of them)."""

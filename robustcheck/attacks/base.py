@@ -226,10 +226,10 @@ def query_model(model: nn.Module, x: Tensor) -> tuple[Tensor, Tensor | None]:
 class _FiniteGuard:
     """Counts attack queries whose model output held NaN or inf (a forward hook on the attacked model);
     such an attack's result is not a number to report (the model breaks off the data manifold). A
-    TorchScript module takes no Python hooks: its calls are counted through :class:`HookableScript`."""
+    TorchScript module takes no Python hooks: the caller passes it through :func:`hookable` first."""
 
     def __init__(self, model: nn.Module) -> None:
-        self.model, self.bad, self.calls = hookable(model), 0, 0
+        self.model, self.bad, self.calls = model, 0, 0
         self._handle: RemovableHandle | None = None
 
     def _hook(self, module: nn.Module, args: Any, out: Any) -> None:
