@@ -1,12 +1,14 @@
 """Cold vs warm wall time of the default suite, and what the grey-box sharing saves.
 
 Usage:
-    python benchmarks/default_suite.py [--scale default] [--device cpu] [--out DIR]
+    python benchmarks/default_suite.py [--scale default] [--device cpu] [--out DIR] [--malloc keep|system]
 
 Prints a table: cold run (empty cache: training included), warm run (models and adversarial sets
 cached on disk), and the ratio; the targets of the default suite on a 2-core CPU (issue 15) are cold
 <= 300 s and warm <= 15 s (<= 2 % of cold). ``--out DIR`` keeps the run records (``DIR/results``) and
-each run's pytest output (``DIR/cold.log``, ``DIR/warm.log``, with ``--durations=15``).
+each run's pytest output (``DIR/cold.log``, ``DIR/warm.log``, with ``--durations=15``). ``--malloc system``
+runs both with glibc's default malloc settings (``--robustcheck-malloc``, robustcheck.allocator), to
+compare with the default ``keep``.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from tabulate import tabulate
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run(cache: str, scale: str, device: str, results: str, log: Path | None = None) -> tuple[float, int]:
+def run(
+    cache: str, scale: str, device: str, results: str, log: Path | None = None, malloc: str = "keep"
+) -> tuple[float, int]:
     t = time.perf_counter()
     proc = subprocess.run(
         [
@@ -39,6 +43,7 @@ def run(cache: str, scale: str, device: str, results: str, log: Path | None = No
             f"--robustcheck-device={device}",
             f"--robustcheck-cache-dir={cache}",
             f"--robustcheck-results-dir={results}",
+            f"--robustcheck-malloc={malloc}",
             "--durations=15",
         ],
         cwd=ROOT,
@@ -56,6 +61,7 @@ def main() -> None:
     ap.add_argument("--scale", default="default", choices=["smoke", "default", "paper"])
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--out", default=None, help="keep the run records and pytest logs here")
+    ap.add_argument("--malloc", default="keep", choices=["keep", "system"], help="--robustcheck-malloc")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(args.out) if args.out else None
@@ -63,9 +69,14 @@ def main() -> None:
             out.mkdir(parents=True, exist_ok=True)
         cache = str(Path(tmp) / "cache")
         results = str((out or Path(tmp)) / "results")
-        cold, rc1 = run(cache, args.scale, args.device, results, out / "cold.log" if out else None)
-        warm, rc2 = run(cache, args.scale, args.device, results, out / "warm.log" if out else None)
+        cold, rc1 = run(
+            cache, args.scale, args.device, results, out / "cold.log" if out else None, args.malloc
+        )
+        warm, rc2 = run(
+            cache, args.scale, args.device, results, out / "warm.log" if out else None, args.malloc
+        )
     target_cold, target_warm = (300.0, 15.0)
+    print(f"--robustcheck-malloc={args.malloc}")
     print(
         tabulate(
             [

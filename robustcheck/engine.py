@@ -28,6 +28,7 @@ from torch import Tensor, nn
 from torch.utils.weak import WeakIdKeyDictionary
 
 from robustcheck import metrics as M
+from robustcheck.allocator import check_malloc_setting, keep_freed_memory
 from robustcheck.attacks import ATTACKS, accepted_params_of, build_attack
 from robustcheck.cache import (
     DiskCache,
@@ -417,7 +418,12 @@ class Engine:
         data_root: str | None = None,
         seed: int | None = None,
         train_device: str | None = None,
+        malloc: str = "keep",
     ) -> None:
+        # glibc keeps freed tensor memory for reuse (robustcheck.allocator): the same numbers, and the
+        # kernel no longer zeroes an attack step's activations afresh on every step
+        if check_malloc_setting(malloc) == "keep":
+            keep_freed_memory()
         self.device = resolve_device(device)
         # where models train (default: ``device``). Training is not bit-reproducible across devices, so the
         # device type is part of every trained model's key; a CUDA run that trains on the CPU reuses a CPU

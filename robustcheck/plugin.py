@@ -41,6 +41,12 @@ _OPTIONS: list[tuple[str, _IniType, str | None, str]] = [
     # (name, ini type, default, help)
     ("device", "string", "auto", "device to evaluate on: auto, cpu or cuda"),
     ("seed", "string", None, "seed overriding every suite's seed"),
+    (
+        "malloc",
+        "string",
+        "keep",
+        "keep: glibc keeps freed tensor memory for reuse (faster, same numbers); system: leave malloc as is",
+    ),
     ("scale", "string", "default", "run size: smoke, default or paper"),
     ("cache-dir", "string", ".robustcheck/cache", "folder for trained models and adversarial sets"),
     ("results-dir", "string", ".robustcheck/results", "folder for JSON run records"),
@@ -349,6 +355,7 @@ def pytest_configure(config: pytest.Config) -> None:
             reports=reports,
             report_dir=path("report-dir"),
             shard=shard,
+            malloc=_option(config, "malloc") or "keep",
         )
         rc = RobustcheckSession(options)
         rc.load_reference()

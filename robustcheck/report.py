@@ -19,6 +19,7 @@ from typing import Any
 
 from tabulate import tabulate
 
+from robustcheck.allocator import malloc_setting
 from robustcheck.metrics import METRICS
 
 
@@ -252,6 +253,7 @@ def machine_info() -> dict[str, Any]:
         "numpy": numpy.__version__,
         "cuda": torch.version.cuda if torch.cuda.is_available() else None,
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "malloc": malloc_setting(),  # robustcheck.allocator: timings depend on it, numbers do not
     }
     try:
         import torchattacks

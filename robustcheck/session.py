@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from robustcheck import history, report, safefiles
+from robustcheck.allocator import MALLOC_SETTINGS
 from robustcheck.engine import Engine
 from robustcheck.errors import ConfigError, RobustcheckError
 from robustcheck.evaluate import CaseResult, evaluate
@@ -40,6 +41,7 @@ class Options:
     reports: dict[str, Path] = field(default_factory=dict)  # report format -> path (robustcheck.report)
     report_dir: Path | None = None
     shard: tuple[int, int] | None = None  # (i, n): this run evaluates shard i of n (1-based)
+    malloc: str = "keep"  # "keep": glibc keeps freed tensor memory (robustcheck.allocator); "system"
 
     def report_paths(self) -> dict[str, Path]:
         """Every report to write at the end of the run: ``reports``, with ``markdown`` as its ``markdown``."""
@@ -53,6 +55,10 @@ class Options:
             raise ConfigError(f"--robustcheck-scale {self.scale!r} unknown; known: {', '.join(SCALE_NAMES)}")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
             raise ConfigError(f"--robustcheck-device {self.device!r} unknown; use auto, cpu or cuda")
+        if self.malloc not in MALLOC_SETTINGS:
+            raise ConfigError(
+                f"--robustcheck-malloc {self.malloc!r} unknown; use {' or '.join(MALLOC_SETTINGS)}"
+            )
         if self.compare_fail and self.compare is None:
             self.compare = "baseline"  # --robustcheck-compare-fail alone compares with the baseline
 
@@ -134,6 +140,7 @@ class RobustcheckSession:
                 device=o.device,
                 scale=o.scale,
                 seed=o.seed,
+                malloc=o.malloc,
                 data_root=o.data_root,
                 cache_dir=str(o.cache_dir) if o.cache_dir is not None else None,
             )
