@@ -3,6 +3,7 @@
 Usage:
     python benchmarks/autoattack.py [--n 500] [--eps 0.1 ...] [--threads 1] [--cache-dir .robustcheck/cache]
                                     [--with-torchattacks] [--stages] [--repeats 3] [--no-warmup]
+                                    [--malloc keep|system]
 
 The model is the default suite's classifier (``mnist-cnn`` on embedded MNIST, scale ``default``), loaded
 from the content-keyed cache when present and trained through :class:`robustcheck.engine.Engine`
@@ -41,6 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.default_model import load_model_and_data, sync
+from robustcheck.allocator import malloc_setting
 from robustcheck.attacks import build_attack
 from robustcheck.attacks.base import batched_predict
 
@@ -67,6 +69,13 @@ def main() -> None:
         help="skip the untimed first run of each (the first run in a process is slower)",
     )
     ap.add_argument(
+        "--malloc",
+        default="keep",
+        choices=["keep", "system"],
+        help="glibc malloc setting for the whole process, both attacks alike (robustcheck.allocator; "
+        "robustcheck's engine applies keep by default, a bare script runs the reference with system)",
+    )
+    ap.add_argument(
         "--with-torchattacks",
         action="store_true",
         help="also run torchattacks.AutoAttack (the wrapper with 10-iteration APGD/APGD-T/FAB)",
@@ -76,7 +85,7 @@ def main() -> None:
     warnings.filterwarnings("ignore")
     from pyautoattack import AutoAttack as Reference
 
-    model, x, y = load_model_and_data(args.cache_dir, args.n, args.device)
+    model, x, y = load_model_and_data(args.cache_dir, args.n, args.device, args.malloc)
     model.eval()
     clean = (batched_predict(model, x) == y).float().mean().item()
     rows: list[dict] = []
@@ -178,7 +187,7 @@ def main() -> None:
     load = os.getloadavg()
     print(
         f"n = {args.n} embedded-MNIST test digits, clean accuracy {clean:.3f}; torch {torch.__version__}, "
-        f"{args.threads} thread(s), device {device_name(args.device)}; "
+        f"{args.threads} thread(s), device {device_name(args.device)}, malloc {malloc_setting()}; "
         f"load average at the end {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} "
         f"(CPU shared with other processes: timings are noisy)"
     )

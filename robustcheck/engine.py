@@ -182,7 +182,9 @@ def _settings(obj: Any) -> tuple[tuple[str, Any], ...]:
 
 def _default_batch(device: torch.device) -> int:
     """Examples per batch when the suite sets none: 64 on the CPU (benchmarks/batch_size.py: 2.2x faster
-    per gradient step than 250 on the 2-core CPU), 1024 on CUDA (H100: one step over 4,096 digits takes
+    per gradient step than 250 on the 2-core CPU with glibc's default malloc; with the engine's
+    ``malloc="keep"`` the time per example is the same from 64 to 250, benchmarks/allocator.py, and 64 stays
+    so that the numbers do not move), 1024 on CUDA (H100: one step over 4,096 digits takes
     0.0099 s at 1024, 0.0093 s at 4096, 0.0108 s at 512; 1024 keeps the activations of larger models
     within a GPU's memory)."""
     return 64 if device.type == "cpu" else 1024
@@ -460,8 +462,7 @@ class Engine:
         return suite.scale(self.scale_name)
 
     def batch_size(self, suite: Suite) -> int:
-        """Attack batch size: the suite's, else 64 on CPU (small activations stay in the allocator's
-        reused heap: 2.2× faster per gradient step than 250, benchmarks/batch_size.py), 1024 on CUDA."""
+        """Attack batch size: the suite's, else :func:`_default_batch` (64 on CPU, 1024 on CUDA)."""
         if suite.batch_size is not None:
             return suite.batch_size
         return _default_batch(self.device)
