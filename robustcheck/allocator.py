@@ -70,6 +70,11 @@ def keep_freed_memory() -> bool:
     return _applied
 
 
+def available() -> bool:
+    """True where :func:`keep_freed_memory` can take effect (glibc)."""
+    return _glibc() is not None
+
+
 def malloc_setting() -> str:
     """``"keep"`` once :func:`keep_freed_memory` is in force in this process, else ``"system"``."""
     return "keep" if _applied else "system"

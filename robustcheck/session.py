@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from robustcheck import history, report, safefiles
+from robustcheck import allocator, history, report, safefiles
 from robustcheck.allocator import MALLOC_SETTINGS
 from robustcheck.engine import Engine
 from robustcheck.errors import ConfigError, RobustcheckError
@@ -237,6 +237,8 @@ class RobustcheckSession:
 
         o = self.options
         info = machine_info()
+        if self._engine is None and o.malloc == "keep" and allocator.available():
+            info["malloc"] = "keep"  # an xdist controller: the workers' engines applied it
         if add_machine_info is not None:
             add_machine_info(info)
         return {

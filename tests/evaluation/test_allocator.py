@@ -122,9 +122,14 @@ _SUITE = textwrap.dedent(
 
 
 @glibc_only
-@pytest.mark.parametrize(("option", "expected"), [((), "keep"), (("--robustcheck-malloc=system",), "system")])
+@pytest.mark.parametrize(
+    ("option", "expected"),
+    [((), "keep"), (("--robustcheck-malloc=system",), "system"), (("-n", "2"), "keep")],
+    ids=["default", "system", "xdist"],
+)
 def test_the_run_record_says_which_malloc_setting_was_in_force(pytester, option, expected):
-    result, records = run_suite_subprocess(pytester, _SUITE, expected, *option)
+    """Under xdist the controller, which writes the record, evaluates nothing: the workers' setting counts."""
+    result, records = run_suite_subprocess(pytester, _SUITE, "-".join([expected, *option]), *option)
     result.assert_outcomes(passed=1)
     assert json.loads(records[-1].read_text())["machine"]["malloc"] == expected
 
