@@ -250,20 +250,17 @@ def _reference(
     if spec == "baseline":
         ref = history.load_baseline(args.baseline)
         return ref.label, {"suites": ref.suites}, ref.tolerances, ref.directions
-    path = history.resolve_run(spec, args.results_dir)
-    return f"run {path.name}", history.load_run(path), {}, {}
+    ref = history.reference_from_run(history.resolve_run(spec, args.results_dir))  # a baseline by path too
+    return ref.label, {"suites": ref.suites}, ref.tolerances, ref.directions
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
     label_a, a, tol_a, directions = _reference(args.run_a, args)
     label_b, b, _, _ = _reference(args.run_b, args)
     # tolerances: --fail, else the baseline file's, else the metrics' declared ones
-    if args.fail:
-        tolerances, source = history.parse_tolerances(args.fail), "--fail"
-    elif tol_a:
-        tolerances, source = tol_a, label_a
-    else:
-        tolerances, source = history.parse_tolerances(history.default_tolerances()), "the metrics' defaults"
+    given = history.parse_tolerances(args.fail) if args.fail else None
+    tolerances, source = history.gating_tolerances(given, tol_a)
+    source = {"given": "--fail", "reference": label_a}.get(source, source)
     rows, regressions = [], 0
     for suite, case, d in history.compare_runs(a, b, tolerances, directions):
         if not args.all and d.metric not in tolerances:
@@ -293,6 +290,14 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             disable_numparse=True,
         )
     )
+    missing = history.missing_cases(a, b)
+    if missing:  # shown, not gated: a partial run (-k, a shard) misses cases by design
+        print(
+            f"{len(missing)} case(s) of A have no result in B (dropped from the suite, deselected or in "
+            f"another shard; not gated): "
+            + ", ".join(f"{suite}[{case}]" for suite, case in missing[:20])
+            + (f" and {len(missing) - 20} more" if len(missing) > 20 else "")
+        )
     if regressions:
         print(
             f"{regressions} regression(s) beyond tolerance" + (" (exit 0: --no-fail)" if args.no_fail else "")
@@ -434,6 +439,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler[args.command](args)
     except RobustcheckError as exc:
         print(f"robustcheck: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # an output path that is a file, unwritable, ...: one line, no traceback
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        print(f"robustcheck: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return 2
 
 

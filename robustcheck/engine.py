@@ -617,13 +617,25 @@ class Engine:
             spec = suite.classifier if registered else self._reference_classifier(suite)
         sur = self.classifier(suite, seed=seed, spec=spec)
         target = self.classifier(suite)
-        if sur.key == target.key or module_fingerprint(sur.module) == module_fingerprint(target.module):
+        if (
+            sur.key == target.key
+            or module_fingerprint(sur.module) == module_fingerprint(target.module)
+            or self._same_outputs(suite, sur.module, target.module)  # the same weights in another module
+        ):
             raise ConfigError(
                 f"suite {suite.name!r}: the black-box transfer surrogate has the same weights as the "
                 f"classifier under test, which would make transfer a grey-box attack; give "
                 f"Suite(surrogate=...) a factory of an independently trained model"
             )
         return sur
+
+    @torch.no_grad()
+    def _same_outputs(self, suite: Suite, a: nn.Module, b: nn.Module) -> bool:
+        """True when ``a`` and ``b`` give bit-identical logits on the first 64 validation inputs: the same
+        function, whatever its parameters are called (a wrapper around the target's weights has other
+        parameter names, hence another fingerprint)."""
+        x = self.val_inputs(suite)[:64]
+        return bool(torch.equal(a(x), b(x)))
 
     def _reference_classifier(self, suite: Suite) -> str:
         """The registered classifier made for the suite's data (mnist-cnn for MNIST), else the one sized

@@ -104,14 +104,14 @@ def _json_default(obj: Any) -> Any:
     return repr(obj)
 
 
-def _clean_nan(obj: Any) -> Any:
-    """NaN / inf become None so every record is strict JSON."""
+def strict_json(obj: Any) -> Any:
+    """NaN / inf become None (n/a): every record, and the JSON property of a test report, is strict JSON."""
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else None
     if isinstance(obj, dict):
-        return {k: _clean_nan(v) for k, v in obj.items()}
+        return {k: strict_json(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_clean_nan(v) for v in obj]
+        return [strict_json(v) for v in obj]
     return obj
 
 
@@ -156,7 +156,7 @@ def save_run(
         side_tmp = safefiles.write_temp(folder, "run.npz", write_npz)
     tmp: str | None = None
     try:
-        tmp = record_tmp = _atomic_temp(folder, _dumps(_clean_nan(dict(record))), "run.json")
+        tmp = record_tmp = _atomic_temp(folder, _dumps(strict_json(dict(record))), "run.json")
         for _ in range(1000):
             numbers = [run_number(p) or 0 for p in list_runs(folder)]
             stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
@@ -203,12 +203,23 @@ def merge_runs(paths: Sequence[str | os.PathLike[str]]) -> tuple[dict[str, Any],
     merged: dict[str, Any] = {k: v for k, v in first.items() if k not in ("suites", "shard", "seeds")}
     merged["suites"], merged["seeds"], merged["merged_from"] = {}, {}, []
     arrays: dict[str, Any] = {}
+    seen: dict[Path, str] = {}
     for path, rec in records:
-        for field_ in ("scale", "seed_override"):
+        if path.resolve() in seen:
+            raise ConfigError(f"cannot merge {path.name}: it is given twice")
+        seen[path.resolve()] = path.name
+        # what every number depends on must agree: the scale, the seeds, the device, the installed versions
+        for field_ in ("scale", "seed_override", "device", "packages"):
             if rec.get(field_) != first.get(field_):
                 raise ConfigError(
                     f"cannot merge {path.name}: its {field_} is {rec.get(field_)!r}, the first record's "
                     f"{first.get(field_)!r}"
+                )
+        for suite, seed in (rec.get("seeds") or {}).items():
+            if suite in merged["seeds"] and merged["seeds"][suite] != seed:
+                raise ConfigError(
+                    f"cannot merge {path.name}: suite {suite!r} ran with seed {seed!r} there and "
+                    f"{merged['seeds'][suite]!r} in an earlier record"
                 )
         merged["merged_from"].append(
             {"record": path.name, "shard": rec.get("shard"), "started": rec.get("started")}
@@ -394,14 +405,17 @@ def compare_metrics(
     tolerances: Mapping[str, Tolerance],
     directions: Mapping[str, bool] | None = None,
 ) -> list[Delta]:
-    """Deltas for every metric present (as a number) in ``before``; direction from METRICS unless given."""
+    """Deltas for every metric present (as a number) in ``before`` and measured in ``after`` (a key of it;
+    a value of None or NaN there is "n/a": a regression where a tolerance applies); direction from METRICS
+    unless given."""
     out = []
     for metric, b in before.items():
-        if metric not in METRICS or b is None:
+        if metric not in METRICS or b is None or metric not in after:
             continue
         hib = (directions or {}).get(metric, METRICS[metric].higher_is_better)
-        a = after.get(metric)
-        out.append(Delta(metric, float(b), None if a is None else float(a), hib, tolerances.get(metric)))
+        a = after[metric]
+        a = None if a is None or math.isnan(float(a)) else float(a)
+        out.append(Delta(metric, float(b), a, hib, tolerances.get(metric)))
     return out
 
 
@@ -453,7 +467,42 @@ def load_baseline(path: str | os.PathLike[str]) -> Reference:
 
 
 def reference_from_run(path: str | os.PathLike[str]) -> Reference:
-    return Reference(f"run {Path(path).name}", case_metrics(load_run(path)))
+    """A saved run's record as a reference; a baseline file given by its path is read as a baseline (with
+    its tolerances and directions)."""
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text())
+    except (OSError, ValueError):
+        data = None  # load_run names the problem
+    if isinstance(data, dict) and "source_run" in data and "started" not in data:
+        return load_baseline(p)
+    return Reference(f"run {p.name}", case_metrics(load_run(p)))
+
+
+def gating_tolerances(
+    given: Mapping[str, Tolerance] | None, reference: Mapping[str, Tolerance] | None
+) -> tuple[dict[str, Tolerance], str]:
+    """The tolerances a comparison gates on, and where they come from: ``given`` (``--fail``,
+    ``--robustcheck-compare-fail``), else the reference's (a baseline file's), else the metrics' declared
+    defaults (:func:`default_tolerances`) — the same rule for ``robustcheck compare`` and a pytest run."""
+    if given:
+        return dict(given), "given"
+    if reference:
+        return dict(reference), "reference"
+    return parse_tolerances(default_tolerances()), "the metrics' defaults"
+
+
+def missing_cases(reference: Mapping[str, Any], run: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(suite, case) of the reference's cases with a measured number that ``run`` does not have, for the
+    suites ``run`` evaluated at all (a case dropped from a suite, deselected or in another shard)."""
+    ma, mb = case_metrics(reference), case_metrics(run)
+    return [
+        (suite, case)
+        for suite, cases in sorted(ma.items())
+        if suite in mb
+        for case, metrics in sorted(cases.items())
+        if case not in mb[suite] and any(v is not None for v in metrics.values())
+    ]
 
 
 def write_baseline(
@@ -472,7 +521,12 @@ def write_baseline(
         try:
             old = json.loads(p.read_text())
         except ValueError:
-            old = {}  # a broken baseline is replaced, not merged
+            old = {}  # not JSON: replaced, not merged
+        else:  # JSON that is not a valid baseline: one error naming the field; the file is left as it is
+            from robustcheck.validation import check_baseline
+
+            check_baseline(f"baseline {p}", old, schema=BASELINE_SCHEMA)
+            load_baseline(p)  # its metrics' directions and tolerances too
     metrics_spec = dict(old.get("metrics") or {})
     if not metrics_spec:
         tol = dict(tolerances) if tolerances else parse_tolerances(default_tolerances())
@@ -493,7 +547,7 @@ def write_baseline(
         "metrics": metrics_spec,
         "suites": suites,
     }
-    atomic_write(p, _dumps(_clean_nan(data)))
+    atomic_write(p, _dumps(strict_json(data)))
     return data
 
 
@@ -503,18 +557,17 @@ def compare_runs(
     tolerances: Mapping[str, Tolerance] | None = None,
     directions: Mapping[str, bool] | None = None,
 ) -> list[tuple[str, str, Delta]]:
-    """(suite, case, delta) for every metric measured in both runs (``a`` is the reference); a metric's
+    """(suite, case, delta) for every metric of a case of both runs that ``a`` (the reference) measured as a
+    number and ``b`` measured at all (n/a in ``b`` is a regression where a tolerance applies); a metric's
     direction from ``directions`` (a baseline's), else from METRICS."""
     ma, mb = case_metrics(a), case_metrics(b)
-    out = []
+    out: list[tuple[str, str, Delta]] = []
     for suite, cases in mb.items():
         for case, after in cases.items():
             before = ma.get(suite, {}).get(case)
             if before is None:
                 continue
-            for d in compare_metrics(before, after, tolerances or {}, directions):
-                if d.after is not None:
-                    out.append((suite, case, d))
+            out.extend((suite, case, d) for d in compare_metrics(before, after, tolerances or {}, directions))
     return out
 
 

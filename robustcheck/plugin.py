@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import math
 import os
 import re
 import sys
@@ -505,9 +506,11 @@ class RobustcheckItem(pytest.Item):
         record = rc.case_record(self.nodeid, self.case, result, deltas)
         # scores, per-sample results and (failed cases) gallery images: to the companion .npz
         self.stash[scores_key] = rc.case_arrays(result, failed=record["outcome"] != "passed")
-        self.user_properties.append((RECORD_PROPERTY, json.dumps(record)))
+        from robustcheck.history import strict_json
+
+        self.user_properties.append((RECORD_PROPERTY, json.dumps(strict_json(record))))
         for k, v in result.metrics.items():
-            if v is not None:
+            if v is not None and not (isinstance(v, float) and math.isnan(v)):  # n/a: no JUnit property
                 self.user_properties.append((k, v))
         if result.failures or record["regressions"]:
             raise RobustcheckFailure(self._failure_message(result.failures, record["regressions"]))

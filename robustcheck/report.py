@@ -282,9 +282,15 @@ def format_deltas(record: dict[str, Any], metrics: list[str]) -> str:
     parts = []
     for m in metrics:
         d = deltas.get(m)
-        if d is None or d.get("delta") is None:
+        if d is None:
             continue
-        parts.append(f"{short.get(m, m)} {d['delta']:+.3f}{'!' if d.get('regressed') else ''}")
+        mark = "!" if d.get("regressed") else ""
+        delta = d.get("delta")
+        if delta is None or (isinstance(delta, float) and math.isnan(delta)):
+            if d.get("before") is not None and d.get("after") is None:  # a number became n/a
+                parts.append(f"{short.get(m, m)} n/a{mark}")
+            continue
+        parts.append(f"{short.get(m, m)} {delta:+.3f}{mark}")
     return " ".join(parts)
 
 
@@ -364,7 +370,7 @@ def format_markdown(run: dict[str, Any], delta_metrics: list[str]) -> str:
         + (f", compared with {_md_text(ref)}" if ref else ", no baseline comparison"),
         "",
     ]
-    cols = summary_columns()
+    cols, family = summary_columns(), family_columns()
     for suite, recs in run.get("suites", {}).items():
         paper = paper_metric(list(recs.values()))
         paper_headers = [] if paper is None else [_md_text(f"paper {_paper_label(paper)}"), "Δpaper"]
@@ -377,9 +383,10 @@ def format_markdown(run: dict[str, Any], delta_metrics: list[str]) -> str:
         ]
         for case, r in recs.items():
             m = r.get("metrics", {})
+            on_family_row = "|family=" in r.get("case", case)  # worst-case values, as format_table shows
             cells = [
                 _md_code(r.get("case", case), in_table=True),
-                *(_md_text(_fmt(m.get(k))) for k, _ in cols),
+                *(_md_text(_fmt(m.get(family.get(k, k) if on_family_row else k))) for k, _ in cols),
                 *([] if paper is None else [_md_text(c) for c in paper_cells(r, paper)]),
                 _md_text(format_deltas(r, delta_metrics)),
                 _md_result(r),

@@ -127,10 +127,13 @@ class RobustcheckSession:
 
     @property
     def tolerances(self) -> dict[str, history.Tolerance]:
-        """Command line (--robustcheck-compare-fail) beats the baseline file's tolerances."""
-        if self.options.compare_fail:
-            return self.options.compare_fail
-        return self.reference.tolerances if self.reference is not None else {}
+        """Command line (--robustcheck-compare-fail) beats the baseline file's tolerances, which beat the
+        metrics' declared defaults (a saved run as the reference has none): the rule of
+        ``robustcheck compare`` (:func:`robustcheck.history.gating_tolerances`). Nothing to compare with:
+        none."""
+        if self.reference is None:
+            return dict(self.options.compare_fail)
+        return history.gating_tolerances(self.options.compare_fail, self.reference.tolerances)[0]
 
     @property
     def engine(self) -> Engine:
@@ -183,7 +186,7 @@ class RobustcheckSession:
             "inconclusive_allowed": list(result.inconclusive_allowed),
             "failures": result.failures,
             "compared_with": self.reference.label if self.reference is not None else None,
-            "deltas": {d.metric: d.to_json() for d in deltas if d.after is not None},
+            "deltas": {d.metric: d.to_json() for d in deltas},  # a number that became n/a included
             "regressions": regressions,
             # evaluation-integrity indicators (EVALUATION.md): 1 = raised, 0 = quiet, absent = not applicable
             "indicators": {
@@ -269,6 +272,14 @@ class RobustcheckSession:
         if not o.enabled or not self.records:
             return
         record = self.run_record(rootpath, add_machine_info)
+        ref = self.reference
+        if ref is not None and (missing := history.missing_cases({"suites": ref.suites}, record)):
+            self.messages.append(  # shown, not gated: -k and shards leave cases out by design
+                f"robustcheck: {len(missing)} case(s) of the {ref.label} have no result in this run "
+                f"(dropped from the suite, deselected or in another shard): "
+                + ", ".join(f"{suite}[{case}]" for suite, case in missing[:10])
+                + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
+            )
         if o.results_dir is not None:
             try:
                 arrays = {k: _as_array(k, v) for k, v in self.scores.items()}

@@ -60,6 +60,29 @@ def test_surrogate_identical_to_the_target_is_refused(tmp_path):
         evaluate_case(engine, suite.cases()[0])
 
 
+class _Wrapped(nn.Module):
+    """The target's weights under other parameter names (``inner.0.weight``, not ``0.weight``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inner = pretrained_factory()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.inner(x)
+
+
+def test_surrogate_wrapping_the_target_weights_is_refused(tmp_path):
+    """Found 2026-11-27 (an outside audit): a wrapper around the target's weights has another parameter
+    fingerprint, and black-box transfer then reported the grey-box numbers exactly."""
+    engine = Engine(device="cpu", scale="smoke", cache_dir=str(tmp_path))
+    suite = _suite(surrogate=_Wrapped)
+    assert module_fingerprint(engine.classifier(suite, seed=1, spec=_Wrapped).module) != module_fingerprint(
+        engine.classifier(suite).module
+    )
+    with pytest.raises(ConfigError, match="same weights as the classifier under test"):
+        evaluate_case(engine, suite.cases()[0])
+
+
 def test_user_surrogate_factory_is_used(tmp_path):
     def other() -> nn.Module:
         torch.manual_seed(7)

@@ -196,3 +196,77 @@ def test_python_dash_m(tmp_path):
         check=False,
     )
     assert out.returncode == 0 and "no saved runs" in out.stdout
+
+
+# --- found 2026-11-27 by an outside audit of the history path; each test fails without its fix -------------
+def test_a_metric_that_became_n_a_is_a_regression_in_compare(tmp_path, capsys):
+    """pytest failed such an item, while `robustcheck compare` said "no regression" and exited 0."""
+    history.save_run(tmp_path, _record(0.80, 0.20, 0.95))
+    history.save_run(tmp_path, _record(0.80, 0.20, None))  # detection AUC not measurable any more
+    code = main(["compare", "1", "2", "--results-dir", str(tmp_path), "--fail", "detection_auc:0.02"])
+    out = capsys.readouterr().out
+    assert code == 1 and "2 regression(s) beyond tolerance" in out
+    auc_rows = [line for line in out.splitlines() if "detection_auc" in line and line.startswith("s ")]
+    assert len(auc_rows) == 2 and all("n/a" in r and "REGRESSED" in r for r in auc_rows)
+
+
+def test_cases_missing_from_the_later_run_are_reported(tmp_path, capsys):
+    history.save_run(tmp_path, _record(0.80, 0.20, 0.95))
+    later = _record(0.80, 0.20, 0.95)
+    del later["suites"]["s"]["ae-kl|fgsm|eps=0.3|grey-box"]
+    history.save_run(tmp_path, later)
+    assert main(["compare", "1", "2", "--results-dir", str(tmp_path)]) == 0  # shown, not gated
+    out = capsys.readouterr().out
+    assert "1 case(s) of A have no result in B" in out and "s[ae-kl|fgsm|eps=0.3|grey-box]" in out
+
+
+def test_a_baseline_given_by_path_keeps_its_tolerances(tmp_path, capsys):
+    run = history.save_run(tmp_path, _record(0.80, 0.20, 0.95))
+    base = tmp_path / "base.json"
+    history.write_baseline(base, history.load_run(run), source=run.name, tolerances={})
+    data = history.load_baseline(base)
+    assert data.tolerances  # the default tolerances, written into the file
+    history.save_run(tmp_path, _record(0.70, 0.20, 0.95))
+    code = main(["compare", str(base), "latest", "--results-dir", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 1 and "A = baseline base.json" in out and "tolerances (baseline base.json)" in out
+
+
+def test_merge_refuses_records_that_disagree(tmp_path, capsys):
+    a = history.save_run(tmp_path, _record(0.80, 0.20, 0.95) | {"seeds": {"s": 0}})
+    b = history.save_run(tmp_path / "b", _record(0.80, 0.20, 0.95) | {"seeds": {"s": 5}})
+    out_dir = tmp_path / "merged"
+    assert main(["merge", str(a), str(b), "--results-dir", str(out_dir)]) == 2
+    assert "suite 's' ran with seed 5 there and 0 in an earlier record" in capsys.readouterr().err
+    c = history.save_run(tmp_path / "c", _record(0.80, 0.20, 0.95) | {"device": "cuda"})
+    assert main(["merge", str(a), str(c), "--results-dir", str(out_dir)]) == 2
+    assert "its device is 'cuda'" in capsys.readouterr().err
+    assert main(["merge", str(a), str(a), "--results-dir", str(out_dir)]) == 2
+    assert "given twice" in capsys.readouterr().err
+    assert not out_dir.exists() or not list(out_dir.iterdir())
+
+
+def test_an_unusable_output_path_is_one_error_not_a_traceback(tmp_path, capsys):
+    a = history.save_run(tmp_path / "a", _record(0.80, 0.20, 0.95))
+    b = history.save_run(tmp_path / "b", _record(0.80, 0.20, 0.95))
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    assert main(["merge", str(a), str(b), "--results-dir", str(blocker)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("robustcheck: error: ") and len(err.strip().splitlines()) == 1
+
+
+def test_updating_a_malformed_baseline_is_one_error_and_leaves_it(tmp_path):
+    from robustcheck.errors import ConfigError
+
+    run = history.load_run(history.save_run(tmp_path, _record(0.80, 0.20, 0.95)))
+    for text in (
+        "[]",
+        '{"suites": {}, "metrics": "x"}',
+        '{"suites": {}, "metrics": {"corrected_accuracy": {"tolerance": "abc"}}}',
+    ):
+        base = tmp_path / "base.json"
+        base.write_text(text)
+        with pytest.raises(ConfigError, match=r"baseline .*base\.json"):
+            history.write_baseline(base, run, source=None)
+        assert base.read_text() == text

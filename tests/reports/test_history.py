@@ -72,6 +72,23 @@ def _records(folder: Path) -> list[dict]:
 
 
 # ---------------------------------------------------------------------------- plugin runs
+def test_compare_with_a_saved_run_gates_on_the_default_tolerances(pytester, args):
+    """Found 2026-11-27 (an outside audit): `--robustcheck-compare=RUN` had no tolerances, so it never failed
+    an item, while `robustcheck compare` of the same two records gated on the metrics' defaults. Cases of the
+    reference missing from a run are now named in the summary (not gated: -k and shards leave cases out)."""
+    pytester.runpytest(*args).assert_outcomes(passed=4)
+    suite_file = pytester.path / "mysuites" / "tiny.py"
+    suite_file.write_text(suite_file.read_text().replace("WEAKEN = 0.0", "WEAKEN = 1.0"))
+    weak = pytester.runpytest(*args, "--robustcheck-compare=1")
+    weak.assert_outcomes(passed=2, failed=2)
+    weak.stdout.fnmatch_lines(["*regressed against run 0001_*.json:*", "*tolerance 0.02 (higher is better)*"])
+    part = pytester.runpytest(*args, "--robustcheck-compare=1", "-k", "none")
+    part.assert_outcomes(passed=2, deselected=2)
+    part.stdout.fnmatch_lines(
+        ["*2 case(s) of the run 0001_*.json have no result in this run (dropped from the suite, deselected*"]
+    )
+
+
 def test_update_baseline_then_weakened_defence_fails_its_items(pytester, args, monkeypatch):
     first = pytester.runpytest(*args, "--robustcheck-update-baseline")
     first.assert_outcomes(passed=4)
@@ -233,6 +250,20 @@ def test_xdist_equals_serial_with_junit(pytester, args, tmp_path, monkeypatch):
     for tc in cases:
         props = {p.get("name"): p.get("value") for p in tc.iter("property")}
         assert 0.0 <= float(props["corrected_accuracy"]) <= 1.0 and "robustcheck" in props
+
+
+def test_a_metric_that_is_n_a_gives_no_nan_in_junit(pytester, args):
+    """Found 2026-11-27 (an outside audit): a metric that could not be measured (the detection AUC with no
+    successful x′) was written as a JUnit property ``value="nan"``, and the embedded record held a bare NaN
+    (not strict JSON). At ε = 1e-4 FGSM fools nothing, so the detector's AUC is n/a."""
+    suite_file = pytester.path / "mysuites" / "tiny.py"
+    suite_file.write_text(suite_file.read_text().replace("eps=[0.05, 0.1]", "eps=[0.0001]"))
+    pytester.runpytest(*args, "--junitxml=out.xml", "-k", "weak").assert_outcomes(passed=1, deselected=1)
+    [tc] = list(ET.parse(pytester.path / "out.xml").getroot().iter("testcase"))
+    props = {p.get("name"): p.get("value") for p in tc.iter("property")}
+    record = json.loads(props["robustcheck"], parse_constant=lambda c: pytest.fail(f"non-strict JSON: {c}"))
+    assert record["metrics"]["detection_auc"] is None and "detection_auc" not in props
+    assert "nan" not in {str(v).lower() for v in props.values()}
 
 
 # ---------------------------------------------------------------------------- library

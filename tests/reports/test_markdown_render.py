@@ -43,6 +43,8 @@ def _case(suite: str, case: str, i: int) -> dict:
         "defended_rate": 0.8,
         "attack_success_rate": 0.4,
     }
+    if "|family=" in case:  # a family row shows its worst-case metrics in those columns
+        metrics["worst_case_corrected_accuracy"] = metrics["corrected_accuracy"]
     deltas = {
         "corrected_accuracy": {
             "before": 0.9,
@@ -182,3 +184,25 @@ def test_escaping_is_minimal_for_plain_ids():
     md = format_markdown(_record(), [])
     assert r"| `ae-kl\|fgsm\|eps=0.1\|grey-box` |" in md
     assert "### mnist_default" in md and "inconclusive allowed: shattered_gradients" in md
+
+
+def test_family_rows_show_the_worst_case_metrics():
+    """Found 2026-11-27 (an outside audit): the Markdown summary showed n/a in the corrected and defended
+    columns of every family row, where the terminal, text and HTML tables show the worst-case values."""
+    case = "none|family=linf|eps=0.1|grey-box"
+    record = {
+        "suites": {
+            "s": {
+                case: {
+                    "case": case,
+                    "metrics": {"worst_case_corrected_accuracy": 0.396, "worst_case_defended_rate": 0.75},
+                    "outcome": "passed",
+                    "status": "passed",
+                }
+            }
+        }
+    }
+    html = _render(format_markdown(record, []))
+    header, row = html.tables[0][0], html.tables[0][1]
+    assert row[header.index("corrected")] == "0.396"
+    assert "0.750" in row
