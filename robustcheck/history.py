@@ -428,6 +428,7 @@ class Reference:
     suites: dict[str, dict[str, dict[str, float | None]]]
     tolerances: dict[str, Tolerance] = field(default_factory=dict)
     directions: dict[str, bool] = field(default_factory=dict)
+    scale: str | None = None  # the scale its numbers were measured at (None: not recorded)
 
     def case(self, suite: str, case: str) -> dict[str, float | None] | None:
         return self.suites.get(suite, {}).get(case)
@@ -463,7 +464,7 @@ def load_baseline(path: str | os.PathLike[str]) -> Reference:
                 tolerances.update(parse_tolerances({metric: spec["tolerance"]}))
             except ConfigError as exc:
                 raise ConfigError(f"baseline {p}: {exc}") from None
-    return Reference(f"baseline {p.name}", case_metrics(data), tolerances, directions)
+    return Reference(f"baseline {p.name}", case_metrics(data), tolerances, directions, data.get("scale"))
 
 
 def reference_from_run(path: str | os.PathLike[str]) -> Reference:
@@ -476,7 +477,8 @@ def reference_from_run(path: str | os.PathLike[str]) -> Reference:
         data = None  # load_run names the problem
     if isinstance(data, dict) and "source_run" in data and "started" not in data:
         return load_baseline(p)
-    return Reference(f"run {p.name}", case_metrics(load_run(p)))
+    record = load_run(p)
+    return Reference(f"run {p.name}", case_metrics(record), scale=record.get("scale"))
 
 
 def gating_tolerances(
@@ -527,6 +529,12 @@ def write_baseline(
 
             check_baseline(f"baseline {p}", old, schema=BASELINE_SCHEMA)
             load_baseline(p)  # its metrics' directions and tolerances too
+            if old.get("suites") and old.get("scale") not in (None, run.get("scale")):
+                raise ConfigError(
+                    f"baseline {p} holds results at scale {old['scale']!r}; this run is at scale "
+                    f"{run.get('scale')!r}, and one baseline mixing the two would compare numbers of "
+                    f"different sample sizes: give this scale its own file (--robustcheck-baseline)"
+                )
     metrics_spec = dict(old.get("metrics") or {})
     if not metrics_spec:
         tol = dict(tolerances) if tolerances else parse_tolerances(default_tolerances())

@@ -90,6 +90,12 @@ class RobustcheckSession:
             if o.results_dir is None:
                 raise ConfigError("--robustcheck-compare=RUN needs a results directory")
             self.reference = history.reference_from_run(history.resolve_run(o.compare, o.results_dir))
+        if self.reference.scale not in (None, o.scale):
+            raise ConfigError(
+                f"the {self.reference.label} holds results at scale {self.reference.scale!r}; this run is at "
+                f"scale {o.scale!r}: their numbers come from different sample sizes and cannot be compared "
+                f"(compare with a reference of scale {o.scale!r})"
+            )
 
     def startup(self) -> None:
         """At the start of a run (the controller): the cache and results folders must be usable (one
@@ -106,6 +112,28 @@ class RobustcheckSession:
             safefiles.check_folder(o.cache_dir, "cache", "--robustcheck-cache-dir", subfolders=True)
         if o.results_dir is not None:
             safefiles.check_folder(o.results_dir, "results", "--robustcheck-results-dir")
+        # every file the run writes at its end: usable now, not found unusable after the evaluation
+        outputs = [
+            (f"{name} report", "--robustcheck-report", path) for name, path in o.report_paths().items()
+        ]
+        if o.update_baseline and o.baseline is not None:
+            outputs.append(("baseline", "--robustcheck-baseline", o.baseline))
+        for what, option, path in outputs:
+            safefiles.check_folder(path.parent, f"{what}'s", option)
+            if path.is_dir():
+                raise ConfigError(
+                    f"the robustcheck {what} path {path} is a folder; give {option} a file path"
+                )
+        if o.report_dir is not None:
+            safefiles.check_folder(o.report_dir, "plots", "--robustcheck-report-dir")
+        if o.update_baseline and o.baseline is not None and o.baseline.is_file():
+            base = history.load_baseline(o.baseline)  # a malformed one: its error now, not after the run
+            if base.suites and base.scale not in (None, o.scale):
+                raise ConfigError(
+                    f"the baseline {o.baseline} holds results at scale {base.scale!r}; this run is at scale "
+                    f"{o.scale!r}, and one baseline mixing the two would compare numbers of different "
+                    f"sample sizes: give this scale its own file (--robustcheck-baseline)"
+                )
         removed = safefiles.clean_stale_temps(o.cache_dir, depth=1) + safefiles.clean_stale_temps(
             o.results_dir
         )

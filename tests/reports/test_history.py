@@ -208,6 +208,55 @@ def test_markdown_plots_and_leftover_tmp(pytester, args):
         assert img.ndim == 3 and img.shape[0] > 100 and img.shape[1] > 100 and img.std() > 0
 
 
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ("--robustcheck-report=markdown=blocked/r.md", "*markdown report's folder */blocked cannot be used*"),
+        ("--robustcheck-report-dir=blocked", "*plots folder */blocked cannot be used*"),
+        ("--robustcheck-baseline=blocked/b.json", "*baseline's folder */blocked cannot be used*"),
+        ("--robustcheck-report=markdown=adir", "*markdown report path */adir is a folder*"),
+    ],
+    ids=["report", "report-dir", "baseline", "report-is-a-folder"],
+)
+def test_unusable_output_paths_are_one_error_at_startup(pytester, args, option, message):
+    """Found 2026-11-27 (an outside audit): a report, plots or baseline path that could not be written was
+    found only after the whole evaluation, as a summary line, and the run exited 0 (green CI, no report)."""
+    (pytester.path / "blocked").write_text("a file, not a folder")
+    (pytester.path / "adir").mkdir()
+    extra = ["--robustcheck-update-baseline"] if "baseline" in option else []
+    result = pytester.runpytest(*args, "-k", "none and 0.05", option, *extra)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: {message}"])
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+
+
+def test_a_baseline_never_mixes_scales(pytester, args):
+    """Found 2026-11-27 (an outside audit): updating a smoke baseline from a default-scale run relabelled
+    the whole file 'default' while the cases not rerun kept their smoke numbers, and a smoke run compared
+    with a default-scale baseline without a word."""
+    pytester.runpytest(*args, "--robustcheck-update-baseline").assert_outcomes(passed=4)
+    base = pytester.path / "robustcheck-baseline.json"
+    text = base.read_text()
+    assert json.loads(text)["scale"] == "default"
+    mixed = pytester.runpytest(
+        *args, "--robustcheck-scale=smoke", "--robustcheck-update-baseline", "-k", "none"
+    )
+    assert mixed.ret == pytest.ExitCode.USAGE_ERROR
+    mixed.stderr.fnmatch_lines(
+        ["ERROR: the baseline */robustcheck-baseline.json holds results at scale 'default'*"]
+    )
+    assert base.read_text() == text
+    compared = pytester.runpytest(*args, "--robustcheck-scale=smoke", "--robustcheck-compare")
+    assert compared.ret == pytest.ExitCode.USAGE_ERROR
+    compared.stderr.fnmatch_lines(
+        ["ERROR: the baseline robustcheck-baseline.json holds results at scale 'default'*"]
+    )
+    run = history.load_run(history.list_runs(pytester.path / ".robustcheck" / "results")[0])
+    with pytest.raises(ConfigError, match="holds results at scale 'default'"):
+        history.write_baseline(base, run | {"scale": "smoke"}, source=None)
+    assert base.read_text() == text
+
+
 def test_unwritable_results_dir_is_one_error_at_startup(pytester, args):
     """Not a summary line after the work (issue 14): one usage error before any
     (tests/evaluation/test_faults.py)."""
