@@ -320,6 +320,8 @@ def parse_tolerances(text: str | Mapping[str, Any] | None) -> dict[str, Toleranc
             if part
         ]
     )
+    if not items and not isinstance(text, Mapping):  # "," names no metric: not a silent "compare off"
+        raise ConfigError(f"compare-fail: {text!r} names no metric; give e.g. corrected_accuracy:0.02")
     out: dict[str, Tolerance] = {}
     for metric, raw in items:
         metric = str(metric).strip()

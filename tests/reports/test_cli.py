@@ -270,3 +270,13 @@ def test_updating_a_malformed_baseline_is_one_error_and_leaves_it(tmp_path):
         with pytest.raises(ConfigError, match=r"baseline .*base\.json"):
             history.write_baseline(base, run, source=None)
         assert base.read_text() == text
+
+
+def test_a_tolerance_list_naming_no_metric_is_an_error():
+    """Found 2026-11-27 (an outside audit): ``--robustcheck-compare-fail=,`` turned the comparison off."""
+    from robustcheck.errors import ConfigError
+
+    for text in (",", " , ,"):
+        with pytest.raises(ConfigError, match="names no metric"):
+            history.parse_tolerances(text)
+    assert history.parse_tolerances(None) == {}
