@@ -817,11 +817,11 @@ class Engine:
         label is wrong, or the target, and the input unflagged; 1: wrong but flagged; 0: right)."""
 
         def rank(x_adv: Tensor) -> Tensor:
-            with torch.inference_mode():
-                dpred = torch.cat([defence.predict(b) for b in x_adv.split(_default_batch(self.device))])
-                flagged = torch.cat([defence.flagged(b) for b in x_adv.split(_default_batch(self.device))])
+            # the defended labels and scores the metrics read (one batched pass; flagged: S > t)
+            _, dpred, score = self.outputs(defence.classifier, defence, x_adv)
+            assert score is not None and defence.threshold is not None
             success = dpred == target if target is not None else dpred != y
-            return success.long() * (2 - flagged.long())
+            return success.long() * (2 - (score > defence.threshold).long())
 
         take = (rank(second) > rank(first)).view(-1, *([1] * (first.dim() - 1)))
         return torch.where(take, second, first)
